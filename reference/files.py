@@ -1,0 +1,116 @@
+"""Strict loading of user files (YAML) and the one error type for bad input.
+
+Every package reads its files through :func:`load_yaml` so that duplicate keys, unknown
+keys and bad values fail the same way: one line naming the file, the key path, the value
+and what is allowed. The CLI turns :class:`ConfigError` into that line and exit code 2.
+This module imports neither torch nor anything heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ConfigError", "check_keys", "load_yaml", "loads_yaml"]
+
+
+class ConfigError(ValueError):
+    """A user-supplied file, flag or value is invalid.
+
+    ``str(err)`` is a single line: ``file: key: value: what is allowed``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        key: str | None = None,
+        value: Any = None,
+        has_value: bool = False,
+    ) -> None:
+        self.file = str(file) if file is not None else None
+        self.key = key
+        self.value = value
+        self.message = message
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if key:
+            parts.append(f"key '{key}'")
+        if has_value:
+            parts.append(f"value {value!r}")
+        parts.append(message)
+        super().__init__(": ".join(parts))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in out:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"duplicate key (line {line})", key=str(key))
+        out[key] = loader.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+    return out
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def loads_yaml(text: str, *, source: str = "<string>") -> Any:
+    """Parse YAML text strictly (safe types only, no duplicate keys)."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except ConfigError as err:
+        raise ConfigError(err.message, file=source, key=err.key) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"not valid YAML{where}: {problem}", file=source) from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file strictly; a missing or unreadable file is a :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=p) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read file ({err.__class__.__name__}: {err})", file=p) from None
+    return loads_yaml(text, source=str(p))
+
+
+def check_keys(
+    data: Mapping[str, Any],
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    file: str | Path | None = None,
+    prefix: str = "",
+) -> None:
+    """Reject unknown keys and report the first missing required key."""
+    allowed_set = set(allowed)
+    for key in data:
+        if key not in allowed_set:
+            raise ConfigError(
+                f"unknown key; allowed keys here: {', '.join(sorted(allowed_set))}",
+                file=file,
+                key=f"{prefix}{key}",
+            )
+    for key in required:
+        if key not in data:
+            raise ConfigError("missing required key", file=file, key=f"{prefix}{key}")

@@ -1,0 +1,400 @@
+"""Quantisation configurations as data, shared by training, lowering and the explorer.
+
+One :class:`QuantConfig` names one trained network's number formats. It is written either as a
+compact string (``w1a1``, ``w1a2``, ``w2a2``, ``wta2`` for ternary weights, ``wb3ab2`` for
+ABC-Net with 3 weight bases and 2 activation bases, ``w32a32`` / ``fp32`` for full precision)
+or as a YAML file with per-layer overrides::
+
+    default: w1a2            # the body of the network
+    first: w8a8              # optional; otherwise the network's paper default
+    last: w8a8               # optional
+    layers:                  # optional per-layer overrides, by layer name
+      conv3: w2a2
+      conv4:
+        weights: {kind: ternary, quantizer: ttq}
+        activations: {kind: int, bits: 2, quantizer: hwgq}
+
+"activations" of a layer are its *input* activations (for the first layer: the input pixels).
+This module is pure Python (no torch).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reference.files import ConfigError, check_keys, load_yaml
+
+__all__ = [
+    "ACTIVATION_QUANTIZERS",
+    "WEIGHT_QUANTIZERS",
+    "NETWORK_DEFAULTS",
+    "LayerQuant",
+    "NetworkQuantDefaults",
+    "OperandKind",
+    "OperandQuant",
+    "Position",
+    "QuantConfig",
+    "default_quant",
+    "parse_layer_quant",
+    "parse_quant",
+    "resolve_layer_quant",
+]
+
+OperandKind = Literal["binary", "ternary", "int", "bases", "float"]
+Position = Literal["first", "body", "last"]
+_KINDS: tuple[str, ...] = ("binary", "ternary", "int", "bases", "float")
+
+#: Registry names (see ``reference.quantizers``) valid for weights and for activations.
+WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
+    "binary": ("sign", "xnor_weight", "approx_sign", "signswish"),
+    "ternary": ("twn", "ttq"),
+    "int": ("dorefa_weight", "uniform"),
+    "bases": ("abc_weight",),
+    "float": ("identity",),
+}
+ACTIVATION_QUANTIZERS: dict[str, tuple[str, ...]] = {
+    "binary": ("sign", "xnor_act", "approx_sign", "signswish"),
+    "ternary": (),
+    "int": ("dorefa_act", "hwgq", "uniform"),
+    "bases": ("abc_act",),
+    "float": ("identity",),
+}
+_DEFAULT_QUANTIZER = {
+    ("weights", "binary"): "sign",
+    ("weights", "ternary"): "twn",
+    ("weights", "int"): "dorefa_weight",
+    ("weights", "bases"): "abc_weight",
+    ("weights", "float"): "identity",
+    ("activations", "binary"): "sign",
+    ("activations", "int"): "dorefa_act",
+    ("activations", "bases"): "abc_act",
+    ("activations", "float"): "identity",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OperandQuant:
+    """Number format of one operand (weights or input activations) of a layer.
+
+    ``bits`` is the storage width of one element: 1 for binary, 2 for ternary (sign + mask),
+    k for k-bit integers, M for M binary bases, 32 for float. ``bases`` is M for ``bases``.
+    """
+
+    kind: OperandKind
+    bits: int
+    quantizer: str
+    bases: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ConfigError(f"unknown operand kind; allowed: {', '.join(_KINDS)}", key="kind")
+        expected = {"binary": 1, "ternary": 2, "float": 32}.get(self.kind)
+        if expected is not None and self.bits != expected:
+            raise ConfigError(f"a {self.kind} operand has {expected} bits, not {self.bits}")
+        if self.kind == "int" and not 2 <= self.bits <= 16:
+            raise ConfigError("integer operands take 2 to 16 bits", key="bits", value=self.bits,
+                              has_value=True)
+        if self.kind == "bases":
+            if not 1 <= self.bases <= 8 or self.bits != self.bases:
+                raise ConfigError("bases takes 1 to 8 binary bases (bits == bases)",
+                                  key="bases", value=self.bases, has_value=True)
+        elif self.bases != 1:
+            raise ConfigError("only a 'bases' operand has bases != 1", key="bases")
+
+    @property
+    def planes(self) -> int:
+        """Binary planes a bit-serial datapath processes: 1, 2 (sign + mask), k, M, or 8 for float."""
+        if self.kind == "float":
+            return 8  # simulated as 8-bit: see docs/design.md
+        return self.bits
+
+    def compact(self) -> str:
+        """The compact token (``1``, ``t``, ``4``, ``b3``, ``32``) without the w/a prefix."""
+        return {"binary": "1", "ternary": "t", "float": "32"}.get(self.kind) or (
+            f"b{self.bases}" if self.kind == "bases" else str(self.bits)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "bits": self.bits, "quantizer": self.quantizer}
+        if self.kind == "bases":
+            out["bases"] = self.bases
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LayerQuant:
+    """Weight and input-activation formats of one layer."""
+
+    weights: OperandQuant
+    activations: OperandQuant
+
+    def __post_init__(self) -> None:
+        if self.activations.kind == "ternary":
+            raise ConfigError("ternary activations are not supported; use ternary weights (wt)")
+
+    def compact(self) -> str:
+        return f"w{self.weights.compact()}a{self.activations.compact()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights.to_dict(), "activations": self.activations.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class QuantConfig:
+    """A network's quantisation: a body default, optional first/last and per-layer overrides.
+
+    ``first``/``last`` of ``None`` mean "the network's paper default"; see
+    :func:`resolve_layer_quant` for how one layer's format is decided.
+    """
+
+    default: LayerQuant
+    first: LayerQuant | None = None
+    last: LayerQuant | None = None
+    layers: tuple[tuple[str, LayerQuant], ...] = field(default=())
+    source: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        """A short name: the compact body string, with a ``+`` when there are overrides."""
+        extra = self.first is not None or self.last is not None or bool(self.layers)
+        return self.default.compact() + ("+" if extra else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that :func:`parse_quant` turns back into an equal config."""
+        out: dict[str, Any] = {"default": self.default.to_dict()}
+        if self.first is not None:
+            out["first"] = self.first.to_dict()
+        if self.last is not None:
+            out["last"] = self.last.to_dict()
+        if self.layers:
+            out["layers"] = {n: lq.to_dict() for n, lq in self.layers}
+        return out
+
+    def check_layer_names(self, names: set[str], *, network: str) -> None:
+        """Fail when an override names a layer the network does not have."""
+        for layer_name, _ in self.layers:
+            if layer_name not in names:
+                raise ConfigError(
+                    f"network '{network}' has no layer of that name; its layers: "
+                    + ", ".join(sorted(names)),
+                    file=self.source or None,
+                    key=f"layers.{layer_name}",
+                )
+
+
+_TOKEN = r"(1|t|32|[2-9]|1[0-6]|b[1-8])"
+_COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}$")
+
+
+def _operand_from_token(token: str, role: str, *, source: str, key: str) -> OperandQuant:
+    if token == "1":
+        kind, bits, bases = "binary", 1, 1
+    elif token == "t":
+        kind, bits, bases = "ternary", 2, 1
+    elif token == "32":
+        kind, bits, bases = "float", 32, 1
+    elif token.startswith("b"):
+        kind, bits, bases = "bases", int(token[1:]), int(token[1:])
+    else:
+        kind, bits, bases = "int", int(token), 1
+    if role == "activations" and kind == "ternary":
+        raise ConfigError("ternary activations are not supported", file=source or None, key=key,
+                          value=token, has_value=True)
+    return OperandQuant(kind, bits, _DEFAULT_QUANTIZER[(role, kind)], bases)  # type: ignore[arg-type]
+
+
+def _parse_compact(text: str, *, source: str, key: str) -> LayerQuant:
+    t = text.strip().lower()
+    if t in ("fp32", "fp", "float"):
+        t = "w32a32"
+    m = _COMPACT.match(t)
+    if not m:
+        raise ConfigError(
+            "not a quantisation spec; expected w<W>a<A> with W in 1, t (ternary), 2-16, "
+            "b1-b8 (binary bases), 32 and A in 1, 2-16, b1-b8, 32 — e.g. w1a1, w1a2, wta2, w2a2",
+            file=source or None, key=key or None, value=text, has_value=True,
+        )
+    return LayerQuant(
+        _operand_from_token(m.group(1), "weights", source=source, key=key),
+        _operand_from_token(m.group(2), "activations", source=source, key=key),
+    )
+
+
+def _parse_operand(data: Any, role: str, *, source: str, key: str) -> OperandQuant:
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a mapping with kind, bits, quantizer", file=source or None,
+                          key=key, value=data, has_value=True)
+    check_keys(data, allowed=("kind", "bits", "quantizer", "bases"), required=("kind",),
+               file=source or None, prefix=f"{key}.")
+    kind = data["kind"]
+    if kind not in _KINDS:
+        raise ConfigError(f"allowed: {', '.join(_KINDS)}", file=source or None, key=f"{key}.kind",
+                          value=kind, has_value=True)
+    bases = data.get("bases", 1)
+    default_bits = {"binary": 1, "ternary": 2, "float": 32, "bases": bases}.get(kind)
+    bits = data.get("bits", default_bits)
+    for k, v in (("bits", bits), ("bases", bases)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ConfigError("must be an integer", file=source or None, key=f"{key}.{k}",
+                              value=v, has_value=True)
+    allowed_q = (WEIGHT_QUANTIZERS if role == "weights" else ACTIVATION_QUANTIZERS)[kind]
+    if not allowed_q:
+        raise ConfigError(f"{kind} {role} are not supported", file=source or None,
+                          key=f"{key}.kind", value=kind, has_value=True)
+    quantizer = data.get("quantizer", _DEFAULT_QUANTIZER[(role, kind)])
+    if quantizer not in allowed_q:
+        raise ConfigError(f"allowed for {kind} {role}: {', '.join(allowed_q)}",
+                          file=source or None, key=f"{key}.quantizer", value=quantizer,
+                          has_value=True)
+    try:
+        return OperandQuant(kind, bits, quantizer, bases)
+    except ConfigError as err:
+        raise ConfigError(err.message, file=source or None, key=f"{key}.{err.key or 'bits'}",
+                          value=bits, has_value=True) from None
+
+
+def parse_layer_quant(data: Any, *, source: str = "", key: str = "") -> LayerQuant:
+    """A :class:`LayerQuant` from a compact string or a ``{weights:, activations:}`` mapping."""
+    if isinstance(data, str):
+        return _parse_compact(data, source=source, key=key)
+    if isinstance(data, Mapping):
+        prefix = f"{key}." if key else ""
+        check_keys(data, allowed=("weights", "activations"), required=("weights", "activations"),
+                   file=source or None, prefix=prefix)
+        return LayerQuant(
+            _parse_operand(data["weights"], "weights", source=source, key=f"{prefix}weights"),
+            _parse_operand(data["activations"], "activations", source=source,
+                           key=f"{prefix}activations"),
+        )
+    raise ConfigError("expected a compact spec such as w1a2 or a mapping", file=source or None,
+                      key=key or None, value=data, has_value=True)
+
+
+def _from_mapping(data: Mapping[str, Any], *, source: str) -> QuantConfig:
+    check_keys(data, allowed=("default", "first", "last", "layers"), required=("default",),
+               file=source or None)
+    layers_raw = data.get("layers") or {}
+    if not isinstance(layers_raw, Mapping):
+        raise ConfigError("expected a mapping of layer name to spec", file=source or None,
+                          key="layers")
+    return QuantConfig(
+        default=parse_layer_quant(data["default"], source=source, key="default"),
+        first=None if data.get("first") is None
+        else parse_layer_quant(data["first"], source=source, key="first"),
+        last=None if data.get("last") is None
+        else parse_layer_quant(data["last"], source=source, key="last"),
+        layers=tuple(
+            (str(name), parse_layer_quant(spec, source=source, key=f"layers.{name}"))
+            for name, spec in layers_raw.items()
+        ),
+        source=source,
+    )
+
+
+def parse_quant(spec: str | Path | Mapping[str, Any] | QuantConfig) -> QuantConfig:
+    """Parse a quantisation spec: compact string, path to a YAML file, or a mapping.
+
+    >>> parse_quant("w1a2").default.activations.bits
+    2
+    >>> parse_quant("wta2").default.weights.kind
+    'ternary'
+    """
+    if isinstance(spec, QuantConfig):
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_mapping(spec, source="")
+    text = str(spec)
+    path = Path(text)
+    if text.endswith((".yaml", ".yml")) or path.is_file():
+        data = load_yaml(path)
+        if isinstance(data, str):
+            return QuantConfig(default=parse_layer_quant(data, source=str(path)), source=str(path))
+        if not isinstance(data, Mapping):
+            raise ConfigError("expected a mapping with a 'default' key", file=path)
+        return _from_mapping(data, source=str(path))
+    return QuantConfig(default=parse_layer_quant(text, key="--quant"), source=text)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkQuantDefaults:
+    """A network's quantisation as its paper trains it.
+
+    ``first``/``last`` are compact specs where ``*`` means "as the body": ``w*a8`` keeps the
+    body's weights and feeds 8-bit input pixels (FINN, BNN). ``None`` means "as the body".
+    ``layers`` gives paper defaults for named layers (Bi-Real's real-valued downsampling).
+    """
+
+    body: str
+    first: str | None = None
+    last: str | None = None
+    layers: tuple[tuple[str, str], ...] = ()
+
+
+_RESNET18_DOWNSAMPLE = tuple(
+    (f"layer{i}.0.downsample.conv", "w8a8") for i in (2, 3, 4)
+)
+
+#: Paper defaults of the zoo networks (same names in ``workloads.zoo`` and ``reference.models``).
+NETWORK_DEFAULTS: dict[str, NetworkQuantDefaults] = {
+    # FINN (Umuroglu et al. 2017) and BNN (Courbariaux et al. 2016): every weight binary,
+    # 8-bit input pixels into the first layer.
+    "sfc": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "lfc": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "cnv": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "bnn-cifar10": NetworkQuantDefaults("w1a1", first="w*a8"),
+    # HWGQ (Cai et al. 2017): binary weights, 2-bit activations, first/last full precision.
+    "vgg-small": NetworkQuantDefaults("w1a2", first="w8a8", last="w8a8"),
+    # XNOR-Net AlexNet (Rastegari et al. 2016): first and last layers full precision.
+    "alexnet": NetworkQuantDefaults("w1a1", first="w8a8", last="w8a8"),
+    # Bi-Real ResNet-18 (Liu et al. 2018): first, last and downsampling convs real-valued.
+    "resnet18": NetworkQuantDefaults("w1a1", first="w8a8", last="w8a8",
+                                     layers=_RESNET18_DOWNSAMPLE),
+}
+
+
+def _merge_edge(spec: str, body: LayerQuant, *, key: str) -> LayerQuant:
+    w_tok, _, a_tok = spec[1:].partition("a")
+    w = body.weights if w_tok == "*" else _parse_compact(f"w{w_tok}a1", source="", key=key).weights
+    a = body.activations if a_tok == "*" else _parse_compact(f"w1a{a_tok}", source="",
+                                                              key=key).activations
+    return LayerQuant(w, a)
+
+
+def default_quant(network: str) -> QuantConfig:
+    """The paper's quantisation for a zoo network (its body spec, no overrides)."""
+    try:
+        return parse_quant(NETWORK_DEFAULTS[network].body)
+    except KeyError:
+        raise ConfigError(f"no quantisation defaults for network '{network}'; known: "
+                          + ", ".join(sorted(NETWORK_DEFAULTS))) from None
+
+
+def resolve_layer_quant(
+    config: QuantConfig, network: str | None, name: str, position: Position
+) -> LayerQuant:
+    """The format of one layer.
+
+    Precedence: the config's per-layer override, then its ``first``/``last``, then the
+    network's paper default for that layer, then its paper edge default (``*`` filled from the
+    config's body), then the config's body.
+    """
+    for layer_name, lq in config.layers:
+        if layer_name == name:
+            return lq
+    if position == "first" and config.first is not None:
+        return config.first
+    if position == "last" and config.last is not None:
+        return config.last
+    defaults = NETWORK_DEFAULTS.get(network) if network else None
+    if defaults is not None:
+        for layer_name, spec in defaults.layers:
+            if layer_name == name:
+                return _merge_edge(spec, config.default, key=name)
+        edge = {"first": defaults.first, "last": defaults.last}.get(position)
+        if edge is not None:
+            return _merge_edge(edge, config.default, key=position)
+    return config.default
