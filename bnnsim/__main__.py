@@ -1,0 +1,5 @@
+import sys
+
+from bnnsim.cli import main
+
+sys.exit(main())

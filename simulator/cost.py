@@ -1,0 +1,135 @@
+"""Pure cost functions: cycles of a tile on each unit, DRAM transfer time, tile sizes in bytes.
+
+Everything here is vectorised over numpy arrays of tile sizes, so the mapper can price every
+candidate tiling at once and the engines can price every tile of a schedule at once.
+
+Array timing follows the systolic model of SCALE-Sim (Samajdar et al., ISPASS 2020): a fold
+that uses ``r`` rows and ``c`` columns for ``T`` temporal steps takes ``2r + c + T − 2``
+cycles (operands skewed in, results drained). The XNOR PE consumes ``lane_bits`` reduction
+elements per step; multi-bit operands repeat the step per bit-plane pair (bit-serial).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.chip import Chip, Dataflow
+from simulator.problem import Problem, Unit
+
+__all__ = [
+    "array_cycles",
+    "ceil_div",
+    "in_extent",
+    "input_tile_bytes",
+    "output_tile_bytes",
+    "ppu_cycles",
+    "psum_tile_bytes",
+    "tile_compute_cycles",
+    "transfer",
+    "weight_tile_bytes",
+]
+
+Int = np.ndarray | int
+
+
+def ceil_div(a: Int, b: Int) -> np.ndarray:
+    return -(-np.asarray(a, dtype=np.int64) // np.asarray(b, dtype=np.int64))
+
+
+def _systolic(s_r: Int, s_c: Int, t: Int, rows: int, cols: int, demand_r_bits: int,
+              port_r: int, demand_c_bits: int, port_c: int) -> np.ndarray:
+    """Cycles to map an ``s_r × s_c`` spatial extent with ``t`` steps onto a rows × cols array.
+
+    Folds use the rows/cols they need (the last fold of a dimension may be partial), and a
+    step cannot be faster than the buffer ports deliver the operands streamed into the array.
+    """
+    s_r, s_c, t = (np.asarray(x, dtype=np.int64) for x in (s_r, s_c, t))
+    nfr, nfc = ceil_div(s_r, rows), ceil_div(s_c, cols)
+    rem_r, rem_c = s_r - (nfr - 1) * rows, s_c - (nfc - 1) * cols
+    total = np.zeros(np.broadcast(s_r, s_c, t).shape, dtype=np.int64)
+    for n_r, r in ((nfr - 1, rows), (1, rem_r)):
+        for n_c, c in ((nfc - 1, cols), (1, rem_c)):
+            steps = np.maximum(t, np.maximum(ceil_div(r * demand_r_bits * t, port_r),
+                                             ceil_div(c * demand_c_bits * t, port_c)))
+            total += n_r * n_c * (2 * r + c + steps - 2)
+    return total
+
+
+def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
+    """Cycles of one tile of ``k`` output channels × ``c`` input channels × ``px`` output
+    pixels on the PE array under the chip's dataflow."""
+    rows, cols = chip.pe_array.rows, chip.pe_array.cols
+    words = ceil_div(np.asarray(c) * p.FY * p.FX, p.word_elems)  # reduction in PE words
+    wb, acc = p.word_bits, p.acc_bits
+    pin, pw, pout = (chip.input_buffer.port_bits, chip.weight_buffer.port_bits,
+                     chip.output_buffer.port_bits)
+    df = chip.dataflow
+    if df is Dataflow.OUTPUT_STATIONARY:  # rows ← pixels, cols ← filters, time ← reduction
+        return _systolic(px, k, words * p.passes, rows, cols, wb, pin, wb, pw)
+    if df is Dataflow.WEIGHT_STATIONARY:  # rows ← reduction, cols ← filters, time ← pixels
+        return p.w_passes * _systolic(words, k, np.asarray(px) * p.a_passes, rows, cols, wb,
+                                      pin, acc, pout)
+    # input stationary: rows ← reduction, cols ← pixels, time ← filters
+    return p.a_passes * _systolic(words, px, np.asarray(k) * p.w_passes, rows, cols, wb, pw,
+                                  acc, pout)
+
+
+def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:
+    """Post-processing of ``k × px`` outputs: one threshold compare / requantisation per output
+    (after a MAC tile), or ``window`` inputs combined per output (pool / add layers)."""
+    return ceil_div(np.asarray(k) * px * p.window, chip.ppu_lanes)
+
+
+#: Pipeline depth of the int8 MAC unit (multiply, accumulate).
+INT8_UNIT_PIPELINE = 2
+
+
+def tile_compute_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
+    """Cycles of one tile on the unit that runs the problem."""
+    if p.unit is Unit.ARRAY:
+        return array_cycles(p, chip, k, c, px)
+    if p.unit is Unit.INT8:
+        macs = np.asarray(k) * c * p.FY * p.FX * px * p.passes
+        return ceil_div(macs, chip.int8_unit_macs) + INT8_UNIT_PIPELINE
+    return ppu_cycles(p, chip, k, px)
+
+
+def in_extent(out_start: Int, out_len: Int, *, kernel: int, stride: int, pad: int,
+              size: int) -> np.ndarray:
+    """Input rows (or cols) read for ``out_len`` outputs from ``out_start``: the window with
+    its halo, clipped to the real input (padding is made on chip, not read)."""
+    start = np.asarray(out_start) * stride - pad
+    end = (np.asarray(out_start) + out_len - 1) * stride - pad + kernel
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+def weight_tile_bytes(p: Problem, k: Int, c: Int) -> np.ndarray:
+    return ceil_div(np.asarray(k) * c * p.FY * p.FX * p.w_bits, 8)
+
+
+def input_tile_bytes(p: Problem, channels: Int, in_pixels: Int) -> np.ndarray:
+    return ceil_div(np.asarray(channels) * in_pixels * p.a_bits, 8) * p.operands
+
+
+def output_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
+    return ceil_div(np.asarray(k) * px * p.out_bits, 8)
+
+
+def psum_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
+    return ceil_div(np.asarray(k) * px * p.acc_bits, 8)
+
+
+def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:
+    """(channel-occupancy cycles, bytes moved) of DRAM transfers of ``nbytes`` each.
+
+    A transfer is striped over all channels in whole bursts; each channel moves its chunk at
+    ``bandwidth / channels``. Access latency is pipelined: it delays the data but does not
+    occupy the channel (the engines add it once per transfer).
+    """
+    n = np.asarray(nbytes, dtype=np.int64)
+    ch = chip.dram.channels
+    burst = chip.dram.burst_bytes
+    chunk = ceil_div(ceil_div(n, ch), burst) * burst
+    per_channel = chip.dram_bytes_per_cycle / ch
+    occ = np.ceil(chunk / per_channel - 1e-9).astype(np.int64)
+    return np.where(n > 0, occ, 0), np.where(n > 0, chunk * ch, 0)

@@ -1,0 +1,32 @@
+"""The engine contract: time one layer's mapping on the chip."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from simulator.chip import Chip
+from simulator.mapping import Mapping, Totals
+from simulator.problem import Problem
+from simulator.trace import Trace
+
+__all__ = ["Engine", "LayerTiming"]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerTiming:
+    cycles: int
+    compute_wait_cycles: int  # the compute unit idle, waiting for operands or an output slot
+    load_wait_cycles: int  # loads waiting for buffer space
+
+
+class Engine(ABC):
+    """Times a layer whose mapping and exact totals are given; engines differ only in how
+    they account for overlap and contention."""
+
+    name: str = ""
+
+    @abstractmethod
+    def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,
+                   trace: Trace | None = None) -> LayerTiming:
+        """Cycles of one layer, from its first load to its last store."""

@@ -1,0 +1,99 @@
+"""Event engine: SimPy processes for the DRAM, the buffers, the compute unit and the PPU.
+
+One event chain per tile, never per cycle. A loader walks the tile schedule and fetches each
+new weight / input tile as soon as a buffer slot is free (so loading tile i+1 overlaps
+computing tile i when double-buffered); the compute unit runs tiles in order once their
+operands have arrived; finished output tiles go through the PPU and are stored while the
+next tiles compute. All DRAM traffic shares one bus, so the streams contend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from simulator.buffers import TileBuffer
+from simulator.chip import Chip
+from simulator.dram import Dram
+from simulator.engines.base import Engine, LayerTiming
+from simulator.mapping import Mapping, Totals
+from simulator.pe_array import ComputeUnit
+from simulator.problem import Problem
+from simulator.schedule import build_schedule
+from simulator.trace import Trace
+
+__all__ = ["EventEngine"]
+
+
+class EventEngine(Engine):
+    name = "event"
+
+    def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,
+                   trace: Trace | None = None) -> LayerTiming:
+        s = build_schedule(p, chip, mapping)
+        env = simpy.Environment()
+        dram = Dram(env, chip, trace)
+        wbuf = TileBuffer(env, "weight", chip.weight_buffer)
+        ibuf = TileBuffer(env, "input", chip.input_buffer)
+        obuf = TileBuffer(env, "output", chip.output_buffer)
+        unit = ComputeUnit(env, p.unit.value, trace)
+        ppu = ComputeUnit(env, "ppu", trace)
+        handoff: simpy.Store = simpy.Store(env)
+        stats = {"compute_wait": 0, "load_wait": 0}
+        n = len(s)
+        w_bytes, i_bytes = s.weight_bytes.tolist(), s.input_bytes.tolist()
+        psum_in, store = s.psum_load_bytes.tolist(), s.store_bytes.tolist()
+        compute, post = s.compute_cycles.tolist(), s.post_cycles.tolist()
+        new_out, out_done = s.new_output.tolist(), s.output_done.tolist()
+        rel_w, rel_i = s.weight_release.tolist(), s.input_release.tolist()
+
+        def loader() -> Generator[Any, Any, None]:
+            w_ev = i_ev = None
+            for i in range(n):
+                for nbytes, buf, stream in ((w_bytes[i], wbuf, "weights"),
+                                            (i_bytes[i], ibuf, "inputs")):
+                    if not nbytes:
+                        continue
+                    t0 = env.now
+                    yield buf.acquire()
+                    stats["load_wait"] += env.now - t0
+                    ev = env.process(dram.transfer(nbytes, stream))
+                    if buf is wbuf:
+                        w_ev = ev
+                    else:
+                        i_ev = ev
+                yield handoff.put((w_ev, i_ev))
+
+        def writer(i: int) -> Generator[Any, Any, None]:
+            if post[i]:
+                yield env.process(ppu.run(post[i], "post"))
+            yield env.process(dram.transfer(store[i], "outputs" if post[i] or p.w_bits == 0
+                                            else "psums"))
+            yield obuf.release()
+
+        def computer() -> Generator[Any, Any, None]:
+            for i in range(n):
+                w_ev, i_ev = yield handoff.get()
+                t0 = env.now
+                if new_out[i]:
+                    yield obuf.acquire()
+                    if psum_in[i]:
+                        yield env.process(dram.transfer(psum_in[i], "psums"))
+                pending = [e for e in (w_ev, i_ev) if e is not None and not e.processed]
+                if pending:
+                    yield env.all_of(pending)
+                stats["compute_wait"] += env.now - t0
+                yield env.process(unit.run(compute[i], f"tile{i}"))
+                if rel_w[i] and w_bytes is not None and p.w_bits:
+                    yield wbuf.release()
+                if rel_i[i]:
+                    yield ibuf.release()
+                if out_done[i]:
+                    env.process(writer(i))
+
+        env.process(loader())
+        env.process(computer())
+        env.run()
+        return LayerTiming(int(env.now), int(stats["compute_wait"]), int(stats["load_wait"]))
