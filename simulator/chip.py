@@ -213,7 +213,7 @@ def _check_value(path: str, value: Any, *, file: str | None) -> Any:
                               has_value=True)
         return value
     if kind == _STR:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or (not value and path != "description"):
             raise ConfigError("must be a non-empty string", file=file, key=path, value=value,
                               has_value=True)
         if isinstance(high, list) and value not in high:

@@ -7,6 +7,7 @@ Array timing follows the systolic model of SCALE-Sim (Samajdar et al., ISPASS 20
 that uses ``r`` rows and ``c`` columns for ``T`` temporal steps takes ``2r + c + T − 2``
 cycles (operands skewed in, results drained). The XNOR PE consumes ``lane_bits`` reduction
 elements per step; multi-bit operands repeat the step per bit-plane pair (bit-serial).
+Rows or columns that the buffer ports cannot feed every step are left idle.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from simulator.problem import Problem, Unit
 __all__ = [
     "array_cycles",
     "ceil_div",
+    "effective_array",
     "in_extent",
     "input_tile_bytes",
     "output_tile_bytes",
@@ -36,42 +38,51 @@ def ceil_div(a: Int, b: Int) -> np.ndarray:
     return -(-np.asarray(a, dtype=np.int64) // np.asarray(b, dtype=np.int64))
 
 
-def _systolic(s_r: Int, s_c: Int, t: Int, rows: int, cols: int, demand_r_bits: int,
-              port_r: int, demand_c_bits: int, port_c: int) -> np.ndarray:
-    """Cycles to map an ``s_r × s_c`` spatial extent with ``t`` steps onto a rows × cols array.
-
-    Folds use the rows/cols they need (the last fold of a dimension may be partial), and a
-    step cannot be faster than the buffer ports deliver the operands streamed into the array.
-    """
+def _systolic(s_r: Int, s_c: Int, t: Int, rows: int, cols: int) -> np.ndarray:
+    """Cycles to map an ``s_r × s_c`` spatial extent with ``t`` steps onto a rows × cols array:
+    ``2r + c + t − 2`` per fold, where the last fold of a dimension uses only what it needs."""
     s_r, s_c, t = (np.asarray(x, dtype=np.int64) for x in (s_r, s_c, t))
     nfr, nfc = ceil_div(s_r, rows), ceil_div(s_c, cols)
-    rem_r, rem_c = s_r - (nfr - 1) * rows, s_c - (nfc - 1) * cols
-    total = np.zeros(np.broadcast(s_r, s_c, t).shape, dtype=np.int64)
-    for n_r, r in ((nfr - 1, rows), (1, rem_r)):
-        for n_c, c in ((nfc - 1, cols), (1, rem_c)):
-            steps = np.maximum(t, np.maximum(ceil_div(r * demand_r_bits * t, port_r),
-                                             ceil_div(c * demand_c_bits * t, port_c)))
-            total += n_r * n_c * (2 * r + c + steps - 2)
-    return total
+    # Σ over folds of 2r + c + t − 2 = 2·nfc·Σr + nfr·Σc + nfr·nfc·(t − 2)
+    return 2 * nfc * s_r + nfr * s_c + nfr * nfc * (t - 2)
+
+
+def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:
+    """(rows, cols, cycles per step) the buffer ports can feed under the chip's dataflow.
+
+    A row (column) needs one operand word per step from its buffer port; rows beyond what the
+    port delivers would idle, so the mapping does not use them. A port narrower than one word
+    stretches every step.
+    """
+    wb, acc = p.word_bits, p.acc_bits
+    pin, pw, pout = (chip.input_buffer.port_bits, chip.weight_buffer.port_bits,
+                     chip.output_buffer.port_bits)
+    df = chip.dataflow
+    if df is Dataflow.OUTPUT_STATIONARY:  # inputs stream into rows, weights into columns
+        (r_bits, r_port), (c_bits, c_port) = (wb, pin), (wb, pw)
+    elif df is Dataflow.WEIGHT_STATIONARY:  # inputs into rows, partial sums out of columns
+        (r_bits, r_port), (c_bits, c_port) = (wb, pin), (acc, pout)
+    else:  # input stationary: weights into rows, partial sums out of columns
+        (r_bits, r_port), (c_bits, c_port) = (wb, pw), (acc, pout)
+    rows = max(1, min(chip.pe_array.rows, r_port // r_bits))
+    cols = max(1, min(chip.pe_array.cols, c_port // c_bits))
+    stretch = max(-(-r_bits // r_port), -(-c_bits // c_port), 1)
+    return rows, cols, stretch
 
 
 def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
     """Cycles of one tile of ``k`` output channels × ``c`` input channels × ``px`` output
     pixels on the PE array under the chip's dataflow."""
-    rows, cols = chip.pe_array.rows, chip.pe_array.cols
+    rows, cols, stretch = effective_array(p, chip)
     words = ceil_div(np.asarray(c) * p.FY * p.FX, p.word_elems)  # reduction in PE words
-    wb, acc = p.word_bits, p.acc_bits
-    pin, pw, pout = (chip.input_buffer.port_bits, chip.weight_buffer.port_bits,
-                     chip.output_buffer.port_bits)
     df = chip.dataflow
     if df is Dataflow.OUTPUT_STATIONARY:  # rows ← pixels, cols ← filters, time ← reduction
-        return _systolic(px, k, words * p.passes, rows, cols, wb, pin, wb, pw)
+        return _systolic(px, k, words * p.passes * stretch, rows, cols)
     if df is Dataflow.WEIGHT_STATIONARY:  # rows ← reduction, cols ← filters, time ← pixels
-        return p.w_passes * _systolic(words, k, np.asarray(px) * p.a_passes, rows, cols, wb,
-                                      pin, acc, pout)
+        return p.w_passes * _systolic(words, k, np.asarray(px) * p.a_passes * stretch, rows,
+                                      cols)
     # input stationary: rows ← reduction, cols ← pixels, time ← filters
-    return p.a_passes * _systolic(words, px, np.asarray(k) * p.w_passes, rows, cols, wb, pw,
-                                  acc, pout)
+    return p.a_passes * _systolic(words, px, np.asarray(k) * p.w_passes * stretch, rows, cols)
 
 
 def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import asdict, dataclass
 
 from simulator.chip import Chip, Dataflow, PeType
-from simulator.cost import ceil_div
+from simulator.cost import ceil_div, effective_array
 from simulator.mapping import Mapping, Totals
 from simulator.problem import Problem, Unit
 from simulator.tech import TechTable
@@ -56,7 +56,7 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
         adds = out_elems if p.operands == 2 else 0
         return Actions(0, 0, 0, 0, 0, adds, pool, in_w * 2, 0, o_w * 2, dram_bytes)
 
-    rows, cols = chip.pe_array.rows, chip.pe_array.cols
+    rows, cols, _ = effective_array(p, chip)
     reads_in = reads_w = psum_rw = accum = 0
     kcl, ccl = _classes(p.K, m.tk), _classes(p.C, m.tc)
     prow, pcol = _classes(p.OY, m.toy), _classes(p.OX, m.tox)

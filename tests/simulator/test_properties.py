@@ -1,0 +1,218 @@
+"""Property tests over random layers and chips (hypothesis).
+
+Bounds: analytical ≤ event ≤ fully serial. Monotonicity: more DRAM bandwidth, wider lanes,
+bigger buffers or more PEs never add cycles. Conservation: energy is the sum of its parts;
+DRAM bytes cover every unique weight, input and output; the tiling covers every MAC once; the
+class-based totals equal the sums over the explicit tile schedule.
+"""
+
+from __future__ import annotations
+
+import math
+
+from conftest import make_chip
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from reference.files import ConfigError
+from simulator.cost import transfer
+from simulator.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.engines import AnalyticalEngine, EventEngine
+from simulator.mapping import choose_mapping
+from simulator.problem import Unit, problem_for
+from simulator.schedule import build_schedule
+from simulator.tech import load_tech
+from workloads.layers import Add, Conv2d, Pool, Precision
+
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("BNNSIM_HYPOTHESIS_EXAMPLES", "80")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+precisions = st.sampled_from([
+    Precision("binary", 1), Precision("ternary", 2), Precision("int", 2), Precision("int", 4),
+    Precision("bases", 3, 3), Precision("int", 8),
+])
+
+
+@st.composite
+def conv_layers(draw):
+    groups = draw(st.sampled_from([1, 1, 1, 2]))
+    c = groups * draw(st.integers(1, 48))
+    k = groups * draw(st.integers(1, 48))
+    h = draw(st.integers(1, 20))
+    w = draw(st.integers(1, 20))
+    kernel = draw(st.integers(1, 5))
+    pad = draw(st.integers(0, kernel // 2))
+    stride = draw(st.integers(1, 3))
+    assume(h + 2 * pad >= kernel and w + 2 * pad >= kernel)
+    return Conv2d("l", (c, h, w), k, (kernel, kernel), stride, pad, groups,
+                  draw(precisions), draw(precisions), draw(precisions))
+
+
+@st.composite
+def ppu_layers(draw):
+    c, h, w = draw(st.integers(1, 64)), draw(st.integers(3, 24)), draw(st.integers(3, 24))
+    prec = draw(precisions)
+    if draw(st.booleans()):
+        return Add("a", (c, h, w), prec, prec)
+    k = draw(st.integers(2, 3))
+    return Pool("p", (c, h, w), k, draw(st.integers(1, k)), 0, "max", prec, prec)
+
+
+@st.composite
+def chips(draw):
+    return make_chip(**{
+        "pe_array.rows": draw(st.sampled_from([1, 2, 4, 8, 16])),
+        "pe_array.cols": draw(st.sampled_from([1, 2, 4, 8, 16])),
+        "pe_array.lane_bits": draw(st.sampled_from([1, 8, 32, 64])),
+        "dataflow": draw(st.sampled_from(["output_stationary", "weight_stationary",
+                                          "input_stationary"])),
+        "buffers.input.size_kib": draw(st.sampled_from([1, 2, 8, 64])),
+        "buffers.weight.size_kib": draw(st.sampled_from([1, 2, 8, 64])),
+        "buffers.output.size_kib": draw(st.sampled_from([1, 2, 8, 64])),
+        "buffers.input.double_buffered": draw(st.booleans()),
+        "buffers.weight.double_buffered": draw(st.booleans()),
+        "buffers.output.double_buffered": draw(st.booleans()),
+        "dram.bandwidth_gbps": draw(st.sampled_from([0.25, 1.0, 4.0, 16.0])),
+        "dram.latency_ns": draw(st.sampled_from([0, 10, 50])),
+        "dram.burst_bytes": draw(st.sampled_from([1, 8, 64])),
+        "dram.channels": draw(st.sampled_from([1, 2])),
+        "ppu.lanes": draw(st.sampled_from([1, 4, 16])),
+        "full_precision": draw(st.sampled_from(["int8_unit", "bit_serial"])),
+    })
+
+
+def mapped(layer, chip):
+    p = problem_for(layer, chip)
+    try:
+        m, t = choose_mapping(p, chip)
+    except ConfigError:
+        assume(False)
+    return p, m, t
+
+
+def cycles(layer, chip, engine=None):
+    p, m, t = mapped(layer, chip)
+    return (engine or AnalyticalEngine()).time_layer(p, chip, m, t).cycles
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips())
+def test_event_between_lower_bound_and_serial_sum(layer, chip):
+    p, m, t = mapped(layer, chip)
+    lower = AnalyticalEngine().time_layer(p, chip, m, t).cycles
+    event = EventEngine().time_layer(p, chip, m, t)
+    assert lower <= event.cycles <= t.serial_cycles
+    assert event.cycles >= t.compute_cycles
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips())
+def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip):
+    p, m, t = mapped(layer, chip)
+    s = build_schedule(p, chip, m)
+    assert len(s) == m.tiles
+    assert int(s.compute_cycles.sum()) == t.compute_cycles
+    assert int(s.post_cycles.sum()) == t.ppu_cycles
+    moved = {name: int(transfer(chip, getattr(s, name))[1].sum())
+             for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes")}
+    occ = sum(int(transfer(chip, getattr(s, name))[0].sum())
+              for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes"))
+    assert moved["weight_bytes"] == t.weight_bytes
+    assert moved["input_bytes"] == t.input_bytes
+    assert moved["store_bytes"] + moved["psum_load_bytes"] == t.output_bytes + t.psum_bytes
+    assert occ == t.dram_occupancy
+    if p.unit is not Unit.PPU:
+        # every (output channel, input channel, output pixel) triple exactly once
+        assert int((s.k * s.c * s.px).sum()) * p.FY * p.FX == layer.macs
+        assert int((s.k * s.px)[s.output_done & (s.store_bytes > 0)].sum()) >= p.K * p.OY * p.OX
+
+
+@SETTINGS
+@given(layer=conv_layers(), chip=chips())
+def test_dram_bytes_cover_unique_data(layer, chip):
+    _, _, t = mapped(layer, chip)
+
+    def touched(out_len, size):  # input rows/cols some output reads (stride may skip some)
+        idx = {o * layer.stride - layer.padding + f for o in range(out_len)
+               for f in range(layer.kernel[0])}
+        return len({i for i in idx if 0 <= i < size})
+
+    inputs = (layer.in_shape[0] * touched(layer.out_h, layer.in_shape[1])
+              * touched(layer.out_w, layer.in_shape[2]))
+    unique = (layer.weight_bits + inputs * layer.activations.storage_bits
+              + layer.output_bits) // 8
+    assert t.dram_bytes >= unique
+
+
+@SETTINGS
+@given(layer=conv_layers(), chip=chips())
+def test_latency_at_least_work_over_peak(layer, chip):
+    p, _, t = mapped(layer, chip)
+    if p.unit is Unit.ARRAY:
+        peak = chip.pe_array.pes * p.word_elems
+        assert t.compute_cycles >= math.ceil(layer.macs * p.passes / peak)
+    elif p.unit is Unit.INT8:
+        assert t.compute_cycles >= math.ceil(layer.macs * p.passes / chip.int8_unit_macs)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips())
+def test_energy_is_the_sum_of_its_parts(layer, chip):
+    p, m, t = mapped(layer, chip)
+    tech = load_tech("45nm")
+    area = sum(area_breakdown_mm2(chip, tech).values())
+    parts = energy_breakdown_pj(count_actions(p, chip, m, t), chip, tech, cycles=1000,
+                                area_mm2=area, acc_bits=chip.accumulator_bits)
+    assert all(v >= 0 for v in parts.values())
+    assert math.isclose(sum(parts.values()), math.fsum(parts.values()))
+    if layer.macs:
+        assert parts["compute"] > 0
+
+
+def _more(chip, **changes):
+    from simulator.chip import apply_overrides
+
+    return apply_overrides(chip, changes)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(),
+       factor=st.sampled_from([2, 4]))
+def test_more_bandwidth_never_adds_cycles(layer, chip, factor):
+    better = _more(chip, **{"dram.bandwidth_gbps": chip.dram.bandwidth_gbps * factor})
+    assert cycles(layer, better) <= cycles(layer, chip)
+
+
+@SETTINGS
+@given(layer=conv_layers(), chip=chips())
+def test_wider_lanes_never_add_cycles(layer, chip):
+    wider = _more(chip, **{"pe_array.lane_bits": chip.pe_array.lane_bits * 2,
+                           "buffers.input.port_bits": chip.input_buffer.port_bits * 2,
+                           "buffers.weight.port_bits": chip.weight_buffer.port_bits * 2})
+    assert cycles(layer, wider) <= cycles(layer, chip)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(),
+       which=st.sampled_from(["input", "weight", "output"]))
+def test_bigger_buffers_never_add_cycles(layer, chip, which):
+    spec = {"input": chip.input_buffer, "weight": chip.weight_buffer,
+            "output": chip.output_buffer}[which]
+    bigger = _more(chip, **{f"buffers.{which}.size_kib": spec.size_kib * 2})
+    assert cycles(layer, bigger) <= cycles(layer, chip)
+
+
+@SETTINGS
+@given(layer=conv_layers(), chip=chips(), dim=st.sampled_from(["rows", "cols"]))
+def test_more_pes_never_add_cycles(layer, chip, dim):
+    more = _more(chip, **{f"pe_array.{dim}": getattr(chip.pe_array, dim) * 2})
+    assert cycles(layer, more) <= cycles(layer, chip)
+
+
+@SETTINGS
+@given(layer=conv_layers(), chip=chips())
+def test_more_work_never_faster(layer, chip):
+    import dataclasses
+
+    bigger = dataclasses.replace(layer, out_channels=layer.out_channels * 2)
+    assert cycles(bigger, chip) >= cycles(layer, chip)

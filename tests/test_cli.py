@@ -1,0 +1,110 @@
+"""The bnnsim command line: simulate's table, --json schema, --csv, --trace, list."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bnnsim.cli import main
+
+LAYER_KEYS = {"name", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_bytes",
+              "energy_pj", "utilization", "bound"}
+TOTAL_KEYS = {"cycles", "latency_s", "energy_pj", "area_mm2", "dram_bytes", "macs",
+              "weight_bits"}
+
+
+def test_default_simulate_prints_table_and_totals(capsys):
+    assert main(["simulate"]) == 0
+    out = capsys.readouterr().out
+    assert "bnn-cifar10 (w1a1) on edge" in out
+    for word in ("conv1", "fc3", "total cycles", "energy/inference", "TOPS/W", "area",
+                 "frames/s", "stall"):
+        assert word in out
+
+
+@pytest.mark.parametrize("engine", ["analytical", "event"])
+def test_json_schema(tmp_path, engine):
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--network", "cnv", "--engine", engine, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert TOTAL_KEYS <= set(data["total"])
+    assert data["total"]["macs"] == 59_461_376
+    assert data["engine"] == engine and data["schema_version"] == 1
+    for layer in data["layers"]:
+        assert LAYER_KEYS <= set(layer)
+        assert layer["bound"] in ("compute", "memory")
+        assert 0 <= layer["utilization"] <= 1
+    assert data["total"]["cycles"] == sum(x["cycles"] for x in data["layers"])
+    prov = data["provenance"]
+    assert {"bnnsim_version", "chip_digest", "tech_source", "workload_digest"} <= set(prov)
+
+
+def test_json_to_stdout_is_pure_json(capsys):
+    assert main(["simulate", "--network", "sfc", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["network"] == "sfc"
+
+
+def test_csv_and_trace(tmp_path):
+    table, trace = tmp_path / "l.csv", tmp_path / "t.csv"
+    assert main(["simulate", "--network", "sfc", "--engine", "event", "--csv", str(table),
+                 "--trace", str(trace)]) == 0
+    rows = list(csv.DictReader(table.open()))
+    assert [r["name"] for r in rows] == ["fc1", "fc2", "fc3", "fc4"]
+    spans = list(csv.DictReader(trace.open()))
+    assert {r["component"] for r in spans} >= {"dram", "array", "ppu"}
+
+
+def test_trace_needs_event_engine(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--trace", "x.csv"])
+    assert info.value.code == 2
+
+
+def test_quant_and_set(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--network", "lfc", "--quant", "w1a2", "--set", "clock_mhz=400",
+                 "--set", "pe_array.rows=32", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["quant"] == "w1a2" and data["clock_mhz"] == 400
+    assert data["layers"][1]["binary_ops"] == 1024 * 1024 * 2  # 2 activation planes
+
+
+def test_quant_file(tmp_path):
+    spec = tmp_path / "q.yaml"
+    spec.write_text("default: w1a1\nlayers:\n  fc2: w2a2\n")
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--network", "lfc", "--quant", str(spec), "--json", str(out)]) == 0
+    layers = {x["name"]: x for x in json.loads(out.read_text())["layers"]}
+    assert layers["fc2"]["precision"] == "w2a2" and layers["fc3"]["precision"] == "w1a1"
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("sfc", "lfc", "cnv", "bnn-cifar10", "vgg-small", "alexnet", "resnet18",
+                 "edge", "large", "int8-baseline", "45nm"):
+        assert name in out
+    assert main(["list", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["networks"]) == 7 and data["engines"] == ["analytical", "event"]
+
+
+def test_simulate_does_not_import_torch():
+    code = ("import sys; from bnnsim.cli import main; main(['simulate', '--network', 'sfc',"
+            " '--json', '-']); assert 'torch' not in sys.modules, 'torch imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_python_api_mirrors_cli():
+    from simulator import simulate
+    from workloads import get_network
+
+    r = simulate(get_network("sfc"), "edge", engine="event")
+    assert r.to_dict()["total"]["macs"] == 334_336
