@@ -1,0 +1,135 @@
+"""XNOR-Net's scaled binarisers (Rastegari et al., ECCV 2016): ``sign(·)`` times a real scale.
+
+Weights: ``sign(W) · α`` with one α = mean|W| per output channel. Activations: ``sign(x) · β``
+with β the K map (mean |x| over channels, averaged over the k×k kernel window) or one
+scalar per sample.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from reference.quantizers._base import Codes, Quantizer, check_bits, sign_codes, straight_through
+
+__all__ = ["XnorActivation", "XnorWeight"]
+
+
+class XnorWeight(Quantizer):
+    """XNOR-Net weights, registry name ``xnor_weight``: ``sign(W) · α``, α = mean|W| per filter.
+
+    α is taken over every dimension but the first (output channels). Backward is the paper's
+    rule (Sec. 3.1): ``∂C/∂W_i = ∂C/∂W̃_i · (1/n + α · 1{|W_i| ≤ 1})`` with n the number of
+    elements of one filter. The 1/n term is the paper's simplification of the derivative of α;
+    the cross terms ``sign(W_i)·sign(W_j)/n`` of the exact chain rule are not included.
+
+    ``int_repr(W)``: ±1 int32 codes and α of shape ``(out_channels, 1, ..., 1)``.
+    """
+
+    def __init__(self, *, bits: int = 1) -> None:
+        check_bits("xnor_weight", bits, range(1, 2))
+        super().__init__(kind="binary", bits=1)
+
+    @staticmethod
+    def _check(w: Tensor) -> None:
+        if w.dim() < 2:
+            raise ValueError("xnor_weight expects a weight of shape (out_channels, ...), "
+                             f"got shape {tuple(w.shape)}")
+
+    def int_repr(self, x: Tensor) -> Codes:
+        """±1 codes and the per-output-channel scale α = mean|W| (shape ``(C, 1, ...)``)."""
+        self._check(x)
+        w = x.detach()
+        alpha = w.abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)
+        return sign_codes(w), alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        codes, alpha = self.int_repr(x)
+        n = x[0].numel()
+        factor = 1.0 / n + alpha * (x.detach().abs() <= 1).to(x.dtype)
+        return straight_through(self.dequantize((codes, alpha)), x * factor)
+
+
+class XnorActivation(Quantizer):
+    """XNOR-Net activations, registry name ``xnor_act``: ``sign(x) · β``.
+
+    ``mode="k_map"`` (the paper's K): A = mean over channels of |x|, then β = A averaged over
+    a ``kernel_size``² window (zero padding counted, as convolving A with a 1/k² filter).
+    ``forward`` needs an elementwise β, so it evaluates K at every input position (stride 1,
+    padding ``kernel_size // 2``; kernel size must be odd); :meth:`k_map` gives K at the
+    convolution's own output positions (``stride``, ``padding``), which equals the forward's
+    β subsampled every ``stride`` positions when ``padding == kernel_size // 2``. The paper
+    multiplies K onto the convolution *output*; a layer that wants exactly that uses the
+    ±1 codes of :meth:`int_repr` and :meth:`k_map`. ``mode="per_sample"``: one β per sample,
+    mean |x| over all non-batch dimensions (for convolutions this equals scaling the output).
+    Inputs that are not 4-D (N, C, H, W) always use the per-sample β.
+
+    Backward: the clipped STE through the sign (``1{|x| ≤ 1}``, times β) plus the exact
+    gradient through β (β is a differentiable function of x).
+
+    ``int_repr(x)``: ±1 int32 codes and β of shape ``(N, 1, H, W)`` or ``(N, 1, ..., 1)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Literal["k_map", "per_sample"] = "k_map",
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        bits: int = 1,
+    ) -> None:
+        check_bits("xnor_act", bits, range(1, 2))
+        super().__init__(kind="binary", bits=1)
+        if mode not in ("k_map", "per_sample"):
+            raise ValueError(f"quantizer 'xnor_act' takes mode='k_map' or 'per_sample', "
+                             f"not {mode!r}")
+        if not (isinstance(kernel_size, int) and kernel_size >= 1 and kernel_size % 2 == 1):
+            raise ValueError(f"quantizer 'xnor_act' takes an odd kernel_size >= 1, "
+                             f"not {kernel_size!r}")
+        if not (isinstance(stride, int) and stride >= 1):
+            raise ValueError(f"quantizer 'xnor_act' takes stride >= 1, not {stride!r}")
+        padding = kernel_size // 2 if padding is None else padding
+        if not (isinstance(padding, int) and 0 <= padding <= kernel_size // 2):
+            raise ValueError(f"quantizer 'xnor_act' takes 0 <= padding <= kernel_size // 2, "
+                             f"not {padding!r}")
+        self.mode = mode
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+
+    def _channel_mean(self, x: Tensor) -> Tensor:
+        return x.abs().mean(dim=1, keepdim=True)
+
+    def scale(self, x: Tensor) -> Tensor:
+        """β broadcastable to ``x`` (differentiable): K at input positions, or per sample."""
+        if self.mode == "k_map" and x.dim() == 4:
+            k = self.kernel_size
+            return F.avg_pool2d(self._channel_mean(x), k, stride=1, padding=k // 2,
+                                count_include_pad=True)
+        if x.dim() < 2:
+            raise ValueError(f"xnor_act expects a batch (N, ...), got shape {tuple(x.shape)}")
+        return x.abs().mean(dim=tuple(range(1, x.dim())), keepdim=True)
+
+    def k_map(self, x: Tensor) -> Tensor:
+        """The paper's K at the convolution's output positions: shape ``(N, 1, H_out, W_out)``."""
+        if x.dim() != 4:
+            raise ValueError(f"k_map expects (N, C, H, W), got shape {tuple(x.shape)}")
+        return F.avg_pool2d(self._channel_mean(x), self.kernel_size, stride=self.stride,
+                            padding=self.padding, count_include_pad=True)
+
+    def int_repr(self, x: Tensor) -> Codes:
+        """±1 codes and the β used by ``forward``."""
+        xd = x.detach()
+        return sign_codes(xd), self.scale(xd)
+
+    def forward(self, x: Tensor) -> Tensor:
+        codes = sign_codes(x.detach())
+        signs = straight_through(codes.to(x.dtype), x * (x.detach().abs() <= 1).to(x.dtype))
+        return signs * self.scale(x)
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, mode={self.mode!r}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
