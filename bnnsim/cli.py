@@ -109,13 +109,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from simulator.tech import builtin_tech
     from workloads import get_network, zoo_names
 
-    nets = []
+    nets: list[dict[str, Any]] = []
     for name in zoo_names():
         net = get_network(name)
         nets.append({"name": name, "layers": len(net), "macs": net.macs,
                      "weight_bits": net.weight_bits, "quant": NETWORK_DEFAULTS[name].body,
                      "input": list(net.input_shape)})
-    chips = []
+    chips: list[dict[str, Any]] = []
     for name in builtin_chips():
         c = load_chip(name)
         pe = c.pe_array

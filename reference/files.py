@@ -47,8 +47,11 @@ class ConfigError(ValueError):
         super().__init__(": ".join(parts))
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when available
+
+
+class _StrictLoader(_SafeBase):  # type: ignore[valid-type,misc]
+    """A safe loader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -72,7 +75,7 @@ _StrictLoader.add_constructor(
 def loads_yaml(text: str, *, source: str = "<string>") -> Any:
     """Parse YAML text strictly (safe types only, no duplicate keys)."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+        return yaml.load(text, Loader=_StrictLoader)
     except ConfigError as err:
         raise ConfigError(err.message, file=source, key=err.key) from None
     except yaml.YAMLError as err:

@@ -30,8 +30,8 @@ from reference.files import ConfigError, check_keys, load_yaml
 
 __all__ = [
     "ACTIVATION_QUANTIZERS",
-    "WEIGHT_QUANTIZERS",
     "NETWORK_DEFAULTS",
+    "WEIGHT_QUANTIZERS",
     "LayerQuant",
     "NetworkQuantDefaults",
     "OperandKind",
@@ -107,7 +107,7 @@ class OperandQuant:
 
     @property
     def planes(self) -> int:
-        """Binary planes a bit-serial datapath processes: 1, 2 (sign + mask), k, M, or 8 for float."""
+        """Binary planes a bit-serial datapath processes: 1, 2 (sign + mask), k, M; float: 8."""
         if self.kind == "float":
             return 8  # simulated as 8-bit: see docs/design.md
         return self.bits

@@ -121,7 +121,7 @@ class Chip:
 
     @property
     def dram_latency_cycles(self) -> int:
-        return int(round(self.dram.latency_ns * self.clock_mhz / 1e3))
+        return round(self.dram.latency_ns * self.clock_mhz / 1e3)
 
     @property
     def peak_binary_macs_per_cycle(self) -> int:

@@ -171,7 +171,7 @@ class Conv2d:
         return math.prod(self.out_shape) * self.output.storage_bits
 
 
-def Linear(  # noqa: N802 - reads as a layer constructor, like torch.nn.Linear
+def Linear(
     name: str,
     in_features: int,
     out_features: int,

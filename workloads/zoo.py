@@ -13,7 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reference.files import ConfigError
-from reference.qconfig import QuantConfig, default_quant, parse_quant, resolve_layer_quant
+from reference.qconfig import (
+    Position,
+    QuantConfig,
+    default_quant,
+    parse_quant,
+    resolve_layer_quant,
+)
 from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Precision, Shape
 from workloads.network import Network
 
@@ -73,7 +79,8 @@ class NetworkBuilder:
         layers: list[Layer] = []
         for layer in self.layers:
             if isinstance(layer, Conv2d):
-                pos = "first" if layer.name == first else "last" if layer.name == last else "body"
+                pos: Position = ("first" if layer.name == first
+                                 else "last" if layer.name == last else "body")
                 lq = resolve_layer_quant(quant, self.name, layer.name, pos)
                 layer = dataclasses.replace(layer, weights=Precision.from_quant(lq.weights),
                                             activations=Precision.from_quant(lq.activations))

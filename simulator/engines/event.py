@@ -41,7 +41,7 @@ class EventEngine(Engine):
         unit = ComputeUnit(env, p.unit.value, trace)
         ppu = ComputeUnit(env, "ppu", trace)
         handoff: simpy.Store = simpy.Store(env)
-        stats = {"compute_wait": 0, "load_wait": 0}
+        stats: dict[str, float] = {"compute_wait": 0, "load_wait": 0}
         n = len(s)
         w_bytes, i_bytes = s.weight_bytes.tolist(), s.input_bytes.tolist()
         psum_in, store = s.psum_load_bytes.tolist(), s.store_bytes.tolist()

@@ -121,9 +121,9 @@ def test_unmappable_layer_names_layer_buffer_and_size(tmp_path, capsys):
 def test_set_overrides_validate_like_the_file(capsys):
     chip = apply_overrides(load_chip("edge"), ["clock_mhz=300", "pe_array.rows=32"])
     assert chip.clock_mhz == 300 and chip.pe_array.rows == 32
-    with pytest.raises(ConfigError, match="key 'pe_array.rows'.*integer in"):
+    with pytest.raises(ConfigError, match=r"key 'pe_array.rows'.*integer in"):
         apply_overrides(load_chip("edge"), ["pe_array.rows=0"])
-    with pytest.raises(ConfigError, match="not a chip setting; did you mean pe_array.rows"):
+    with pytest.raises(ConfigError, match=r"not a chip setting; did you mean pe_array\.rows"):
         apply_overrides(load_chip("edge"), ["rows=3"])
     rc, err = run_cli(capsys, "--set", "dram.channels=1.5")
     assert rc == 2 and "key 'dram.channels'" in err and "1.5" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import make_chip
 
@@ -72,7 +74,7 @@ class TestEvent(EngineContract):
         assert {"dram", "array", "ppu"} <= set(by)
         for items in by.values():
             items.sort(key=lambda t: t.start)
-            for a, b in zip(items, items[1:], strict=False):
+            for a, b in itertools.pairwise(items):
                 assert a.end <= b.start
         assert max(t.end for t in result.trace) <= result.cycles
 

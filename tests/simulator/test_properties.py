@@ -9,6 +9,7 @@ class-based totals equal the sums over the explicit tile schedule.
 from __future__ import annotations
 
 import math
+import os
 
 from conftest import make_chip
 from hypothesis import HealthCheck, assume, given, settings
@@ -24,7 +25,8 @@ from simulator.schedule import build_schedule
 from simulator.tech import load_tech
 from workloads.layers import Add, Conv2d, Pool, Precision
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("BNNSIM_HYPOTHESIS_EXAMPLES", "80")), deadline=None,
+EXAMPLES = int(os.environ.get("BNNSIM_HYPOTHESIS_EXAMPLES", "80"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 precisions = st.sampled_from([
