@@ -41,12 +41,34 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
-def _write_json(target: str, payload: dict[str, Any]) -> None:
+def _check_output(target: str | None, flag: str) -> None:
+    """Fail before any work when an output file cannot be written."""
+    if not target or target == "-":
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise ConfigError("is a directory; give a file name", key=flag, value=target,
+                          has_value=True)
+    if not path.parent.is_dir():
+        raise ConfigError(f"directory {str(path.parent)!r} does not exist", key=flag,
+                          value=target, has_value=True)
+
+
+def _open_output(target: str, flag: str) -> Any:
+    try:
+        return open(target, "w", newline="", encoding="utf-8")  # the caller closes it
+    except OSError as err:
+        raise ConfigError(f"cannot write ({err.strerror or err})", key=flag, value=target,
+                          has_value=True) from None
+
+
+def _write_json(target: str, payload: dict[str, Any], flag: str = "--json") -> None:
     text = json.dumps(payload, indent=2)
     if target == "-":
         sys.stdout.write(text + "\n")
     else:
-        Path(target).write_text(text + "\n", encoding="utf-8")
+        with _open_output(target, flag) as fh:
+            fh.write(text + "\n")
 
 
 # --------------------------------------------------------------------------- simulate
@@ -54,6 +76,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulator import apply_overrides, load_chip, simulate
     from workloads import load_network
 
+    for target, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.trace, "--trace")):
+        _check_output(target, flag)
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
@@ -84,7 +108,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, result.to_dict(include_trace=bool(args.trace)))
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+        with _open_output(args.csv, "--csv") as fh:
             w = csv.writer(fh)
             w.writerow(["name", "kind", "precision", "unit", "macs", "weight_bits", "cycles",
                         "compute_cycles", "stall_cycles", "utilization", "dram_bytes",
@@ -94,7 +118,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                             x.cycles, x.compute_cycles, x.stall_cycles, f"{x.utilization:.6f}",
                             x.dram_bytes, f"{x.energy_pj:.3f}", x.bound, x.mapping.describe()])
     if args.trace:
-        with open(args.trace, "w", newline="", encoding="utf-8") as fh:
+        with _open_output(args.trace, "--trace") as fh:
             w = csv.writer(fh)
             w.writerow(["component", "start", "end", "label"])
             for t in result.trace or ():
@@ -124,6 +148,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                       "clock_mhz": c.clock_mhz, "dataflow": c.dataflow.value,
                       "sram_kib": c.input_buffer.size_kib + c.weight_buffer.size_kib
                       + c.output_buffer.size_kib, "dram_gbps": c.dram.bandwidth_gbps})
+    _check_output(args.json, "--json")
     payload = {"networks": nets, "chips": chips, "tech": builtin_tech(),
                "engines": list(ENGINES)}
     if args.json:

@@ -59,6 +59,9 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     out: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"keys must be plain names, not {type(key).__name__} (line {line})")
         if key in out:
             line = key_node.start_mark.line + 1
             raise ConfigError(f"duplicate key (line {line})", key=str(key))

@@ -6,6 +6,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from reference.files import ConfigError
 from simulator.chip import Chip, PeType, load_chip
 from simulator.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.engines import Engine, get_engine
@@ -57,7 +58,13 @@ def simulate(
     """
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
     eng = get_engine(engine)
-    table = tech or load_tech(chip.tech)
+    try:
+        table = tech or load_tech(chip.tech)
+    except ConfigError as err:
+        if err.file:
+            raise
+        raise ConfigError(err.message, file=chip.source or chip.name, key="tech",
+                          value=chip.tech, has_value=True) from None
     area = area_breakdown_mm2(chip, table)
     area_total = sum(area.values())
     rec = Trace() if trace else None
@@ -94,7 +101,7 @@ def simulate(
             dram_busy_cycles=occupancy, energy_pj=sum(energy.values()),
             energy_breakdown_pj=energy,
             utilization=work / (timing.cycles * _peak(p, chip)) if timing.cycles else 0.0,
-            bound="compute" if totals.compute_cycles >= occupancy else "memory",
+            bound=totals.bound(chip.dram_latency_cycles),
             mapping=mapping, actions=actions.to_dict(),
         ))
         offset += timing.cycles

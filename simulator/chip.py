@@ -7,6 +7,7 @@ allowed. ``--set key.path=value`` overrides go through the same validation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -220,6 +221,9 @@ def _check_value(path: str, value: Any, *, file: str | None) -> Any:
             raise ConfigError(f"allowed: {', '.join(high)}", file=file, key=path, value=value,
                               has_value=True)
         return value
+    if isinstance(value, str):  # YAML 1.1 reads 1e3 as a string
+        with contextlib.suppress(ValueError):
+            value = float(value) if kind == _FLOAT or not value.isdigit() else int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"must be a number in [{low}, {high}]", file=file, key=path,
                           value=value, has_value=True)

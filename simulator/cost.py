@@ -111,7 +111,7 @@ def in_extent(out_start: Int, out_len: Int, *, kernel: int, stride: int, pad: in
     its halo, clipped to the real input (padding is made on chip, not read)."""
     start = np.asarray(out_start) * stride - pad
     end = (np.asarray(out_start) + out_len - 1) * stride - pad + kernel
-    return np.minimum(end, size) - np.maximum(start, 0)
+    return np.maximum(np.minimum(end, size) - np.maximum(start, 0), 0)
 
 
 def weight_tile_bytes(p: Problem, k: Int, c: Int) -> np.ndarray:
@@ -133,14 +133,15 @@ def psum_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
 def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:
     """(channel-occupancy cycles, bytes moved) of DRAM transfers of ``nbytes`` each.
 
-    A transfer is striped over all channels in whole bursts; each channel moves its chunk at
-    ``bandwidth / channels``. Access latency is pipelined: it delays the data but does not
-    occupy the channel (the engines add it once per transfer).
+    A transfer moves whole bursts, interleaved over the channels; each channel moves its share
+    at ``bandwidth / channels``, so the transfer takes as long as the busiest channel. Access
+    latency is pipelined: it delays the data but does not occupy the channel (the engines add
+    it once per transfer).
     """
     n = np.asarray(nbytes, dtype=np.int64)
     ch = chip.dram.channels
     burst = chip.dram.burst_bytes
-    chunk = ceil_div(ceil_div(n, ch), burst) * burst
+    bursts = ceil_div(n, burst)
     per_channel = chip.dram_bytes_per_cycle / ch
-    occ = np.ceil(chunk / per_channel - 1e-9).astype(np.int64)
-    return np.where(n > 0, occ, 0), np.where(n > 0, chunk * ch, 0)
+    occ = np.ceil(ceil_div(bursts, ch) * burst / per_channel - 1e-9).astype(np.int64)
+    return np.where(n > 0, occ, 0), bursts * burst

@@ -84,8 +84,13 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
             reads_in += n * words * px * p.a_passes * wb
             reads_w += n * words * k * p.passes * nfc * wb
             psum_rw += n * k * px * p.passes * (2 * nfr - 1) * p.acc_bits
-    # outputs: accumulated results written once per tile, read back per extra reduction tile
-    psum_rw += out_elems * (2 * int(ceil_div(p.C, m.tc)) - 1) * p.acc_bits
+    n_c = int(ceil_div(p.C, m.tc))
+    if p.unit is not Unit.ARRAY or chip.dataflow is Dataflow.OUTPUT_STATIONARY:
+        # accumulators drain once per reduction tile; each later drain adds to the earlier
+        psum_rw += out_elems * (2 * n_c - 1) * p.acc_bits
+    else:
+        # the per-fold partial sums are counted above; each later reduction tile reads back
+        psum_rw += out_elems * (n_c - 1) * p.acc_bits
     if p.unit is Unit.ARRAY and chip.pe_array.pe_type is PeType.XNOR:
         binary_ops = p.macs * p.passes
         int8_macs = 0

@@ -83,7 +83,9 @@ class Totals:
     dram_occupancy: int  # channel-busy cycles of all transfers
     transfers: int
     first_load: int  # cycles until the first tile's operands are on chip (latency included)
+    last_post: int  # post-processing of the last output tile
     last_store: int  # post-processing + store of the last output tile (latency included)
+    slot_cycles: int  # buffer-slot bound: Σ slot hold times / slots, worst buffer
     serial_cycles: int  # every tile's transfers, compute and post-processing back to back
 
     @property
@@ -91,21 +93,28 @@ class Totals:
         return self.weight_bytes + self.input_bytes + self.output_bytes + self.psum_bytes
 
     def lower_bound(self, latency: int) -> int:
-        """Contention-free cycles: the first load, then compute, then the last store — or the
-        DRAM channel's total busy time, whichever is longer."""
-        return max(self.first_load + self.compute_cycles + self.last_store,
-                   self.dram_occupancy + latency)
+        """Contention-free cycles, a lower bound of any schedule: the first load, then the
+        compute (or the post-processing of all but the last tile, if longer), then the last
+        tile's post-processing and store; or the DRAM's busy time; or the time the buffer slots
+        must be held (each load holds a slot for its transfer, latency and one tile's compute)."""
+        return max(self.first_load + max(self.compute_cycles, self.ppu_cycles - self.last_post)
+                   + self.last_store, self.dram_occupancy + latency, self.slot_cycles)
+
+    def bound(self, latency: int) -> str:
+        """What limits the layer: ``compute``, ``ppu`` or ``memory`` (DRAM or buffer slots)."""
+        memory = max(self.dram_occupancy + latency, self.slot_cycles)
+        if memory >= self.lower_bound(latency) and memory > self.compute_cycles:
+            return "memory"
+        return "ppu" if self.ppu_cycles > self.compute_cycles else "compute"
 
 
 def _pow2_candidates(n: int, unit: int = 1) -> list[int]:
+    """Tile sizes tried for a dimension of ``n``: powers of two, ``unit`` times powers of two
+    (a whole number of array columns), and ``n`` itself."""
     out = {n}
-    v = unit
-    while v < n:
-        out.add(v)
-        v *= 2
-    if unit > 1:
-        v = 1
-        while v < min(unit, n):
+    for base in {1, unit}:
+        v = base
+        while v < n:
             out.add(v)
             v *= 2
     return sorted(out)
@@ -225,7 +234,9 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
     # compute: all (k, c, p) class combinations
     k3, c3, p3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     cnt3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :]
-    compute = (cnt3 * tile_compute_cycles(p, chip, k3, c3, p3)).sum(axis=(1, 2, 3)) * g
+    per_tile = tile_compute_cycles(p, chip, k3, c3, p3)
+    compute = (cnt3 * per_tile).sum(axis=(1, 2, 3)) * g
+    min_tile = np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(1, 2, 3))
 
     # operand traffic: sums over each operand's own tiles (times a fetch multiplicity below)
     def traffic(cnt: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -262,6 +273,8 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
     last_store = last_post + transfer(chip, output_tile_bytes(p, k_last, last_out))[0] + lat
     first_load = first_occ + lat
 
+    slots = {"w": chip.weight_buffer.slots, "i": chip.input_buffer.slots,
+             "o": chip.output_buffer.slots}
     out = {}
     for order in orders:
         w_mult = multiplicity(order, _REL["w"], trips) if p.w_bits else 1
@@ -270,14 +283,25 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
         s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
         occupancy = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
         transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
+        # each load holds a slot for its transfer, its latency and at least one tile's compute;
+        # each output tile holds one from its first compute to the end of its store
+        hold_w = (w[0] + w[2] * (lat + min_tile)) * w_mult * g if p.w_bits else zeros
+        hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
+        stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
+        hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
+        slot = np.maximum(np.maximum(ceil_div(hold_w, slots["w"]), ceil_div(hold_i, slots["i"])),
+                          ceil_div(hold_o, slots["o"]))
         out[order] = {
             "compute": compute, "post": post, "weight_bytes": w[1] * w_mult * g,
             "input_bytes": i_t[1] * i_mult * g, "output_bytes": o_t[1] * g,
             "psum_bytes": s_t[1] * s_rounds * g, "occupancy": occupancy,
-            "transfers": transfers, "first_load": first_load, "last_store": last_store,
+            "transfers": transfers, "first_load": first_load, "last_post": last_post,
+            "last_store": last_store, "slot": slot,
             "serial": compute + post + occupancy + transfers * lat, "spill": spill,
             "tiles": nk * nc * npx * g,
-            "cycles": np.maximum(first_load + compute + last_store, occupancy + lat),
+            "cycles": np.maximum(np.maximum(
+                first_load + np.maximum(compute, post - last_post) + last_store,
+                occupancy + lat), slot),
         }
     return out
 
@@ -387,7 +411,8 @@ def _totals(ev: dict[str, np.ndarray], i: int) -> Totals:
         weight_bytes=int(ev["weight_bytes"][i]), input_bytes=int(ev["input_bytes"][i]),
         output_bytes=int(ev["output_bytes"][i]), psum_bytes=int(ev["psum_bytes"][i]),
         dram_occupancy=int(ev["occupancy"][i]), transfers=int(ev["transfers"][i]),
-        first_load=int(ev["first_load"][i]), last_store=int(ev["last_store"][i]),
+        first_load=int(ev["first_load"][i]), last_post=int(ev["last_post"][i]),
+        last_store=int(ev["last_store"][i]), slot_cycles=int(ev["slot"][i]),
         serial_cycles=int(ev["serial"][i]),
     )
 

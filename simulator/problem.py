@@ -96,13 +96,11 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
         c, h, wd = layer.in_shape
         _, oy, ox = layer.out_shape
         if isinstance(layer, Pool):
-            if layer.mode == "global_avg":
-                k, s, p = h, 1, 0
-                if h != wd:
-                    raise ConfigError("global pooling needs a square map", key=layer.name)
+            if layer.mode == "global_avg":  # one window over the whole map
+                fy, fx, s, p = h, wd, 1, 0
             else:
-                k, s, p = layer.kernel, layer.stride, layer.padding
-            fy = fx = k
+                fy = fx = layer.kernel
+                s, p = layer.stride, layer.padding
             operands, window = 1, layer.window
         else:
             fy = fx = s = 1

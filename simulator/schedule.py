@@ -34,6 +34,8 @@ class TileSchedule:
     k: np.ndarray  # tile sizes: output channels, input channels, output pixels
     c: np.ndarray
     px: np.ndarray
+    new_weight: np.ndarray  # this tile needs a new weight tile (takes a buffer slot)
+    new_input: np.ndarray  # this tile needs a new input tile (may be 0 bytes: all padding)
     weight_bytes: np.ndarray  # loaded before this tile (0: still resident)
     input_bytes: np.ndarray
     psum_load_bytes: np.ndarray  # partial sums read back before this tile
@@ -103,7 +105,8 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     post = (np.where(final, ppu_cycles(p, chip, k, px), 0) if p.unit is not Unit.PPU
             else zero)
     return TileSchedule(
-        k=k, c=c, px=px, weight_bytes=w_bytes, input_bytes=i_bytes, psum_load_bytes=psum_in,
+        k=k, c=c, px=px, new_weight=new_w, new_input=new_i, weight_bytes=w_bytes,
+        input_bytes=i_bytes, psum_load_bytes=psum_in,
         store_bytes=store, compute_cycles=np.broadcast_to(compute, k.shape).astype(np.int64),
         post_cycles=post, new_output=new_o, output_done=end_o, weight_release=release_w,
         input_release=release_i,

@@ -126,11 +126,21 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
         shapes[name] = b.shape
         if "quant" in layer:
             fixed[name] = parse_layer_quant(layer["quant"], source=file, key=f"{where}.quant")
-    body = parse_quant(quant) if quant is not None else parse_quant(data.get("quant", "w1a1"))
+    if quant is not None:
+        body = parse_quant(quant)
+    else:
+        body = QuantConfig(parse_layer_quant(data.get("quant", "w1a1"), source=file, key="quant"),
+                           source=file)
     merged = QuantConfig(body.default, body.first, body.last,
                          tuple(fixed.items()) + tuple(x for x in body.layers if x[0] not in fixed),
                          body.source)
-    return b.build(merged, source=file)
+    try:
+        return b.build(merged, source=file)
+    except ConfigError as err:
+        if err.file:
+            raise
+        raise ConfigError(err.message, file=file, key=err.key, value=err.value,
+                          has_value=err.value is not None) from None
 
 
 def network_from_checkpoint(path: str | Path) -> Network:

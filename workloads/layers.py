@@ -206,6 +206,9 @@ class Pool:
         if self.mode not in ("max", "avg", "global_avg"):
             raise ConfigError("allowed: max, avg, global_avg", key=f"{self.name}.mode",
                               value=self.mode, has_value=True)
+        if not 0 <= self.padding <= self.kernel // 2:
+            raise ConfigError(f"pooling padding must be in [0, kernel // 2 = {self.kernel // 2}]",
+                              key=f"{self.name}.padding", value=self.padding, has_value=True)
         if self.out_shape[1] < 1 or self.out_shape[2] < 1:
             raise ConfigError("pooling window larger than the input", key=f"{self.name}.kernel")
 

@@ -74,6 +74,8 @@ class NetworkBuilder:
 
     def build(self, quant: QuantConfig, *, source: str = "") -> Network:
         macs = [x for x in self.layers if isinstance(x, Conv2d)]
+        if not macs:
+            raise ConfigError("a network needs at least one conv or fc layer", key="layers")
         quant.check_layer_names({x.name for x in macs}, network=self.name)
         first, last = macs[0].name, macs[-1].name
         layers: list[Layer] = []

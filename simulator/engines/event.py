@@ -41,8 +41,9 @@ class EventEngine(Engine):
         unit = ComputeUnit(env, p.unit.value, trace)
         ppu = ComputeUnit(env, "ppu", trace)
         handoff: simpy.Store = simpy.Store(env)
-        stats: dict[str, float] = {"compute_wait": 0, "load_wait": 0}
+        stats: dict[str, float] = {"compute_wait": 0, "load_wait": 0, "done": 0, "stored": 0}
         n = len(s)
+        new_w, new_i = s.new_weight.tolist(), s.new_input.tolist()
         w_bytes, i_bytes = s.weight_bytes.tolist(), s.input_bytes.tolist()
         psum_in, store = s.psum_load_bytes.tolist(), s.store_bytes.tolist()
         compute, post = s.compute_cycles.tolist(), s.post_cycles.tolist()
@@ -52,14 +53,15 @@ class EventEngine(Engine):
         def loader() -> Generator[Any, Any, None]:
             w_ev = i_ev = None
             for i in range(n):
-                for nbytes, buf, stream in ((w_bytes[i], wbuf, "weights"),
-                                            (i_bytes[i], ibuf, "inputs")):
-                    if not nbytes:
+                for new, nbytes, buf, stream in ((new_w[i], w_bytes[i], wbuf, "weights"),
+                                                 (new_i[i], i_bytes[i], ibuf, "inputs")):
+                    if not new:
                         continue
                     t0 = env.now
                     yield buf.acquire()
                     stats["load_wait"] += env.now - t0
-                    ev = env.process(dram.transfer(nbytes, stream))
+                    # a tile of nothing but padding takes a slot but moves no data
+                    ev = env.process(dram.transfer(nbytes, stream)) if nbytes else None
                     if buf is wbuf:
                         w_ev = ev
                     else:
@@ -72,6 +74,7 @@ class EventEngine(Engine):
             yield env.process(dram.transfer(store[i], "outputs" if post[i] or p.w_bits == 0
                                             else "psums"))
             yield obuf.release()
+            stats["stored"] += 1
 
         def computer() -> Generator[Any, Any, None]:
             for i in range(n):
@@ -86,14 +89,18 @@ class EventEngine(Engine):
                     yield env.all_of(pending)
                 stats["compute_wait"] += env.now - t0
                 yield env.process(unit.run(compute[i], f"tile{i}"))
-                if rel_w[i] and w_bytes is not None and p.w_bits:
+                if p.w_bits and rel_w[i]:
                     yield wbuf.release()
                 if rel_i[i]:
                     yield ibuf.release()
                 if out_done[i]:
                     env.process(writer(i))
+                stats["done"] += 1
 
         env.process(loader())
         env.process(computer())
         env.run()
+        if stats["done"] != n or stats["stored"] != int(s.output_done.sum()):
+            raise RuntimeError(f"event engine: layer '{p.name}' finished {stats['done']:.0f} "
+                               f"of {n} tiles and {stats['stored']:.0f} stores; please report")
         return LayerTiming(int(env.now), int(stats["compute_wait"]), int(stats["load_wait"]))

@@ -43,7 +43,7 @@ def conv_layers(draw):
     h = draw(st.integers(1, 20))
     w = draw(st.integers(1, 20))
     kernel = draw(st.integers(1, 5))
-    pad = draw(st.integers(0, kernel // 2))
+    pad = draw(st.integers(0, kernel))  # padding ≥ kernel is legal: border outputs read none
     stride = draw(st.integers(1, 3))
     assume(h + 2 * pad >= kernel and w + 2 * pad >= kernel)
     return Conv2d("l", (c, h, w), k, (kernel, kernel), stride, pad, groups,
@@ -57,14 +57,15 @@ def ppu_layers(draw):
     if draw(st.booleans()):
         return Add("a", (c, h, w), prec, prec)
     k = draw(st.integers(2, 3))
-    return Pool("p", (c, h, w), k, draw(st.integers(1, k)), 0, "max", prec, prec)
+    return Pool("p", (c, h, w), k, draw(st.integers(1, k)), draw(st.integers(0, k // 2)),
+                draw(st.sampled_from(["max", "avg"])), prec, prec)
 
 
 @st.composite
 def chips(draw):
     return make_chip(**{
-        "pe_array.rows": draw(st.sampled_from([1, 2, 4, 8, 16])),
-        "pe_array.cols": draw(st.sampled_from([1, 2, 4, 8, 16])),
+        "pe_array.rows": draw(st.sampled_from([1, 2, 3, 4, 8, 12, 16])),
+        "pe_array.cols": draw(st.sampled_from([1, 2, 3, 4, 5, 8, 12, 16])),
         "pe_array.lane_bits": draw(st.sampled_from([1, 8, 32, 64])),
         "dataflow": draw(st.sampled_from(["output_stationary", "weight_stationary",
                                           "input_stationary"])),
@@ -77,7 +78,7 @@ def chips(draw):
         "dram.bandwidth_gbps": draw(st.sampled_from([0.25, 1.0, 4.0, 16.0])),
         "dram.latency_ns": draw(st.sampled_from([0, 10, 50])),
         "dram.burst_bytes": draw(st.sampled_from([1, 8, 64])),
-        "dram.channels": draw(st.sampled_from([1, 2])),
+        "dram.channels": draw(st.sampled_from([1, 2, 4])),
         "ppu.lanes": draw(st.sampled_from([1, 4, 16])),
         "full_precision": draw(st.sampled_from(["int8_unit", "bit_serial"])),
     })
