@@ -10,7 +10,7 @@ in bits per buffer, DRAM bytes, and post-processing operations.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from simulator.chip import Chip, Dataflow, PeType
 from simulator.cost import ceil_div, effective_array
@@ -36,7 +36,7 @@ class Actions:
     dram_bytes: int
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _classes(n: int, t: int) -> list[tuple[int, int]]:

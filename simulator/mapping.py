@@ -161,6 +161,35 @@ def _pixel_classes(p: Problem, toy: int, tox: int) -> _PClasses:
                      int(iy[-1] * ix[-1]))
 
 
+@dataclass(frozen=True, slots=True)
+class _PTable:
+    """Pixel-tile classes of many candidates, padded to one width (count 0 = no class)."""
+
+    count: np.ndarray  # (n, classes)
+    out_px: np.ndarray
+    in_px: np.ndarray
+    n_tiles: np.ndarray  # (n,)
+    first_in: np.ndarray
+    last_out: np.ndarray
+
+    @classmethod
+    def build(cls, classes: list[_PClasses]) -> _PTable:
+        n, mp = len(classes), max(len(x.count) for x in classes)
+        count = np.zeros((n, mp), dtype=np.int64)
+        out_px = np.ones((n, mp), dtype=np.int64)
+        in_px = np.ones((n, mp), dtype=np.int64)
+        for i, x in enumerate(classes):
+            m = len(x.count)
+            count[i, :m], out_px[i, :m], in_px[i, :m] = x.count, x.out_px, x.in_px
+        return cls(count, out_px, in_px, np.array([x.n_tiles for x in classes]),
+                   np.array([x.first_in for x in classes]),
+                   np.array([x.last_out for x in classes]))
+
+    def take(self, idx: np.ndarray) -> _PTable:
+        return _PTable(self.count[idx], self.out_px[idx], self.in_px[idx], self.n_tiles[idx],
+                       self.first_in[idx], self.last_out[idx])
+
+
 def _pixel_candidates(p: Problem) -> list[tuple[int, int]]:
     cands = [(toy, p.OX) for toy in _pow2_candidates(p.OY)]
     tox = p.OX
@@ -199,10 +228,10 @@ def spills(order: tuple[str, ...], trips: dict[str, np.ndarray]) -> np.ndarray:
     return (trips["c"] > 1) & inner
 
 
-def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
-             pcls: list[_PClasses], orders: tuple[tuple[str, ...], ...]
+def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray, pt: _PTable,
+             orders: tuple[tuple[str, ...], ...]
              ) -> dict[tuple[str, ...], dict[str, np.ndarray]]:
-    """Exact totals for candidates ``(tk[i], tc[i], pcls[i])`` under each loop order."""
+    """Exact totals for candidates ``(tk[i], tc[i], pixel tiling i)`` under each loop order."""
     n = len(tk)
     lat = chip.dram_latency_cycles
 
@@ -218,16 +247,10 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
 
     kc, ks = dim_classes(tk, p.K)
     cc, cs = dim_classes(tc, p.C)
-    mp = max(len(x.count) for x in pcls)
-    pc = np.zeros((n, mp), dtype=np.int64)
-    pout = np.ones((n, mp), dtype=np.int64)
-    pin = np.ones((n, mp), dtype=np.int64)
-    for i, x in enumerate(pcls):
-        m = len(x.count)
-        pc[i, :m], pout[i, :m], pin[i, :m] = x.count, x.out_px, x.in_px
+    pc, pout, pin = pt.count, pt.out_px, pt.in_px
     nk = ceil_div(p.K, tk)
     nc = ceil_div(p.C, tc)
-    npx = np.array([x.n_tiles for x in pcls], dtype=np.int64)
+    npx = pt.n_tiles
     trips = {"k": nk, "c": nc, "p": npx}
     g = p.groups
 
@@ -263,12 +286,12 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray,
 
     # the first tile's loads and the last tile's post-processing and store
     k0, c0 = ks[:, 0], cs[:, 0]
-    first_in = np.array([x.first_in for x in pcls])
+    first_in = pt.first_in
     first_occ = transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, first_in))[0]
     if p.w_bits:
         first_occ = first_occ + transfer(chip, weight_tile_bytes(p, k0, c0))[0]
     k_last = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
-    last_out = np.array([x.last_out for x in pcls])
+    last_out = pt.last_out
     last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, last_out)
     last_store = last_post + transfer(chip, output_tile_bytes(p, k_last, last_out))[0] + lat
     first_load = first_occ + lat
@@ -342,14 +365,13 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
     k_cands = _pow2_candidates(p.K, col_unit)
     c_cands = [1] if p.depthwise else _pow2_candidates(p.C)
     px_cands = _pixel_candidates(p)
-    pcls_all = [_pixel_classes(p, toy, tox) for toy, tox in px_cands]
+    ptable = _PTable.build([_pixel_classes(p, toy, tox) for toy, tox in px_cands])
     grid = np.array(list(itertools.product(range(len(k_cands)), range(len(c_cands)),
                                            range(len(px_cands)))), dtype=np.int64)
     tk = np.array(k_cands, dtype=np.int64)[grid[:, 0]]
     tc = np.array(c_cands, dtype=np.int64)[grid[:, 1]]
     toy = np.array([x[0] for x in px_cands], dtype=np.int64)[grid[:, 2]]
     tox = np.array([x[1] for x in px_cands], dtype=np.int64)[grid[:, 2]]
-    pcls = [pcls_all[i] for i in grid[:, 2]]
     split = ceil_div(p.C, tc) > 1
     need = _fits(p, chip, tk, tc, toy, tox, split)
     caps = {"input": chip.input_buffer.tile_bits, "weight": chip.weight_buffer.tile_bits,
@@ -361,11 +383,11 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
         _raise_unmappable(p, chip, need, caps)
     sel = np.flatnonzero(ok)
     tk, tc, toy, tox = tk[sel], tc[sel], toy[sel], tox[sel]
-    pcls = [pcls[i] for i in sel]
+    pt = ptable.take(grid[sel, 2])
 
     orders = LOOP_ORDERS if not p.depthwise else (("k", "c", "p"),)
     best = None
-    for order, ev in evaluate(p, chip, tk, tc, pcls, orders).items():
+    for order, ev in evaluate(p, chip, tk, tc, pt, orders).items():
         dram = ev["weight_bytes"] + ev["input_bytes"] + ev["output_bytes"] + ev["psum_bytes"]
         keys = ((ev["cycles"], dram, ev["tiles"]) if chip.objective is Objective.LATENCY
                 else (dram, ev["cycles"], ev["tiles"]))
@@ -438,7 +460,8 @@ def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
         if int(bits[0]) > caps[name]:
             raise ConfigError(f"the tile needs {int(bits[0])} bits in the {name} buffer, which "
                               f"holds {caps[name]} per slot", key=f"buffers.{name}")
-    ev = evaluate(p, chip, arr[0], arr[1], [_pixel_classes(p, toy, tox)], (order,))[order]
+    pt = _PTable.build([_pixel_classes(p, toy, tox)])
+    ev = evaluate(p, chip, arr[0], arr[1], pt, (order,))[order]
     mapping = Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
         tk=tk, tc=tc, toy=toy, tox=tox, order=order, tiles=int(ev["tiles"][0]),
