@@ -1,0 +1,192 @@
+"""Checkpoints: a trained zoo model's state dict with what is needed to rebuild and trust it.
+
+A checkpoint file is ``torch.save`` of a plain dict (so ``torch.load(weights_only=True)`` reads
+it without running pickled code)::
+
+    format: "bnnsim-checkpoint", format_version: 1,
+    model: "lfc", quant: QuantConfig.to_dict(), dataset: "mnist", accuracy: 0.983,
+    epochs: 10, seed: 0, bnnsim_version: "0.1.0", num_classes: 10, in_channels: 1,
+    train: {...training settings...}, history: [{epoch, loss, train_accuracy, test_accuracy}],
+    state_dict: {...}
+
+Every way a file can be wrong (missing, truncated, not a checkpoint, weights that do not fit
+the model) is a one-line :class:`~reference.files.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reference.files import ConfigError
+from reference.models import QuantNet, build_model
+from reference.qconfig import QuantConfig, parse_quant
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "bnnsim_version",
+    "build_from_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "bnnsim-checkpoint"
+FORMAT_VERSION = 1
+_REQUIRED = ("model", "quant", "dataset", "accuracy", "state_dict")
+
+
+def bnnsim_version() -> str:
+    """The installed bnnsim version, or ``unknown`` when running from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bnnsim")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A loaded checkpoint. ``accuracy`` is the measured test accuracy as a fraction (0–1).
+
+    ``meta`` holds the rest: epochs, seed, bnnsim_version, num_classes, in_channels, train
+    settings and the per-epoch history.
+    """
+
+    model_name: str
+    quant: QuantConfig
+    state_dict: Mapping[str, torch.Tensor]
+    accuracy: float | None
+    dataset: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_checkpoint(
+    model: QuantNet,
+    path: str | Path,
+    *,
+    dataset: str,
+    accuracy: float | None,
+    epochs: int,
+    seed: int,
+    train_settings: Mapping[str, Any] | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> Path:
+    """Write ``model`` and its provenance to ``path`` (parent folders are created)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": model.network,
+        "quant": model.quant.to_dict(),
+        "dataset": dataset,
+        "accuracy": None if accuracy is None else float(accuracy),
+        "epochs": int(epochs),
+        "seed": int(seed),
+        "bnnsim_version": bnnsim_version(),
+        "num_classes": int(model.num_classes),
+        "in_channels": int(model.input_shape[0]),
+        "train": dict(train_settings or {}),
+        "history": list(history or []),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    torch.save(payload, p)
+    return p
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = text[0] if text else err.__class__.__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _unpickler_reason(err: BaseException) -> str:
+    """The specific reason inside torch's long weights-only refusal message."""
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker not in text:
+        return _first_line(err)
+    rest = text.split(marker, 1)[1].strip().splitlines()[0].strip()
+    return rest.split(". Please", 1)[0].rstrip(".")[:160]
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError("checkpoint not found", file=p)
+    if not p.is_file():
+        raise ConfigError("checkpoint path is not a file", file=p)
+    try:
+        raw = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ConfigError(f"not a bnnsim checkpoint, or corrupt (the weights-only loader "
+                          f"refused it: {_unpickler_reason(err)})", file=p) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
+            AttributeError, IndexError) as err:
+        raise ConfigError(f"unreadable checkpoint, truncated or corrupt ({_first_line(err)})",
+                          file=p) from None
+    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"not a bnnsim checkpoint (no format: {CHECKPOINT_FORMAT!r} entry; "
+                          "write one with `bnnsim train`)", file=p)
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ConfigError(f"checkpoint lacks {', '.join(missing)}", file=p)
+    if int(raw.get("format_version", 0)) > FORMAT_VERSION:
+        raise ConfigError(f"checkpoint format version {raw['format_version']} is newer than "
+                          f"this bnnsim reads ({FORMAT_VERSION})", file=p)
+    state = raw["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError("checkpoint state_dict is not a mapping of tensors", file=p)
+    try:
+        quant = parse_quant(raw["quant"])
+    except ConfigError as err:
+        raise ConfigError(f"bad quantisation entry: {err}", file=p) from None
+    accuracy = raw["accuracy"]
+    meta = {k: v for k, v in raw.items() if k not in (*_REQUIRED, "format")}
+    return Checkpoint(model_name=str(raw["model"]), quant=quant, state_dict=state,
+                      accuracy=None if accuracy is None else float(accuracy),
+                      dataset=str(raw["dataset"]), meta=meta, path=p)
+
+
+def _mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str | None:
+    """A one-line description of how ``state`` fails to fit ``model``, or None."""
+    want = model.state_dict()
+    missing = [k for k in want if k not in state]
+    unexpected = [k for k in state if k not in want]
+    shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in want.items() if k in state and state[k].shape != v.shape]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
+        if items:
+            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+            parts.append(f"{label}: {', '.join(items[:3])}{more}")
+    return "; ".join(parts) or None
+
+
+def build_from_checkpoint(checkpoint: str | Path | Checkpoint) -> QuantNet:
+    """Rebuild the checkpoint's model with its weights, in eval mode."""
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    where = ckpt.path
+    try:
+        model = build_model(ckpt.model_name, ckpt.quant,
+                            num_classes=ckpt.meta.get("num_classes"),
+                            in_channels=ckpt.meta.get("in_channels"))
+    except ConfigError as err:
+        raise ConfigError(f"cannot rebuild model: {err}", file=where) from None
+    problem = _mismatch(model, ckpt.state_dict)
+    if problem:
+        raise ConfigError(f"state dict does not fit model '{ckpt.model_name}' "
+                          f"({ckpt.quant.name}): {problem}", file=where)
+    model.load_state_dict(ckpt.state_dict, strict=True)
+    return model.eval()

@@ -1,0 +1,138 @@
+"""The ``train``, ``eval`` and ``summary`` subcommands of the ``bnnsim`` CLI.
+
+:func:`register` adds them to an existing argparse subparsers object; each sets
+``func=<handler(args) -> exit code>``. This module imports neither torch nor pandas at import
+time (handlers import them), so ``bnnsim simulate`` stays torch-free. Bad input raises
+:class:`~reference.files.ConfigError`, which the top-level CLI prints as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from reference.files import ConfigError
+from reference.qconfig import NETWORK_DEFAULTS
+
+__all__ = ["register"]
+
+_MODELS = ", ".join(NETWORK_DEFAULTS)  # the zoo names, without importing torch
+_QUANT_HELP = ("quantisation: compact spec (w1a1, w1a2, wta2, w2a2, wb3ab2, w32a32) or a YAML "
+               "file; default: the paper's")
+
+
+def _write_json(path: str | None, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot write JSON ({err.strerror or err})", file=p) from None
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+    return parse
+
+
+def _train(args: argparse.Namespace) -> int:
+    from reference.train import train
+
+    result = train(
+        args.model, args.quant, args.dataset, args.epochs, data_dir=args.data_dir,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        schedule=args.schedule, seed=args.seed, bnnplus_reg=args.bnnplus_reg, out=args.out,
+        progress=not args.quiet, max_steps=args.max_steps,
+    )
+    print(f"{args.model} {result.model.quant.name} on {args.dataset}: test accuracy "
+          f"{100 * result.accuracy:.2f} % after {len(result.history)} epoch(s), "
+          f"{result.steps} steps, {result.wall_s:.1f} s; checkpoint {result.checkpoint}")
+    _write_json(args.json, {"command": "train", "dataset": args.dataset, **result.to_dict()})
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from reference.checkpoint import build_from_checkpoint, load_checkpoint
+    from reference.train import evaluate
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model = build_from_checkpoint(ckpt)
+    dataset = args.dataset or ckpt.dataset
+    result = evaluate(model, dataset, args.data_dir, max_samples=args.max_samples)
+    recorded = "" if ckpt.accuracy is None else f" (recorded {100 * ckpt.accuracy:.2f} %)"
+    print(f"{ckpt.model_name} {ckpt.quant.name} on {dataset}: test accuracy "
+          f"{100 * result.accuracy:.2f} % over {result.samples} images{recorded}")
+    _write_json(args.json, {
+        "command": "eval", "checkpoint": str(args.checkpoint), "model": ckpt.model_name,
+        "quant": ckpt.quant.to_dict(), "dataset": dataset, "accuracy": result.accuracy,
+        "loss": result.loss, "samples": result.samples, "recorded_accuracy": ckpt.accuracy,
+    })
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from reference.models import build_model, summary
+
+    info = summary(build_model(args.model, args.quant))
+    print(info.to_string())
+    _write_json(args.json, {"command": "summary", **info.to_dict()})
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``train``, ``eval`` and ``summary`` to ``subparsers`` (from ``add_subparsers``)."""
+    p = subparsers.add_parser(
+        "train", help="train a zoo model with the torch reference",
+        description="Train a quantised zoo model and write a checkpoint.")
+    p.add_argument("--model", required=True, help=f"zoo network: {_MODELS}")
+    p.add_argument("--quant", default=None, help=_QUANT_HELP)
+    p.add_argument("--dataset", required=True,
+                   help="mnist, fashion-mnist, cifar10, synthetic (shaped like the model's "
+                        "input), synthetic-mnist, synthetic-cifar10")
+    p.add_argument("--epochs", type=_positive(int), required=True)
+    p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default: $BNNSIM_DATA)")
+    p.add_argument("--batch-size", type=_positive(int), default=100)
+    p.add_argument("--lr", type=_positive(float), default=5e-3,
+                   help="Adam's peak learning rate (default 5e-3)")
+    p.add_argument("--optimizer", choices=("adam", "bop"), default="adam",
+                   help="bop: Bop for binary weights, Adam for the rest")
+    p.add_argument("--schedule", choices=("cosine", "step"), default="cosine")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bnnplus-reg", type=float, default=0.0, metavar="LAMBDA",
+                   help="weight of the BNN+ regulariser on binary weights (default 0)")
+    p.add_argument("--max-steps", type=_positive(int), default=None,
+                   help="stop after this many optimiser steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write results as JSON")
+    p.set_defaults(func=_train)
+
+    p = subparsers.add_parser(
+        "eval", help="test accuracy of a checkpoint",
+        description="Evaluate a checkpoint on a dataset's test split.")
+    p.add_argument("checkpoint", metavar="CKPT")
+    p.add_argument("--dataset", default=None, help="default: the checkpoint's dataset")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default: $BNNSIM_DATA)")
+    p.add_argument("--max-samples", type=_positive(int), default=None,
+                   help="evaluate only the first N test images")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write results as JSON")
+    p.set_defaults(func=_eval)
+
+    p = subparsers.add_parser(
+        "summary", help="per-layer bits, MACs and memory of a zoo model",
+        description="Print a zoo model's per-layer formats, weight bits, MACs and memory.")
+    p.add_argument("--model", required=True, help=f"zoo network: {_MODELS}")
+    p.add_argument("--quant", default=None, help=_QUANT_HELP)
+    p.add_argument("--json", default=None, metavar="FILE", help="also write results as JSON")
+    p.set_defaults(func=_summary)

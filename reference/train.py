@@ -1,0 +1,388 @@
+"""Training and evaluation of the zoo models, deterministic and CPU-friendly.
+
+Binary weights are trained as latent real weights with Adam and clipped to [−1, 1] after each
+step (BinaryConnect), or flipped directly by :class:`Bop` (Helwegen et al., NeurIPS 2019);
+every other parameter (batch-norm, multi-bit weights, learnt quantiser scales) uses Adam. The
+learning rate follows a per-step cosine or step schedule. Accuracy is measured on the test
+split after every epoch and the last epoch's value is reported (no selection on the test set).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference.checkpoint import build_from_checkpoint, save_checkpoint
+from reference.data import ImageDataset, load_dataset
+from reference.files import ConfigError
+from reference.models import QuantNet, build_model, mac_layers, model_info
+from reference.qconfig import QuantConfig, parse_quant
+
+__all__ = [
+    "Bop",
+    "EpochStats",
+    "EvalResult",
+    "TrainResult",
+    "configure_threads",
+    "evaluate",
+    "train",
+]
+
+OptimizerName = Literal["adam", "bop"]
+ScheduleName = Literal["cosine", "step"]
+
+
+class Bop(torch.optim.Optimizer):
+    """Binary optimizer (Helwegen et al. 2019): flip a weight when momentum insists.
+
+    Keeps an exponential moving average ``m ← (1 − γ)·m + γ·g`` of each gradient and flips
+    ``w ← −w`` where ``|m| > τ`` and ``m`` has the sign of ``w``. ``lr`` is γ (the adaptivity
+    rate), so learning-rate schedulers anneal it; ``threshold`` is τ. The weights keep their
+    magnitude, only their sign changes.
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter], *, lr: float = 1e-4,
+                 threshold: float = 1e-8) -> None:
+        if not 0.0 < lr <= 1.0:
+            raise ValueError(f"Bop's adaptivity rate must be in (0, 1], got {lr}")
+        if threshold < 0.0:
+            raise ValueError(f"Bop's threshold must be >= 0, got {threshold}")
+        super().__init__(params, {"lr": lr, "threshold": threshold})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            gamma, tau = group["lr"], group["threshold"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum" not in state:
+                    state["momentum"] = torch.zeros_like(p)
+                m = state["momentum"]
+                m.mul_(1.0 - gamma).add_(p.grad, alpha=gamma)
+                flip = (m.abs() > tau) & (torch.sign(m) == torch.sign(p))
+                p.copy_(torch.where(flip, -p, p))
+        return loss
+
+
+@dataclass(frozen=True, slots=True)
+class EpochStats:
+    """One epoch: mean training loss, training and test accuracy (fractions), seconds."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    wall_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """Accuracy (fraction) and mean cross-entropy over ``samples`` test images."""
+
+    accuracy: float
+    loss: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """The trained model (eval mode), its final test accuracy and how it got there."""
+
+    model: QuantNet
+    accuracy: float
+    history: tuple[EpochStats, ...]
+    steps: int
+    wall_s: float
+    checkpoint: Path | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no model)."""
+        return {
+            "model": self.model.network, "quant": self.model.quant.name,
+            "accuracy": self.accuracy, "steps": self.steps, "wall_s": self.wall_s,
+            "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
+            "history": [asdict(h) for h in self.history],
+        }
+
+
+def configure_threads() -> int:
+    """Use every CPU this process may run on, unless ``OMP_NUM_THREADS`` says otherwise."""
+    if not os.environ.get("OMP_NUM_THREADS"):
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        torch.set_num_threads(max(1, cpus))
+    return torch.get_num_threads()
+
+
+@contextmanager
+def _deterministic(seed: int) -> Iterator[None]:
+    """Seed every RNG and ask torch for deterministic kernels; restore the flag afterwards."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _binary_weights(model: nn.Module) -> list[nn.Parameter]:
+    return [cast(nn.Parameter, layer.weight) for layer in mac_layers(model).values()
+            if layer.weight_kind == "binary"]
+
+
+def _schedule(kind: ScheduleName, total_steps: int) -> Any:
+    if kind == "cosine":
+        return lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, total_steps) / total_steps))
+    if kind == "step":
+        milestones = (total_steps // 2, (3 * total_steps) // 4)
+        return lambda t: 0.1 ** sum(t >= m for m in milestones)
+    raise ConfigError("allowed: cosine, step", key="schedule", value=kind, has_value=True)
+
+
+def _datasets(name: str | tuple[ImageDataset, ImageDataset], model_name: str,
+              data_dir: str | Path | None) -> tuple[ImageDataset, ImageDataset]:
+    if not isinstance(name, str):
+        train_ds, test_ds = name
+        return train_ds, test_ds
+    shape = model_info(model_name).input_shape
+    train_ds = load_dataset(name, split="train", data_dir=data_dir, shape=shape)
+    test_ds = load_dataset(name, split="test", data_dir=data_dir, shape=shape)
+    return train_ds, test_ds
+
+
+def _check_fit(model: QuantNet, ds: ImageDataset) -> None:
+    if ds.shape != model.input_shape:
+        expected = "×".join(map(str, model.input_shape))
+        raise ConfigError(f"model '{model.network}' takes {expected} inputs but dataset "
+                          f"'{ds.name}' has {'×'.join(map(str, ds.shape))} images",
+                          key="dataset", value=ds.name, has_value=True)
+
+
+def evaluate(
+    checkpoint_or_model: str | Path | nn.Module,
+    dataset: str | ImageDataset | None = None,
+    data_dir: str | Path | None = None,
+    *,
+    batch_size: int = 1000,
+    max_samples: int | None = None,
+) -> EvalResult:
+    """Test accuracy of a model or checkpoint file on a dataset's test split.
+
+    ``dataset`` of ``None`` uses the checkpoint's own dataset.
+    """
+    configure_threads()
+    model: nn.Module
+    if isinstance(checkpoint_or_model, nn.Module):
+        model = checkpoint_or_model
+        ckpt_dataset = None
+    else:
+        from reference.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(checkpoint_or_model)
+        model = build_from_checkpoint(ckpt)
+        ckpt_dataset = ckpt.dataset
+    name = dataset if dataset is not None else ckpt_dataset
+    if name is None:
+        raise ConfigError("no dataset given", key="dataset")
+    if isinstance(name, ImageDataset):
+        ds = name
+    else:
+        shape = model.input_shape if isinstance(model, QuantNet) else None
+        ds = load_dataset(name, split="test", data_dir=data_dir, shape=shape)
+    if isinstance(model, QuantNet):
+        _check_fit(model, ds)
+    if max_samples is not None:
+        ds = ds.subset(max_samples)
+    return _evaluate(model, ds, batch_size=batch_size)
+
+
+def _evaluate(model: nn.Module, ds: ImageDataset, *, batch_size: int) -> EvalResult:
+    was_training = model.training
+    model.eval()
+    correct, loss_sum = 0, 0.0
+    with torch.no_grad():
+        for x, y in ds.batches(batch_size):
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    model.train(was_training)
+    n = max(len(ds), 1)
+    return EvalResult(accuracy=correct / n, loss=loss_sum / n, samples=len(ds))
+
+
+def train(
+    model_name: str,
+    quant: QuantConfig | str | None,
+    dataset: str | tuple[ImageDataset, ImageDataset],
+    epochs: int,
+    *,
+    data_dir: str | Path | None = None,
+    batch_size: int = 100,
+    lr: float = 5e-3,
+    optimizer: OptimizerName = "adam",
+    schedule: ScheduleName = "cosine",
+    seed: int = 0,
+    bnnplus_reg: float = 0.0,
+    bnnplus_kind: Literal["l1", "l2"] = "l1",
+    bop_gamma: float = 1e-4,
+    bop_threshold: float = 1e-8,
+    weight_decay: float = 0.0,
+    dropout: float | None = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> TrainResult:
+    """Train a zoo model on a dataset and evaluate it on the test split after each epoch.
+
+    ``dataset`` is a name (see :data:`reference.data.DATASETS`) or a ``(train, test)`` pair of
+    :class:`~reference.data.ImageDataset` (e.g. small synthetic sets in tests).
+
+    ``lr`` is Adam's peak learning rate; ``bop_gamma``/``bop_threshold`` are Bop's γ and τ
+    (used with ``optimizer="bop"``). ``bnnplus_reg`` is λ of the BNN+ regulariser on binary
+    weights. ``max_steps`` stops early (for tests). ``out`` writes a checkpoint.
+    """
+    model_info(model_name)  # an unknown name raises the ConfigError listing the zoo
+    if epochs < 1 or batch_size < 1 or lr <= 0 or (max_steps is not None and max_steps < 1):
+        raise ConfigError("epochs, batch size, learning rate and max steps must be positive")
+    if optimizer not in ("adam", "bop"):
+        raise ConfigError("allowed: adam, bop", key="optimizer", value=optimizer,
+                          has_value=True)
+    qc = None if quant is None else parse_quant(quant)
+    threads = configure_threads()
+    start = time.perf_counter()
+    train_ds, test_ds = _datasets(dataset, model_name, data_dir)
+    with _deterministic(seed):
+        model = build_model(model_name, qc, num_classes=train_ds.num_classes, dropout=dropout)
+        _check_fit(model, train_ds)
+        binary = _binary_weights(model)
+        binary_ids = {id(p) for p in binary}
+        rest = [p for p in model.parameters() if id(p) not in binary_ids]
+        regularizers = nn.ModuleList()
+        if bnnplus_reg > 0:
+            from reference.quantizers import BNNPlusRegularizer
+
+            regularizers.extend(BNNPlusRegularizer(p.shape[0], kind=bnnplus_kind)
+                                for p in binary)
+            rest += list(regularizers.parameters())
+        optimizers: list[torch.optim.Optimizer] = []
+        if optimizer == "bop":
+            with torch.no_grad():
+                for p in binary:  # ±0.5: inside every surrogate's non-zero gradient range
+                    p.copy_(torch.where(p >= 0, 0.5, -0.5))
+            optimizers.append(Bop(binary, lr=bop_gamma, threshold=bop_threshold))
+            optimizers.append(torch.optim.Adam(rest, lr=lr, weight_decay=weight_decay))
+        else:
+            optimizers.append(torch.optim.Adam(binary + rest, lr=lr, weight_decay=weight_decay))
+        steps_per_epoch = math.ceil(len(train_ds) / batch_size)
+        total = steps_per_epoch * epochs if max_steps is None else min(
+            max_steps, steps_per_epoch * epochs)
+        factor = _schedule(schedule, max(total, 1))
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+        generator = torch.Generator().manual_seed(seed)
+        history: list[EpochStats] = []
+        step = 0
+        for epoch in range(1, epochs + 1):
+            if step >= total:
+                break
+            stats = _train_epoch(
+                model, train_ds, test_ds, epoch=epoch, epochs=epochs, batch_size=batch_size,
+                optimizers=optimizers, schedulers=schedulers, generator=generator,
+                binary=binary if optimizer == "adam" else [], regularizers=regularizers,
+                bnnplus_reg=bnnplus_reg, step=step, total=total, progress=progress,
+            )
+            step = stats[1]
+            history.append(stats[0])
+    model.eval()
+    accuracy = history[-1].test_accuracy
+    wall_s = time.perf_counter() - start
+    ckpt = None
+    if out is not None:
+        settings = {"batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+                    "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
+                    "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
+                    "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
+        ckpt = save_checkpoint(model, out, dataset=train_ds.name, accuracy=accuracy,
+                               epochs=len(history), seed=seed, train_settings=settings,
+                               history=[asdict(h) for h in history])
+    return TrainResult(model=model, accuracy=accuracy, history=tuple(history), steps=step,
+                       wall_s=wall_s, checkpoint=ckpt)
+
+
+def _train_epoch(
+    model: QuantNet, train_ds: ImageDataset, test_ds: ImageDataset, *, epoch: int, epochs: int,
+    batch_size: int, optimizers: list[torch.optim.Optimizer], schedulers: list[Any],
+    generator: torch.Generator, binary: list[nn.Parameter], regularizers: nn.ModuleList,
+    bnnplus_reg: float, step: int, total: int, progress: bool,
+) -> tuple[EpochStats, int]:
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    steps_left = total - step
+    bar = tqdm(total=min(math.ceil(len(train_ds) / batch_size), steps_left),
+               desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False,
+               dynamic_ncols=True)
+    binary_layers = [layer for layer in mac_layers(model).values()
+                     if layer.weight_kind == "binary"]
+    for x, y in train_ds.batches(batch_size, shuffle=True, generator=generator):
+        if step >= total:
+            break
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        objective = loss
+        if bnnplus_reg > 0:
+            reg = sum((r(layer.weight) for r, layer in zip(regularizers, binary_layers,
+                                                            strict=True)),
+                      start=torch.zeros(()))
+            objective = loss + bnnplus_reg * reg
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        objective.backward()
+        for opt in optimizers:
+            opt.step()
+        for sched in schedulers:
+            sched.step()
+        with torch.no_grad():
+            for p in binary:
+                p.clamp_(-1.0, 1.0)
+        step += 1
+        loss_sum += float(loss.detach()) * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+    bar.close()
+    test = _evaluate(model, test_ds, batch_size=1000)
+    stats = EpochStats(epoch=epoch, loss=loss_sum / max(seen, 1),
+                       train_accuracy=correct / max(seen, 1), test_accuracy=test.accuracy,
+                       wall_s=time.perf_counter() - t0)
+    if progress:
+        tqdm.write(f"epoch {epoch}/{epochs}: loss {stats.loss:.4f}, train acc "
+                   f"{stats.train_accuracy:.4f}, test acc {stats.test_accuracy:.4f} "
+                   f"({stats.wall_s:.1f} s)")
+    return stats, step

@@ -1,0 +1,86 @@
+"""The train / eval / summary subcommands, driven through argparse as the CLI does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference.commands import register
+from reference.files import ConfigError
+
+_ROOT = Path(__file__).parents[2]
+
+
+def _run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="bnnsim")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_imports_stay_torch_free() -> None:
+    code = ("import sys, reference, reference.qconfig, reference.commands; "
+            "print('torch' in sys.modules, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_train_then_eval_on_synthetic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt, train_json, eval_json = tmp_path / "c.pt", tmp_path / "t.json", tmp_path / "e.json"
+    assert _run("train", "--model", "sfc", "--quant", "w1a1", "--dataset", "synthetic",
+                "--epochs", "1", "--max-steps", "4", "--batch-size", "32", "--out", str(ckpt),
+                "--json", str(train_json), "--quiet") == 0
+    assert ckpt.is_file()
+    trained = json.loads(train_json.read_text())
+    assert trained["steps"] == 4 and trained["model"] == "sfc" and trained["quant"] == "w1a1"
+    assert "test accuracy" in capsys.readouterr().out
+    assert _run("eval", str(ckpt), "--json", str(eval_json)) == 0
+    evaluated = json.loads(eval_json.read_text())
+    assert evaluated["dataset"] == "synthetic" and evaluated["samples"] == 512
+    assert evaluated["accuracy"] == pytest.approx(trained["accuracy"])
+    assert evaluated["recorded_accuracy"] == pytest.approx(trained["accuracy"])
+    assert "over 512 images" in capsys.readouterr().out
+
+
+def test_summary_prints_and_writes_json(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.json"
+    assert _run("summary", "--model", "cnv", "--quant", "w1a2", "--json", str(out)) == 0
+    text = capsys.readouterr().out
+    assert "conv1" in text and "59,461,376 MACs" in text
+    data = json.loads(out.read_text())
+    assert data["totals"]["macs"] == 59_461_376 and data["quant"] == "w1a2"
+    assert [row["layer"] for row in data["layers"]][-1] == "fc3"
+
+
+def test_quant_yaml_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "q.yaml"
+    spec.write_text("default: w1a2\nlayers:\n  fc2: w2a2\n")
+    assert _run("summary", "--model", "sfc", "--quant", str(spec)) == 0
+    assert "int2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [(("summary", "--model", "lenet"), "known models"),
+     (("summary", "--model", "lfc", "--quant", "w1a9z"), "not a quantisation spec"),
+     (("summary", "--model", "lfc", "--quant", "missing.yaml"), "file not found"),
+     (("eval", "missing.pt"), "checkpoint not found"),
+     (("train", "--model", "lfc", "--dataset", "mnist", "--epochs", "1", "--out", "x.pt",
+       "--data-dir", "/nonexistent-dir", "--quiet"), "not found: searched")],
+)
+def test_bad_input_is_one_line_config_error(argv: tuple[str, ...], pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern) as err:
+        _run(*argv)
+    assert "\n" not in str(err.value)
+
+
+def test_argparse_rejects_non_positive_epochs() -> None:
+    with pytest.raises(SystemExit):
+        _run("train", "--model", "lfc", "--dataset", "mnist", "--epochs", "0", "--out", "x.pt")

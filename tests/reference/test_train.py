@@ -1,0 +1,104 @@
+"""Training on synthetic data: the loss falls, runs are reproducible, optimisers behave."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from reference.data import synthetic_dataset
+from reference.files import ConfigError
+from reference.models import mac_layers
+from reference.train import Bop, _schedule, evaluate, train
+
+
+def _pair(shape: tuple[int, int, int], n_train: int, n_test: int):
+    return (synthetic_dataset(split="train", shape=shape, size=n_train),
+            synthetic_dataset(split="test", shape=shape, size=n_test))
+
+
+def test_lfc_learns_synthetic_data() -> None:
+    result = train("lfc", "w1a1", _pair((1, 28, 28), 512, 256), 3, batch_size=64, lr=5e-3,
+                   seed=0, progress=False)
+    losses = [h.loss for h in result.history]
+    assert losses[-1] < losses[0]
+    assert result.accuracy > 0.9  # ten templates, each clearly visible through the noise
+    assert result.steps == 3 * 8
+    assert not result.model.training
+    # Latent binary weights stay clipped to [−1, 1].
+    for layer in mac_layers(result.model).values():
+        assert float(layer.weight.detach().abs().max()) <= 1.0
+
+
+def test_same_seed_same_weights() -> None:
+    data = _pair((1, 28, 28), 128, 32)
+    a = train("sfc", "w1a2", data, 1, batch_size=32, seed=3, progress=False, max_steps=3)
+    b = train("sfc", "w1a2", data, 1, batch_size=32, seed=3, progress=False, max_steps=3)
+    c = train("sfc", "w1a2", data, 1, batch_size=32, seed=4, progress=False, max_steps=3)
+    sa, sb, sc = (r.model.state_dict() for r in (a, b, c))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+@pytest.mark.parametrize("name", ["cnv", "bnn-cifar10"])
+def test_cifar_models_train_a_few_steps(name: str) -> None:
+    data = _pair((3, 32, 32), 8, 4)
+    data[0].augment = True
+    result = train(name, "w1a1", data, 1, batch_size=4, seed=0, progress=False, max_steps=2)
+    assert result.steps == 2 and len(result.history) == 1
+    assert 0.0 <= result.accuracy <= 1.0
+
+
+def test_bop_flips_binary_weights_and_adam_trains_the_rest() -> None:
+    data = _pair((1, 28, 28), 256, 64)
+    result = train("sfc", "w1a1", data, 2, batch_size=32, optimizer="bop", bop_gamma=1e-2,
+                   bop_threshold=1e-6, seed=0, progress=False)
+    for layer in mac_layers(result.model).values():
+        assert torch.all(layer.weight.abs() == 0.5)  # only signs change under Bop
+    assert result.history[-1].loss < result.history[0].loss
+
+
+def test_bop_rule() -> None:
+    w = nn.Parameter(torch.tensor([0.5, 0.5, -0.5, -0.5]))
+    opt = Bop([w], lr=0.5, threshold=0.1)
+    w.grad = torch.tensor([1.0, -1.0, 1.0, 0.01])
+    opt.step()
+    # m = 0.5·g: flip where |m| > 0.1 and sign(m) == sign(w).
+    assert w.tolist() == [-0.5, 0.5, -0.5, -0.5]
+    with pytest.raises(ValueError):
+        Bop([w], lr=0.0)
+
+
+def test_bnnplus_regulariser_and_step_schedule_run() -> None:
+    data = _pair((1, 28, 28), 64, 16)
+    result = train("sfc", "w1a1", data, 1, batch_size=32, bnnplus_reg=1e-4, schedule="step",
+                   seed=0, progress=False)
+    assert math.isfinite(result.history[0].loss)
+
+
+def test_schedules() -> None:
+    cosine, step = _schedule("cosine", 100), _schedule("step", 100)
+    assert cosine(0) == 1.0 and abs(cosine(50) - 0.5) < 1e-12 and cosine(100) == 0.0
+    assert step(49) == 1.0 and abs(step(50) - 0.1) < 1e-12 and abs(step(75) - 0.01) < 1e-12
+    with pytest.raises(ConfigError):
+        _schedule("linear", 10)  # type: ignore[arg-type]
+
+
+def test_bad_inputs_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="takes 1×28×28 inputs"):
+        train("lfc", "w1a1", _pair((3, 32, 32), 8, 4), 1, progress=False)
+    with pytest.raises(ConfigError, match="known models"):
+        train("mlp", "w1a1", "synthetic", 1, progress=False)
+    with pytest.raises(ConfigError, match="adam, bop"):
+        train("lfc", "w1a1", "synthetic", 1, optimizer="sgd", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="not a quantisation spec"):
+        train("lfc", "w9a9x", "synthetic", 1, progress=False)
+
+
+def test_evaluate_model_on_dataset() -> None:
+    data = _pair((1, 28, 28), 64, 32)
+    result = train("sfc", "w1a1", data, 1, batch_size=32, seed=0, progress=False)
+    again = evaluate(result.model, data[1])
+    assert again.samples == 32 and again.accuracy == result.accuracy
