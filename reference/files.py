@@ -58,20 +58,20 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     loader.flatten_mapping(node)
     out: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str | int | float | bool) and key is not None:
             line = key_node.start_mark.line + 1
             raise ConfigError(f"keys must be plain names, not {type(key).__name__} (line {line})")
         if key in out:
             line = key_node.start_mark.line + 1
             raise ConfigError(f"duplicate key (line {line})", key=str(key))
-        out[key] = loader.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+        out[key] = loader.construct_object(value_node, deep=deep)
     return out
 
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 

@@ -1,0 +1,46 @@
+"""From training to simulation: a checkpoint written by `bnnsim train` lowers onto the zoo
+workload with its own quantisation, and bad checkpoints fail with one line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bnnsim.cli import main
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "lfc_w1a2.pt"
+    rc = main(["train", "--model", "lfc", "--quant", "w1a2", "--dataset", "synthetic",
+               "--epochs", "1", "--max-steps", "3", "--batch-size", "32", "--quiet",
+               "--out", str(out)])
+    assert rc == 0 and out.exists()
+    return out
+
+
+def test_simulate_a_trained_checkpoint(checkpoint, tmp_path, capsys):
+    capsys.readouterr()
+    result = tmp_path / "r.json"
+    assert main(["simulate", "--network", str(checkpoint), "--engine", "event",
+                 "--json", str(result)]) == 0
+    data = json.loads(result.read_text())
+    assert data["network"] == "lfc" and data["quant"] == "w1a2"
+    assert [x["precision"] for x in data["layers"]] == ["w1a8", "w1a2", "w1a2", "w1a2"]
+    assert data["total"]["macs"] == 2_910_208
+    assert str(checkpoint) in data["provenance"]["workload_source"]
+    assert main(["eval", str(checkpoint), "--dataset", "synthetic", "--max-samples", "64"]) == 0
+
+
+def test_checkpoint_refuses_quant(checkpoint, capsys):
+    assert main(["simulate", "--network", str(checkpoint), "--quant", "w1a1"]) == 2
+    assert "carries its own quantisation" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    assert main(["simulate", "--network", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bad) in err
