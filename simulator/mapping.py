@@ -101,11 +101,13 @@ class Totals:
                    + self.last_store, self.dram_occupancy + latency, self.slot_cycles)
 
     def bound(self, latency: int) -> str:
-        """What limits the layer: ``compute``, ``ppu`` or ``memory`` (DRAM or buffer slots)."""
-        memory = max(self.dram_occupancy + latency, self.slot_cycles)
-        if memory >= self.lower_bound(latency) and memory > self.compute_cycles:
-            return "memory"
-        return "ppu" if self.ppu_cycles > self.compute_cycles else "compute"
+        """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``, or
+        ``memory`` (DRAM bandwidth, latency behind too few slots, or the first load and last
+        store that cannot overlap)."""
+        memory = max(self.dram_occupancy + latency, self.slot_cycles,
+                     self.first_load + self.last_store - self.last_post)
+        terms = {"compute": self.compute_cycles, "ppu": self.ppu_cycles, "memory": memory}
+        return max(terms, key=lambda k: terms[k])
 
 
 def _pow2_candidates(n: int, unit: int = 1) -> list[int]:
