@@ -192,6 +192,17 @@ class _PTable:
                        self.first_in[idx], self.last_out[idx])
 
 
+@lru_cache(maxsize=1024)
+def _pixel_table(oy: int, ox: int, fy: int, fx: int, stride: int, pad: int, h: int,
+                 w: int) -> _PTable:
+    """Pixel-tile classes of every pixel-tile candidate of a layer geometry (shared by layers
+    of equal geometry, whatever their channels)."""
+    geometry = Problem("", Unit.ARRAY, 1, 1, 1, fy, fx, stride, pad, h, w, oy, ox, 1, 1, 1, 1,
+                       1, 1, 1, 1, False, 1, 1, 0)
+    return _PTable.build([_pixel_classes(geometry, toy, tox)
+                          for toy, tox in _pixel_candidates(geometry)])
+
+
 def _pixel_candidates(p: Problem) -> list[tuple[int, int]]:
     cands = [(toy, p.OX) for toy in _pow2_candidates(p.OY)]
     tox = p.OX
@@ -230,10 +241,30 @@ def spills(order: tuple[str, ...], trips: dict[str, np.ndarray]) -> np.ndarray:
     return (trips["c"] > 1) & inner
 
 
+def _tables() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The reuse rules above depend only on the order and on which loops have more than one
+    trip (8 patterns), so tabulate them: which trip counts multiply each operand's fetches,
+    and whether partial sums spill. Primes 2, 3, 5 stand for trips of k, c, p."""
+    fetch = {rel: np.zeros((len(LOOP_ORDERS), 8, 3), dtype=bool) for rel in _REL}
+    spill = np.zeros((len(LOOP_ORDERS), 8), dtype=bool)
+    for o, order in enumerate(LOOP_ORDERS):
+        for pat in range(8):
+            trips = {"k": np.array(2 if pat & 4 else 1), "c": np.array(3 if pat & 2 else 1),
+                     "p": np.array(5 if pat & 1 else 1)}
+            for rel, loops in _REL.items():
+                m = int(multiplicity(order, loops, trips))
+                fetch[rel][o, pat] = (m % 2 == 0, m % 3 == 0, m % 5 == 0)
+            spill[o, pat] = bool(spills(order, trips))
+    return fetch, spill
+
+
+_FETCH_LOOPS, _SPILLS = _tables()
+
+
 def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray, pt: _PTable,
-             orders: tuple[tuple[str, ...], ...]
-             ) -> dict[tuple[str, ...], dict[str, np.ndarray]]:
-    """Exact totals for candidates ``(tk[i], tc[i], pixel tiling i)`` under each loop order."""
+             orders: tuple[tuple[str, ...], ...]) -> dict[str, np.ndarray]:
+    """Exact totals for candidates ``(tk[i], tc[i], pixel tiling i)`` under each loop order:
+    arrays of shape (len(orders), candidates)."""
     n = len(tk)
     lat = chip.dram_latency_cycles
 
@@ -253,7 +284,6 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray, pt: _PTable
     nk = ceil_div(p.K, tk)
     nc = ceil_div(p.C, tc)
     npx = pt.n_tiles
-    trips = {"k": nk, "c": nc, "p": npx}
     g = p.groups
 
     # compute: all (k, c, p) class combinations
@@ -300,35 +330,43 @@ def evaluate(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray, pt: _PTable
 
     slots = {"w": chip.weight_buffer.slots, "i": chip.input_buffer.slots,
              "o": chip.output_buffer.slots}
-    out = {}
-    for order in orders:
-        w_mult = multiplicity(order, _REL["w"], trips) if p.w_bits else 1
-        i_mult = multiplicity(order, _REL["i_dw" if p.depthwise else "i"], trips)
-        spill = spills(order, trips)
-        s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
-        occupancy = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
-        transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
-        # each load holds a slot for its transfer, its latency and at least one tile's compute;
-        # each output tile holds one from its first compute to the end of its store
-        hold_w = (w[0] + w[2] * (lat + min_tile)) * w_mult * g if p.w_bits else zeros
-        hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
-        stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
-        hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
-        slot = np.maximum(np.maximum(ceil_div(hold_w, slots["w"]), ceil_div(hold_i, slots["i"])),
-                          ceil_div(hold_o, slots["o"]))
-        out[order] = {
-            "compute": compute, "post": post, "weight_bytes": w[1] * w_mult * g,
-            "input_bytes": i_t[1] * i_mult * g, "output_bytes": o_t[1] * g,
-            "psum_bytes": s_t[1] * s_rounds * g, "occupancy": occupancy,
-            "transfers": transfers, "first_load": first_load, "last_post": last_post,
-            "last_store": last_store, "slot": slot,
-            "serial": compute + post + occupancy + transfers * lat, "spill": spill,
-            "tiles": nk * nc * npx * g,
-            "cycles": np.maximum(np.maximum(
-                first_load + np.maximum(compute, post - last_post) + last_store,
-                occupancy + lat), slot),
-        }
-    return out
+    # order-dependent terms for all orders at once: shape (orders, candidates)
+    rows = np.array([LOOP_ORDERS.index(o) for o in orders])
+    pattern = (nk > 1) * 4 + (nc > 1) * 2 + (npx > 1)
+
+    def fetches(rel: str) -> np.ndarray:
+        e = _FETCH_LOOPS[rel][rows][:, pattern]  # which trip counts multiply the fetches
+        return (np.where(e[..., 0], nk, 1) * np.where(e[..., 1], nc, 1)
+                * np.where(e[..., 2], npx, 1))
+
+    w_mult = fetches("w") if p.w_bits else np.ones((len(orders), n), dtype=np.int64)
+    i_mult = fetches("i_dw" if p.depthwise else "i")
+    spill = _SPILLS[rows][:, pattern]
+    s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
+    occupancy = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
+    transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
+    # each load holds a slot for its transfer, its latency and at least one tile's compute;
+    # each output tile holds one from its first compute to the end of its store
+    hold_w = (w[0] + w[2] * (lat + min_tile)) * w_mult * g
+    hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
+    stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
+    hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
+    slot = np.maximum(np.maximum(ceil_div(hold_w, slots["w"]), ceil_div(hold_i, slots["i"])),
+                      ceil_div(hold_o, slots["o"]))
+    out = {
+        "compute": compute, "post": post, "weight_bytes": w[1] * w_mult * g,
+        "input_bytes": i_t[1] * i_mult * g, "output_bytes": o_t[1] * g,
+        "psum_bytes": s_t[1] * s_rounds * g, "occupancy": occupancy,
+        "transfers": transfers, "first_load": first_load, "last_post": last_post,
+        "last_store": last_store, "slot": slot,
+        "serial": compute + post + occupancy + transfers * lat, "spill": spill,
+        "tiles": nk * nc * npx * g,
+        "cycles": np.maximum(np.maximum(
+            first_load + np.maximum(compute, post - last_post) + last_store,
+            occupancy + lat), slot),
+    }
+    shape = (len(orders), n)
+    return {k: np.broadcast_to(v, shape) for k, v in out.items()}
 
 
 def _fits(p: Problem, chip: Chip, tk: np.ndarray, tc: np.ndarray, toy: np.ndarray,
@@ -367,9 +405,8 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
     k_cands = _pow2_candidates(p.K, col_unit)
     c_cands = [1] if p.depthwise else _pow2_candidates(p.C)
     px_cands = _pixel_candidates(p)
-    ptable = _PTable.build([_pixel_classes(p, toy, tox) for toy, tox in px_cands])
-    grid = np.array(list(itertools.product(range(len(k_cands)), range(len(c_cands)),
-                                           range(len(px_cands)))), dtype=np.int64)
+    ptable = _pixel_table(p.OY, p.OX, p.FY, p.FX, p.stride, p.pad, p.H, p.W)
+    grid = np.indices((len(k_cands), len(c_cands), len(px_cands))).reshape(3, -1).T
     tk = np.array(k_cands, dtype=np.int64)[grid[:, 0]]
     tc = np.array(c_cands, dtype=np.int64)[grid[:, 1]]
     toy = np.array([x[0] for x in px_cands], dtype=np.int64)[grid[:, 2]]
@@ -388,23 +425,19 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
     pt = ptable.take(grid[sel, 2])
 
     orders = LOOP_ORDERS if not p.depthwise else (("k", "c", "p"),)
-    best = None
-    for order, ev in evaluate(p, chip, tk, tc, pt, orders).items():
-        dram = ev["weight_bytes"] + ev["input_bytes"] + ev["output_bytes"] + ev["psum_bytes"]
-        keys = ((ev["cycles"], dram, ev["tiles"]) if chip.objective is Objective.LATENCY
-                else (dram, ev["cycles"], ev["tiles"]))
-        i = int(np.lexsort(tuple(reversed(keys)))[0])
-        score = tuple(int(k[i]) for k in keys)
-        if best is None or score < best[0]:
-            best = (score, order, i, ev)
-    assert best is not None
-    _, order, i, ev = best
+    ev = evaluate(p, chip, tk, tc, pt, orders)
+    dram = ev["weight_bytes"] + ev["input_bytes"] + ev["output_bytes"] + ev["psum_bytes"]
+    keys = ((ev["cycles"], dram, ev["tiles"]) if chip.objective is Objective.LATENCY
+            else (dram, ev["cycles"], ev["tiles"]))
+    # lexsort is stable: among equals, the earlier order and the earlier candidate win
+    o, i = divmod(int(np.lexsort(tuple(k.ravel() for k in reversed(keys)))[0]), len(tk))
+    order = orders[o]
     mapping = Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
         tk=int(tk[i]), tc=int(tc[i]), toy=int(toy[i]), tox=int(tox[i]), order=order,
-        tiles=int(ev["tiles"][i]), spills_psums=bool(ev["spill"][i]),
+        tiles=int(ev["tiles"][o, i]), spills_psums=bool(ev["spill"][o, i]),
     )
-    totals = _totals(ev, i)
+    totals = _totals(ev, o, i)
     return mapping, totals
 
 
@@ -429,15 +462,16 @@ def _raise_unmappable(p: Problem, chip: Chip, need: dict[str, np.ndarray],
                       "at once; enlarge the buffers", file=chip.source or chip.name)
 
 
-def _totals(ev: dict[str, np.ndarray], i: int) -> Totals:
+def _totals(ev: dict[str, np.ndarray], o: int, i: int) -> Totals:
+    def at(key: str) -> int:
+        return int(ev[key][o, i])
+
     return Totals(
-        compute_cycles=int(ev["compute"][i]), ppu_cycles=int(ev["post"][i]),
-        weight_bytes=int(ev["weight_bytes"][i]), input_bytes=int(ev["input_bytes"][i]),
-        output_bytes=int(ev["output_bytes"][i]), psum_bytes=int(ev["psum_bytes"][i]),
-        dram_occupancy=int(ev["occupancy"][i]), transfers=int(ev["transfers"][i]),
-        first_load=int(ev["first_load"][i]), last_post=int(ev["last_post"][i]),
-        last_store=int(ev["last_store"][i]), slot_cycles=int(ev["slot"][i]),
-        serial_cycles=int(ev["serial"][i]),
+        compute_cycles=at("compute"), ppu_cycles=at("post"), weight_bytes=at("weight_bytes"),
+        input_bytes=at("input_bytes"), output_bytes=at("output_bytes"),
+        psum_bytes=at("psum_bytes"), dram_occupancy=at("occupancy"),
+        transfers=at("transfers"), first_load=at("first_load"), last_post=at("last_post"),
+        last_store=at("last_store"), slot_cycles=at("slot"), serial_cycles=at("serial"),
     )
 
 
@@ -463,10 +497,10 @@ def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
             raise ConfigError(f"the tile needs {int(bits[0])} bits in the {name} buffer, which "
                               f"holds {caps[name]} per slot", key=f"buffers.{name}")
     pt = _PTable.build([_pixel_classes(p, toy, tox)])
-    ev = evaluate(p, chip, arr[0], arr[1], pt, (order,))[order]
+    ev = evaluate(p, chip, arr[0], arr[1], pt, (order,))
     mapping = Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
-        tk=tk, tc=tc, toy=toy, tox=tox, order=order, tiles=int(ev["tiles"][0]),
-        spills_psums=bool(ev["spill"][0]),
+        tk=tk, tc=tc, toy=toy, tox=tox, order=order, tiles=int(ev["tiles"][0, 0]),
+        spills_psums=bool(ev["spill"][0, 0]),
     )
-    return mapping, _totals(ev, 0)
+    return mapping, _totals(ev, 0, 0)
