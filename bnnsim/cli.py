@@ -89,7 +89,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                  f"{100 * x.utilization:.1f}", f"{x.dram_bytes / 1024:.1f}",
                  f"{x.energy_pj / 1e6:.3f}", x.bound, x.mapping.describe())
                 for x in result.layers]
-        print(f"{result.network} ({result.quant}) on {result.chip} — {result.engine} engine")
+        body = result.quant.rstrip("+")
+        other = [f"{x.name} {x.precision}" for x in result.layers
+                 if x.kind in ("conv", "fc") and x.precision != body]
+        note = (f"; {', '.join(other)}" if len(other) <= 3
+                else f"; {len(other)} layers differ, see prec") if other else ""
+        print(f"{result.network} ({body}{note}) on {result.chip} — {result.engine} engine")
         print(_fmt_table(("layer", "kind", "prec", "unit", "MACs", "cycles", "stall", "util%",
                           "DRAM KiB", "energy uJ", "bound", "mapping"), rows,
                          "lllllrrrrrll"))

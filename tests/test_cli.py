@@ -20,7 +20,7 @@ TOTAL_KEYS = {"cycles", "latency_s", "energy_pj", "area_mm2", "dram_bytes", "mac
 def test_default_simulate_prints_table_and_totals(capsys):
     assert main(["simulate"]) == 0
     out = capsys.readouterr().out
-    assert "bnn-cifar10 (w1a1) on edge" in out
+    assert "bnn-cifar10 (w1a1; conv1 w1a8) on edge" in out
     for word in ("conv1", "fc3", "total cycles", "energy/inference", "TOPS/W", "area",
                  "frames/s", "stall"):
         assert word in out
