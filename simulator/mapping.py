@@ -111,10 +111,13 @@ class Totals:
 
 
 def _pow2_candidates(n: int, unit: int = 1) -> list[int]:
-    """Tile sizes tried for a dimension of ``n``: powers of two, ``unit`` times powers of two
-    (a whole number of array columns), and ``n`` itself."""
+    """Tile sizes tried for a dimension of ``n``: powers of two, ``unit`` (the array's column
+    count) halved or doubled any number of times, and ``n`` itself. Halving keeps a doubled
+    array's candidates a superset of the smaller array's, so more columns never lose a tile
+    size."""
     out = {n}
-    for base in {1, unit}:
+    bases = {1} | {unit >> j for j in range(unit.bit_length()) if unit >> j}
+    for base in bases:
         v = base
         while v < n:
             out.add(v)
