@@ -11,10 +11,9 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError
+from reference.files import ConfigError, check_output_path
 
 __all__ = ["main"]
 
@@ -43,15 +42,7 @@ def _si(value: float, unit: str) -> str:
 
 def _check_output(target: str | None, flag: str) -> None:
     """Fail before any work when an output file cannot be written."""
-    if not target or target == "-":
-        return
-    path = Path(target)
-    if path.is_dir():
-        raise ConfigError("is a directory; give a file name", key=flag, value=target,
-                          has_value=True)
-    if not path.parent.is_dir():
-        raise ConfigError(f"directory {str(path.parent)!r} does not exist", key=flag,
-                          value=target, has_value=True)
+    check_output_path(target, flag=flag)
 
 
 def _open_output(target: str, flag: str) -> Any:
@@ -142,7 +133,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in zoo_names():
         net = get_network(name)
         nets.append({"name": name, "layers": len(net), "macs": net.macs,
-                     "weight_bits": net.weight_bits, "quant": NETWORK_DEFAULTS[name].body,
+                     "weight_bits": net.weight_bits, "quant": NETWORK_DEFAULTS[name].name,
                      "input": list(net.input_shape)})
     chips: list[dict[str, Any]] = []
     for name in builtin_chips():

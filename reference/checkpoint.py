@@ -81,9 +81,11 @@ def save_checkpoint(
     train_settings: Mapping[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
 ) -> Path:
-    """Write ``model`` and its provenance to ``path`` (parent folders are created)."""
+    """Write ``model`` and its provenance to ``path`` (parent folders are created).
+
+    A path that cannot be written is a one-line :class:`ConfigError`.
+    """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -100,7 +102,13 @@ def save_checkpoint(
         "history": list(history or []),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    torch.save(payload, p)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, p)
+    except (OSError, RuntimeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else _first_line(err)
+        reason = reason.rsplit("strerror: ", 1)[-1]  # torch's "[enforce fail at ...]" prefix
+        raise ConfigError(f"cannot write checkpoint ({reason})", file=p) from None
     return p
 
 
@@ -118,6 +126,36 @@ def _unpickler_reason(err: BaseException) -> str:
         return _first_line(err)
     rest = text.split(marker, 1)[1].strip().splitlines()[0].strip()
     return rest.split(". Please", 1)[0].rstrip(".")[:160]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> Any:
+    """``value`` if its repr is one short line, else its type name."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+    return f"<{type(value).__name__}>"
+
+
+def _check_fields(raw: Mapping[str, Any], p: Path) -> None:
+    """One-line errors for entries of the wrong type (hand-edited or foreign files)."""
+    accuracy = raw["accuracy"]
+    if accuracy is not None and (
+            isinstance(accuracy, bool) or not isinstance(accuracy, int | float)
+            or not 0.0 <= accuracy <= 1.0):
+        raise ConfigError("bad checkpoint entry; expected a fraction in [0, 1] or None",
+                          file=p, key="accuracy", value=_shown(accuracy), has_value=True)
+    for key in ("model", "dataset"):
+        if not isinstance(raw[key], str):
+            raise ConfigError("bad checkpoint entry; expected a string", file=p, key=key,
+                              value=_shown(raw[key]), has_value=True)
+    for key in ("num_classes", "in_channels"):
+        value = raw.get(key)
+        if value is not None and (not _is_int(value) or value < 1):
+            raise ConfigError("bad checkpoint entry; expected a positive integer", file=p,
+                              key=key, value=_shown(value), has_value=True)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -142,9 +180,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         raise ConfigError(f"checkpoint lacks {', '.join(missing)}", file=p)
-    if int(raw.get("format_version", 0)) > FORMAT_VERSION:
-        raise ConfigError(f"checkpoint format version {raw['format_version']} is newer than "
+    version = raw.get("format_version", 0)
+    if not _is_int(version) or version < 0:
+        raise ConfigError("bad checkpoint entry; expected a non-negative integer",
+                          file=p, key="format_version", value=_shown(version), has_value=True)
+    if version > FORMAT_VERSION:
+        raise ConfigError(f"checkpoint format version {version} is newer than "
                           f"this bnnsim reads ({FORMAT_VERSION})", file=p)
+    _check_fields(raw, p)
     state = raw["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError("checkpoint state_dict is not a mapping of tensors", file=p)

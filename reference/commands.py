@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError
+from reference.files import ConfigError, check_output_path
 from reference.qconfig import NETWORK_DEFAULTS
 
 __all__ = ["register"]
@@ -35,18 +36,43 @@ def _write_json(path: str | None, data: dict[str, Any]) -> None:
 
 
 def _positive(kind: type) -> Any:
+    """An argparse type: a finite number > 0 of type ``kind``."""
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
         return value
     return parse
 
 
+def _number(text: str) -> float:
+    """An argparse type: any float; the range is checked by the handler, so a bad value is a
+    one-line :class:`ConfigError` rather than argparse's usage block."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError("must be a finite number > 0", key="--lr", value=args.lr,
+                          has_value=True)
+    if not (math.isfinite(args.bnnplus_reg) and args.bnnplus_reg >= 0):
+        raise ConfigError("must be a finite number >= 0", key="--bnnplus-reg",
+                          value=args.bnnplus_reg, has_value=True)
+    check_output_path(args.out, flag="--out")
+    check_output_path(args.json, flag="--json")
+    if args.out == "-":
+        raise ConfigError("a checkpoint cannot go to stdout; give a file name", key="--out",
+                          value=args.out, has_value=True)
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_train_args(args)  # before any work: a bad flag must not cost a training run
     from reference.train import train
 
     result = train(
@@ -63,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    check_output_path(args.json, flag="--json")
     from reference.checkpoint import build_from_checkpoint, load_checkpoint
     from reference.train import evaluate
 
@@ -82,6 +109,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    check_output_path(args.json, flag="--json")
     from reference.models import build_model, summary
 
     info = summary(build_model(args.model, args.quant))
@@ -104,13 +132,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $BNNSIM_DATA)")
     p.add_argument("--batch-size", type=_positive(int), default=100)
-    p.add_argument("--lr", type=_positive(float), default=5e-3,
+    p.add_argument("--lr", type=_number, default=5e-3,
                    help="Adam's peak learning rate (default 5e-3)")
     p.add_argument("--optimizer", choices=("adam", "bop"), default="adam",
                    help="bop: Bop for binary weights, Adam for the rest")
     p.add_argument("--schedule", choices=("cosine", "step"), default="cosine")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bnnplus-reg", type=float, default=0.0, metavar="LAMBDA",
+    p.add_argument("--bnnplus-reg", type=_number, default=0.0, metavar="LAMBDA",
                    help="weight of the BNN+ regulariser on binary weights (default 0)")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimiser steps")

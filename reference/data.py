@@ -2,7 +2,8 @@
 
 Files are found under a data directory given explicitly or by the ``BNNSIM_DATA`` environment
 variable, in ``<dir>/mnist``, ``<dir>/fashion-mnist``, ``<dir>/cifar10`` or directly in
-``<dir>``:
+``<dir>`` (Fashion-MNIST only when ``<dir>``'s own name contains ``fashion``: its files have
+MNIST's names):
 
 * MNIST / Fashion-MNIST: IDX files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
   ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each optionally gzipped (``.gz``).
@@ -183,13 +184,22 @@ def _searched(dirs: list[Path]) -> str:
 
 
 def read_mnist(root: Path, *, split: Split, name: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-format images ``N×28×28`` and labels ``N`` from ``root/<name>`` or ``root``."""
+    """MNIST-format images ``N×28×28`` and labels ``N`` from ``root/<name>`` or ``root``.
+
+    MNIST and Fashion-MNIST use the same file names, so Fashion-MNIST is read from ``root``
+    itself only when the folder's name says so (contains ``fashion``): MNIST files lying
+    directly in ``root`` are never taken for Fashion-MNIST.
+    """
     img_name, lbl_name = _IDX_FILES[split]
-    dirs = [root / name, root]
+    dirs = [root / name]
+    if name != "fashion-mnist" or "fashion" in root.resolve().name.lower():
+        dirs.append(root)
     found = _locate(dirs, (img_name, lbl_name), suffixes=(".gz", ""))
     if found is None:
+        hint = ("" if root in dirs else f" (not {root} itself: MNIST uses the same file "
+                "names; a folder read directly must have 'fashion' in its name)")
         raise ConfigError(f"dataset '{name}' ({split} split) not found: searched "
-                          f"{_searched(dirs)} for {img_name}[.gz], {lbl_name}[.gz]")
+                          f"{_searched(dirs)} for {img_name}[.gz], {lbl_name}[.gz]{hint}")
     img_path, lbl_path = found
     images, labels = read_idx(img_path), read_idx(lbl_path)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:

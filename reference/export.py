@@ -11,7 +11,8 @@ Per MAC layer ``L`` the archive holds (all numpy, no pickles):
   (equal for TWN, two learnt values for TTQ).
 * int (k bits): codes ``c`` with ``q = offset + step·c``; k < 8 as ``L.weight.planes``
   (``k × out × ceil(fan_in/8)``, plane b holds bit b), k = 8 as uint8 ``L.weight.codes``,
-  k > 8 as uint16 codes; ``L.weight.step``, ``L.weight.offset``.
+  k > 8 as uint16 codes; ``L.weight.step``, ``L.weight.offset``: one entry, or one per
+  output channel when the scale is per channel (``uniform``).
 * bases (ABC-Net, M bases): ``L.weight.bases`` (``M × out × ceil(fan_in/8)``, base i's
   ±1 codes packed as above) and ``L.weight.scales`` (M), from the quantiser's ``int_repr``.
 * float (and any format whose values cannot be re-expressed exactly): the quantised weights
@@ -75,26 +76,36 @@ def _pack_ternary(name: str, q: np.ndarray) -> dict[str, np.ndarray] | None:
             f"{name}.weight.scale_pos": scale_pos, f"{name}.weight.scale_neg": scale_neg}
 
 
-def _int_codes(layer: QConv2d | QLinear, q: np.ndarray) -> tuple[np.ndarray, float, float] | None:
-    """Unsigned codes ``u`` with ``q = offset + step·u``, from the quantiser's ``int_repr``.
+def _int_codes(layer: QConv2d | QLinear,
+               q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Unsigned codes ``u`` with ``q = offset + step·u`` per row, from the quantiser's ``int_repr``.
 
     The signed codes ``c`` of ``int_repr`` may use a stride (DoReFa's are odd); dividing by the
-    exact integer gcd of their differences gives the dense grid. Without ``int_repr`` the grid
-    is inferred from the values (smallest gap between levels).
+    exact integer gcd of their differences gives the dense grid. Its scale may be one number
+    or one per output channel (``uniform``); ``step``/``offset`` have one entry per row.
+    Without ``int_repr`` the grid is inferred from the values (smallest gap between levels).
     """
+    rows = q.shape[0]
     int_repr = getattr(layer.weight_quantizer, "int_repr", None)
     if int_repr is not None:
         rep = int_repr(layer.weight.detach())
-        if isinstance(rep, list) or rep[1].numel() != 1:
+        if isinstance(rep, list) or rep[1].numel() not in (1, rows):
             return None
         codes = rep[0].reshape(rep[0].shape[0], -1).cpu().numpy().astype(np.int64)
-        scale = float(rep[1])
+        scale = np.broadcast_to(rep[1].detach().double().cpu().numpy().reshape(-1), (rows,))
         levels = np.unique(codes)
         stride = int(np.gcd.reduce(np.diff(levels))) if levels.size > 1 else 1
         return (codes - levels[0]) // stride, scale * stride, scale * float(levels[0])
     levels = np.unique(q)
     step = float(np.diff(levels).min()) if levels.size > 1 else 1.0
-    return np.rint((q - levels[0]) / step).astype(np.int64), step, float(levels[0])
+    return (np.rint((q - levels[0]) / step).astype(np.int64), np.full(rows, step),
+            np.full(rows, float(levels[0])))
+
+
+def _per_row(values: np.ndarray) -> np.ndarray:
+    """One float32 entry when every row shares the value, else one per row."""
+    same = values.size > 0 and bool(np.all(values == values[0]))
+    return np.asarray(values[:1] if same else values, dtype=np.float32)
 
 
 def _pack_int(name: str, layer: QConv2d | QLinear, q: np.ndarray) -> dict[str, np.ndarray] | None:
@@ -103,10 +114,12 @@ def _pack_int(name: str, layer: QConv2d | QLinear, q: np.ndarray) -> dict[str, n
     if found is None:
         return None
     codes, step, offset = found
-    if codes.max(initial=0) >= 2**bits or not _exact(q, offset + step * codes):
+    step_f, offset_f = _per_row(step), _per_row(offset)
+    rebuilt = offset_f.astype(np.float64)[:, None] + step_f.astype(np.float64)[:, None] * codes
+    if codes.max(initial=0) >= 2**bits or not _exact(q, rebuilt):
         return None
-    out: dict[str, np.ndarray] = {f"{name}.weight.step": np.array([step], np.float32),
-                                  f"{name}.weight.offset": np.array([offset], np.float32)}
+    out: dict[str, np.ndarray] = {f"{name}.weight.step": step_f,
+                                  f"{name}.weight.offset": offset_f}
     if bits < 8:
         planes = [_pack_rows((codes >> b) & 1) for b in range(bits)]
         out[f"{name}.weight.planes"] = np.stack(planes)

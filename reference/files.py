@@ -8,13 +8,14 @@ This module imports neither torch nor anything heavy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "check_keys", "load_yaml", "loads_yaml"]
+__all__ = ["ConfigError", "check_keys", "check_output_path", "load_yaml", "loads_yaml"]
 
 
 class ConfigError(ValueError):
@@ -120,3 +121,25 @@ def check_keys(
     for key in required:
         if key not in data:
             raise ConfigError("missing required key", file=file, key=f"{prefix}{key}")
+
+
+def check_output_path(path: str | Path | None, *, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be an output file (``flag`` names the option).
+
+    A directory, or a path whose parent directory does not exist or is not writable, is a
+    :class:`ConfigError`; ``None`` and ``-`` (stdout) pass. A file that cannot be written for
+    another reason still fails when it is written.
+    """
+    if path is None or str(path) == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError("is a directory; give a file name", key=flag, value=str(path),
+                          has_value=True)
+    parent = p.parent
+    if not parent.is_dir():
+        raise ConfigError(f"directory {str(parent)!r} does not exist", key=flag,
+                          value=str(path), has_value=True)
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
+                          value=str(path), has_value=True)

@@ -7,7 +7,9 @@ a block reads ``QConv → BN → (pool)`` and the next layer's input quantiser a
 in Courbariaux et al. 2016 and FINN.
 
 Quantisers are passed by keyword (``weight_quantizer=``, ``input_quantizer=``); each carries
-its number format as ``kind`` and ``bits`` metadata.
+its number format as ``kind`` and ``bits`` metadata. XNOR-Net's ``xnor_act`` is the one input
+quantiser whose scale is not applied to the input: the layer multiplies its ±1 codes by the
+quantised weights and scales the *output* by K (convolutions) or β (fully connected).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reference.qconfig import LayerQuant, OperandQuant
+from reference.quantizers.xnor import XnorActivation
 
 __all__ = ["QConv2d", "QLinear", "QuantLayer", "make_qlayer", "make_quantizer"]
 
@@ -114,11 +117,36 @@ class QuantLayer:
         """Whether a ReLU precedes the input quantiser."""
         return isinstance(self.input_activation, nn.ReLU)
 
-    def _quantize_input(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input_quantizer(self.input_activation(x))
+    def _quantize_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The MAC's input and the factor for its output (XNOR-Net's K or β), or None.
+
+        An ``xnor_act`` input quantiser contributes only its ±1 codes to the MAC (STE
+        gradient intact); its scale multiplies the output, as in Rastegari et al. 2016.
+        """
+        x = self.input_activation(x)
+        q = self.input_quantizer
+        out_scale: torch.Tensor | None = None
+        if isinstance(q, XnorActivation):
+            out_scale = q.output_scale(x)
+            x = q.signs(x)
+        else:
+            x = q(x)
         if self.input_dropout > 0.0 and self.training:  # type: ignore[attr-defined]
             x = F.dropout(x, p=self.input_dropout, training=True)
-        return x
+        return x, out_scale
+
+    def _scale_output(self, y: torch.Tensor, out_scale: torch.Tensor | None,
+                      bias: torch.Tensor | None) -> torch.Tensor:
+        """``y · out_scale + bias`` (the bias is added after XNOR-Net's output scaling)."""
+        if out_scale is not None:
+            if out_scale.dim() == 4 and out_scale.shape[-2:] not in ((1, 1), y.shape[-2:]):
+                raise ValueError(f"xnor_act's K map {tuple(out_scale.shape[-2:])} does not "
+                                 f"match the convolution output {tuple(y.shape[-2:])}; "
+                                 "build the quantiser with the conv's stride and padding")
+            y = y * out_scale
+        if bias is not None:
+            y = y + (bias.view(1, -1, 1, 1) if y.dim() == 4 else bias)
+        return y
 
 
 class QConv2d(QuantLayer, nn.Conv2d):
@@ -148,7 +176,11 @@ class QConv2d(QuantLayer, nn.Conv2d):
                          quant)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self._quantize_input(x), self.quantized_weight(), self.bias)
+        xq, out_scale = self._quantize_input(x)
+        if out_scale is None:
+            return self._conv_forward(xq, self.quantized_weight(), self.bias)
+        y = self._conv_forward(xq, self.quantized_weight(), None)
+        return self._scale_output(y, out_scale, self.bias)
 
     def macs_per_sample(self, output_hw: tuple[int, int]) -> int:
         """Multiply-accumulates for one input sample given the output's height and width."""
@@ -177,7 +209,10 @@ class QLinear(QuantLayer, nn.Linear):
                          quant)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self._quantize_input(x), self.quantized_weight(), self.bias)
+        xq, out_scale = self._quantize_input(x)
+        if out_scale is None:
+            return F.linear(xq, self.quantized_weight(), self.bias)
+        return self._scale_output(F.linear(xq, self.quantized_weight()), out_scale, self.bias)
 
     def macs_per_sample(self) -> int:
         """Multiply-accumulates for one input sample."""

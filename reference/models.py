@@ -9,7 +9,12 @@ table). Pools are ``pool1``, ``pool2``…; the ResNet's blocks are ``layerL.B`` 
 Nonlinearity: the sign (or the clipping of DoReFa / HWGQ, or ABC's bases) in each layer's input
 quantiser is the network's activation function. Where that quantiser is linear — ``identity``
 (full precision) or the signed ``uniform`` — the layer gets a ReLU before it (not the first
-layer, whose inputs are pixels), so a full-precision baseline is not a linear model.
+layer, whose inputs are pixels), so a full-precision baseline is not a linear model. The
+exception is the ResNet's real-valued edges, the downsampling shortcut convs and the
+classifier: they read the signed, unbounded residual stream, so they never get a ReLU (and
+their paper default is the signed ``uniform`` 8-bit quantiser, not DoReFa's [0, 1] clip).
+The 3×3 convs keep the rule: a ReLU inside a branch (pre-activation style) leaves the stream
+itself signed.
 
 Inputs are pixels scaled to [0, 1]. When the first layer's input quantiser is binary the model
 first maps them to [−1, 1] (``2x − 1``, as Brevitas' bnn_pynq does), so that the sign means
@@ -135,10 +140,13 @@ LINEAR_INPUT_QUANTIZERS = frozenset({"identity", "uniform"})
 
 def _quant_layer(
     quant: QuantConfig, network: str, name: str, position: Position, step: _Conv | _FC,
-    *, input_dropout: float,
+    *, input_dropout: float, signed_input: bool = False,
 ) -> QConv2d | QLinear:
+    """The quantised layer ``name``; ``signed_input`` marks a layer whose input must keep its
+    sign (ResNet's shortcut convs and classifier reading the residual stream): no ReLU."""
     lq: LayerQuant = resolve_layer_quant(quant, network, name, position)
-    relu = position != "first" and lq.activations.quantizer in LINEAR_INPUT_QUANTIZERS
+    relu = (not signed_input and position != "first"
+            and lq.activations.quantizer in LINEAR_INPUT_QUANTIZERS)
     if isinstance(step, _Conv):
         return make_qlayer(lq, in_features=step.in_channels, out_features=step.out_channels,
                            kernel_size=step.kernel_size, stride=step.stride,
@@ -219,6 +227,12 @@ class _BiRealBlock(nn.Module):
         return self.conv2_bn(self.conv2(out)) + out
 
 
+def _reads_stream_edge(name: str) -> bool:
+    """Whether a ResNet layer is a real-valued edge reading the signed residual stream as is:
+    a downsampling shortcut conv or the classifier (its input is the pooled stream)."""
+    return name == "fc" or name.endswith(".downsample.conv")
+
+
 class BiRealResNet18(QuantNet):
     """ResNet-18 for ImageNet with a Bi-Real shortcut around every 3×3 convolution."""
 
@@ -245,7 +259,7 @@ class BiRealResNet18(QuantNet):
         quant.check_layer_names({s.name for s in steps}, network=network)
         layers = {
             s.name: _quant_layer(quant, network, s.name, _position(i, len(steps)), s,
-                                 input_dropout=dropout)
+                                 input_dropout=dropout, signed_input=_reads_stream_edge(s.name))
             for i, s in enumerate(steps)
         }
         self.conv1 = layers["conv1"]

@@ -32,6 +32,7 @@ __all__ = [
     "ACTIVATION_QUANTIZERS",
     "NETWORK_DEFAULTS",
     "WEIGHT_QUANTIZERS",
+    "DefaultSpec",
     "LayerQuant",
     "NetworkQuantDefaults",
     "OperandKind",
@@ -319,44 +320,14 @@ def parse_quant(spec: str | Path | Mapping[str, Any] | QuantConfig) -> QuantConf
     return QuantConfig(default=parse_layer_quant(text, key="--quant"), source=text)
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkQuantDefaults:
-    """A network's quantisation as its paper trains it.
-
-    ``first``/``last`` are compact specs where ``*`` means "as the body": ``w*a8`` keeps the
-    body's weights and feeds 8-bit input pixels (FINN, BNN). ``None`` means "as the body".
-    ``layers`` gives paper defaults for named layers (Bi-Real's real-valued downsampling).
-    """
-
-    body: str
-    first: str | None = None
-    last: str | None = None
-    layers: tuple[tuple[str, str], ...] = ()
+#: A paper default for one layer (or the body): a compact spec, ``*`` meaning "as the body"
+#: (``w*a8``), or a ``{weights:, activations:}`` mapping as :func:`parse_layer_quant` takes it.
+DefaultSpec = str | Mapping[str, Any]
 
 
-_RESNET18_DOWNSAMPLE = tuple(
-    (f"layer{i}.0.downsample.conv", "w8a8") for i in (2, 3, 4)
-)
-
-#: Paper defaults of the zoo networks (same names in ``workloads.zoo`` and ``reference.models``).
-NETWORK_DEFAULTS: dict[str, NetworkQuantDefaults] = {
-    # FINN (Umuroglu et al. 2017) and BNN (Courbariaux et al. 2016): every weight binary,
-    # 8-bit input pixels into the first layer.
-    "sfc": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "lfc": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "cnv": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "bnn-cifar10": NetworkQuantDefaults("w1a1", first="w*a8"),
-    # HWGQ (Cai et al. 2017): binary weights, 2-bit activations, first/last full precision.
-    "vgg-small": NetworkQuantDefaults("w1a2", first="w8a8", last="w8a8"),
-    # XNOR-Net AlexNet (Rastegari et al. 2016): first and last layers full precision.
-    "alexnet": NetworkQuantDefaults("w1a1", first="w8a8", last="w8a8"),
-    # Bi-Real ResNet-18 (Liu et al. 2018): first, last and downsampling convs real-valued.
-    "resnet18": NetworkQuantDefaults("w1a1", first="w8a8", last="w8a8",
-                                     layers=_RESNET18_DOWNSAMPLE),
-}
-
-
-def _merge_edge(spec: str, body: LayerQuant, *, key: str) -> LayerQuant:
+def _merge_edge(spec: DefaultSpec, body: LayerQuant, *, key: str) -> LayerQuant:
+    if not isinstance(spec, str):
+        return parse_layer_quant(spec, key=key)
     w_tok, _, a_tok = spec[1:].partition("a")
     w = body.weights if w_tok == "*" else _parse_compact(f"w{w_tok}a1", source="", key=key).weights
     a = body.activations if a_tok == "*" else _parse_compact(f"w1a{a_tok}", source="",
@@ -364,13 +335,101 @@ def _merge_edge(spec: str, body: LayerQuant, *, key: str) -> LayerQuant:
     return LayerQuant(w, a)
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkQuantDefaults:
+    """A network's quantisation as its paper trains it, quantisers included.
+
+    Each entry is a :data:`DefaultSpec`. Compact ``first``/``last``/``layers`` specs may use
+    ``*`` for "as the body": ``w*a8`` keeps the body's weights and feeds 8-bit input pixels
+    (FINN, BNN). A mapping names the quantisers too (XNOR-Net's ``xnor_weight``/``xnor_act``,
+    Bi-Real's ``approx_sign``, HWGQ's ``hwgq``). ``None`` means "as the body". ``layers``
+    gives paper defaults for named layers (Bi-Real's 8-bit downsampling convs). Every entry is
+    parsed here, so a bad default fails at import, not when a layer is built.
+    """
+
+    body: DefaultSpec
+    first: DefaultSpec | None = None
+    last: DefaultSpec | None = None
+    layers: tuple[tuple[str, DefaultSpec], ...] = ()
+
+    def __post_init__(self) -> None:
+        body = self.body_quant()
+        for key, spec in (("first", self.first), ("last", self.last), *self.layers):
+            if spec is not None:
+                _merge_edge(spec, body, key=key)
+
+    def body_quant(self) -> LayerQuant:
+        """The body's :class:`LayerQuant` (what :func:`default_quant` puts in ``default``)."""
+        if isinstance(self.body, str) and "*" in self.body:
+            raise ConfigError("the body spec cannot use '*'", key="body", value=self.body,
+                              has_value=True)
+        return parse_layer_quant(self.body, key="body")
+
+    @property
+    def name(self) -> str:
+        """The body as a compact spec (``w1a2``): kinds and bits, without the quantisers."""
+        return self.body_quant().compact()
+
+
+def _layer_spec(quantizer: str, kind: str, bits: int, *, weights: str = "dorefa_weight",
+                weight_kind: str = "int", weight_bits: int = 8) -> dict[str, Any]:
+    return {"weights": {"kind": weight_kind, "bits": weight_bits, "quantizer": weights},
+            "activations": {"kind": kind, "bits": bits, "quantizer": quantizer}}
+
+
+#: Bi-Real's real-valued edges read the signed, unbounded residual stream (the downsampling
+#: shortcut convs and the classifier): 8-bit weights and *signed* 8-bit inputs (``uniform``,
+#: scaled per sample), never DoReFa's [0, 1] clip.
+_RESNET18_SIGNED_EDGE = _layer_spec("uniform", "int", 8)
+_RESNET18_DOWNSAMPLE: tuple[tuple[str, DefaultSpec], ...] = tuple(
+    (f"layer{i}.0.downsample.conv", _RESNET18_SIGNED_EDGE) for i in (2, 3, 4)
+)
+
+#: Paper defaults of the zoo networks (same names in ``workloads.zoo`` and ``reference.models``).
+#: Kinds and bits are what the simulator reads; the quantisers are what training uses.
+NETWORK_DEFAULTS: dict[str, NetworkQuantDefaults] = {
+    # FINN (Umuroglu et al. 2017) and BNN (Courbariaux et al. 2016): every weight binary,
+    # 8-bit input pixels into the first layer.
+    "sfc": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "lfc": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "cnv": NetworkQuantDefaults("w1a1", first="w*a8"),
+    "bnn-cifar10": NetworkQuantDefaults("w1a1", first="w*a8"),
+    # HWGQ (Cai et al. 2017): binary weights scaled by their mean magnitude per filter (as
+    # XNOR-Net's α), 2-bit half-wave Gaussian activations, first/last 8-bit.
+    "vgg-small": NetworkQuantDefaults(
+        _layer_spec("hwgq", "int", 2, weights="xnor_weight", weight_kind="binary",
+                    weight_bits=1),
+        first="w8a8", last="w8a8"),
+    # XNOR-Net AlexNet (Rastegari et al. 2016): α-scaled binary weights, K-scaled binary
+    # activations; first and last layers 8-bit.
+    "alexnet": NetworkQuantDefaults(
+        _layer_spec("xnor_act", "binary", 1, weights="xnor_weight", weight_kind="binary",
+                    weight_bits=1),
+        first="w8a8", last="w8a8"),
+    # Bi-Real ResNet-18 (Liu et al. 2018): sign weights (its magnitude-aware weight scaling is
+    # not implemented), ApproxSign activations; first conv 8-bit on the pixels, last layer and
+    # downsampling convs 8-bit with signed inputs.
+    "resnet18": NetworkQuantDefaults(
+        _layer_spec("approx_sign", "binary", 1, weights="sign", weight_kind="binary",
+                    weight_bits=1),
+        first="w8a8", last=_RESNET18_SIGNED_EDGE, layers=_RESNET18_DOWNSAMPLE),
+}
+
+
 def default_quant(network: str) -> QuantConfig:
-    """The paper's quantisation for a zoo network (its body spec, no overrides)."""
+    """The paper's quantisation for a zoo network: its body, quantisers included.
+
+    >>> default_quant("alexnet").default.activations.quantizer
+    'xnor_act'
+    >>> default_quant("alexnet").name
+    'w1a1'
+    """
     try:
-        return parse_quant(NETWORK_DEFAULTS[network].body)
+        defaults = NETWORK_DEFAULTS[network]
     except KeyError:
         raise ConfigError(f"no quantisation defaults for network '{network}'; known: "
                           + ", ".join(sorted(NETWORK_DEFAULTS))) from None
+    return QuantConfig(default=defaults.body_quant(), source="")
 
 
 def resolve_layer_quant(

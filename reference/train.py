@@ -265,8 +265,13 @@ def train(
     weights. ``max_steps`` stops early (for tests). ``out`` writes a checkpoint.
     """
     model_info(model_name)  # an unknown name raises the ConfigError listing the zoo
-    if epochs < 1 or batch_size < 1 or lr <= 0 or (max_steps is not None and max_steps < 1):
-        raise ConfigError("epochs, batch size, learning rate and max steps must be positive")
+    if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
+        raise ConfigError("epochs, batch size and max steps must be positive")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ConfigError("must be a finite number > 0", key="lr", value=lr, has_value=True)
+    if not (math.isfinite(bnnplus_reg) and bnnplus_reg >= 0):
+        raise ConfigError("must be a finite number >= 0", key="bnnplus_reg", value=bnnplus_reg,
+                          has_value=True)
     if optimizer not in ("adam", "bop"):
         raise ConfigError("allowed: adam, bop", key="optimizer", value=optimizer,
                           has_value=True)

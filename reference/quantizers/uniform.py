@@ -1,4 +1,4 @@
-"""Symmetric uniform k-bit quantiser (8-bit first/last layers) and the float passthrough."""
+"""Symmetric uniform k-bit quantiser (signed 8-bit edges) and the float passthrough."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ __all__ = ["FloatIdentity", "UniformSymmetric"]
 class UniformSymmetric(Quantizer):
     """Signed symmetric uniform quantiser, registry name ``uniform`` (kwarg ``bits`` k, 2 to 16).
 
-    scale = max|x| / (2^(k−1) − 1) per tensor (1 for an all-zero tensor), codes =
-    round(x / scale) in [−(2^(k−1) − 1), 2^(k−1) − 1] (the most negative code is unused so
-    the range is symmetric), output ``codes · scale``. Backward: the plain STE
-    (``∂L/∂x = ∂L/∂x_q``), the scale a constant.
+    One scale per slice along dim 0 — per sample for activations ``(N, ...)``, per output
+    channel for weights ``(out, ...)`` — so a sample's quantised value does not depend on its
+    batch-mates: scale = max|slice| / (2^(k−1) − 1) (1 for an all-zero slice). A tensor of
+    fewer than two dimensions has no batch axis and gets one scale. Codes = round(x / scale)
+    in [−(2^(k−1) − 1), 2^(k−1) − 1] (the most negative code is unused so the range is
+    symmetric), output ``codes · scale``. Backward: the plain STE (``∂L/∂x = ∂L/∂x_q``), the
+    scale a constant.
 
-    ``int_repr(x)``: signed int32 codes and the 0-d scale.
+    ``int_repr(x)``: signed int32 codes and the scale, shape ``(N, 1, ..., 1)`` (0-d for a
+    tensor of fewer than two dimensions).
     """
 
     def __init__(self, *, bits: int = 8) -> None:
@@ -26,10 +30,13 @@ class UniformSymmetric(Quantizer):
         super().__init__(kind="int", bits=bits)
 
     def int_repr(self, x: Tensor) -> Codes:
-        """Signed codes ``round(x / scale)`` and the per-tensor scale."""
+        """Signed codes ``round(x / scale)`` and the per-slice (dim 0) scale."""
         xd = x.detach()
         qmax = 2 ** (self.bits - 1) - 1
-        peak = xd.abs().amax()
+        if xd.dim() < 2:
+            peak = xd.abs().amax()
+        else:
+            peak = xd.abs().amax(dim=tuple(range(1, xd.dim())), keepdim=True)
         scale = torch.where(peak > 0, peak / qmax, torch.ones_like(peak))
         codes = torch.round(xd / scale).clamp(-qmax, qmax).to(CODE_DTYPE)
         return codes, scale

@@ -2,7 +2,7 @@
 
 Weights: ``sign(W) · α`` with one α = mean|W| per output channel. Activations: ``sign(x) · β``
 with β the K map (mean |x| over channels, averaged over the k×k kernel window) or one
-scalar per sample.
+scalar per sample; a quantised layer applies β to its output, as the paper does.
 """
 
 from __future__ import annotations
@@ -57,14 +57,16 @@ class XnorActivation(Quantizer):
 
     ``mode="k_map"`` (the paper's K): A = mean over channels of |x|, then β = A averaged over
     a ``kernel_size``² window (zero padding counted, as convolving A with a 1/k² filter).
-    ``forward`` needs an elementwise β, so it evaluates K at every input position (stride 1,
-    padding ``kernel_size // 2``; kernel size must be odd); :meth:`k_map` gives K at the
-    convolution's own output positions (``stride``, ``padding``), which equals the forward's
-    β subsampled every ``stride`` positions when ``padding == kernel_size // 2``. The paper
-    multiplies K onto the convolution *output*; a layer that wants exactly that uses the
-    ±1 codes of :meth:`int_repr` and :meth:`k_map`. ``mode="per_sample"``: one β per sample,
-    mean |x| over all non-batch dimensions (for convolutions this equals scaling the output).
-    Inputs that are not 4-D (N, C, H, W) always use the per-sample β.
+    Inside a :class:`~reference.layers.QConv2d` the layer does what the paper does: it
+    convolves the ±1 codes of :meth:`signs` and multiplies the convolution *output* by
+    :meth:`k_map` (K at the convolution's own output positions, ``stride``, ``padding``);
+    inside a :class:`~reference.layers.QLinear` it multiplies the output by the per-sample
+    β. Used on its own, ``forward`` needs an elementwise β, so it evaluates K at every input
+    position (stride 1, padding ``kernel_size // 2``; kernel size must be odd), which equals
+    :meth:`k_map` subsampled every ``stride`` positions when ``padding == kernel_size // 2``.
+    ``mode="per_sample"``: one β per sample, mean |x| over all non-batch dimensions (for
+    convolutions this equals scaling the output). Inputs that are not 4-D (N, C, H, W) always
+    use the per-sample β.
 
     Backward: the clipped STE through the sign (``1{|x| ≤ 1}``, times β) plus the exact
     gradient through β (β is a differentiable function of x).
@@ -125,10 +127,20 @@ class XnorActivation(Quantizer):
         xd = x.detach()
         return sign_codes(xd), self.scale(xd)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def signs(self, x: Tensor) -> Tensor:
+        """±1 values of ``x`` with the clipped straight-through gradient ``1{|x| ≤ 1}``."""
         codes = sign_codes(x.detach())
-        signs = straight_through(codes.to(x.dtype), x * (x.detach().abs() <= 1).to(x.dtype))
-        return signs * self.scale(x)
+        return straight_through(codes.to(x.dtype), x * (x.detach().abs() <= 1).to(x.dtype))
+
+    def output_scale(self, x: Tensor) -> Tensor:
+        """The factor a MAC layer applies to its output: K at the conv's output positions
+        (``k_map``, 4-D input in ``k_map`` mode), else the per-sample β ``(N, 1, ...)``."""
+        if self.mode == "k_map" and x.dim() == 4:
+            return self.k_map(x)
+        return self.scale(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.signs(x) * self.scale(x)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, mode={self.mode!r}, kernel_size={self.kernel_size}, "

@@ -130,3 +130,33 @@ def test_mismatched_state_dict(saved: tuple[Path, torch.nn.Module], tmp_path: Pa
     torch.save({**raw, "model": "mlp9"}, tmp_path / "unknown.pt")
     with pytest.raises(ConfigError, match="cannot rebuild model"):
         build_from_checkpoint(tmp_path / "unknown.pt")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("accuracy", "high"), ("accuracy", 1.5), ("format_version", "x"), ("format_version", 1.5),
+    ("num_classes", "ten"), ("in_channels", 0), ("model", 3), ("dataset", ["mnist"]),
+    ("accuracy", torch.zeros(50, 50)),
+])
+def test_corrupt_fields_are_one_line_config_errors(saved: tuple[Path, torch.nn.Module],
+                                                   tmp_path: Path, key: str,
+                                                   value: object) -> None:
+    path, _ = saved
+    raw = torch.load(path, weights_only=True)
+    bad = tmp_path / "bad.pt"
+    torch.save({**raw, key: value}, bad)
+    with pytest.raises(ConfigError) as err:
+        load_checkpoint(bad)
+    message = _one_line(err)
+    assert f"key '{key}'" in message and "bad checkpoint entry" in message
+
+
+def test_unwritable_checkpoint_path_is_a_config_error(tmp_path: Path) -> None:
+    model = build_model("sfc", "w1a1")
+    with pytest.raises(ConfigError) as err:
+        save_checkpoint(model, tmp_path, dataset="mnist", accuracy=None, epochs=1, seed=0)
+    assert "cannot write checkpoint" in _one_line(err)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write checkpoint"):
+        save_checkpoint(model, blocker / "x.pt", dataset="mnist", accuracy=None, epochs=1,
+                        seed=0)

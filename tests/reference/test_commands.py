@@ -84,3 +84,79 @@ def test_bad_input_is_one_line_config_error(argv: tuple[str, ...], pattern: str)
 def test_argparse_rejects_non_positive_epochs() -> None:
     with pytest.raises(SystemExit):
         _run("train", "--model", "lfc", "--dataset", "mnist", "--epochs", "0", "--out", "x.pt")
+
+
+def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the real ``bnnsim`` entry point; expect exit code 2 and one line on stderr."""
+    from bnnsim.cli import main
+
+    capsys.readouterr()
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bnnsim: error: "), err
+    return lines[0]
+
+
+def _train_argv(tmp_path: Path, *extra: str, out: str | None = None) -> tuple[str, ...]:
+    return ("train", "--model", "sfc", "--quant", "w1a1", "--dataset", "synthetic",
+            "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--quiet",
+            "--out", out or str(tmp_path / "c.pt"), *extra)
+
+
+def test_cli_bad_out_fails_before_training(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(capsys, *_train_argv(tmp_path, out=str(tmp_path)))
+    assert "--out" in line and "is a directory" in line
+    line = _cli_error(capsys, *_train_argv(tmp_path, out=str(tmp_path / "no" / "c.pt")))
+    assert "does not exist" in line
+    assert "test accuracy" not in capsys.readouterr().out  # nothing was trained
+
+
+def test_cli_bad_json_fails_before_any_work(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = tmp_path / "c.pt"
+    line = _cli_error(capsys, *_train_argv(tmp_path, "--json", str(tmp_path)))
+    assert "--json" in line and "is a directory" in line
+    assert not ckpt.exists()  # refused before training, not after
+    missing = str(tmp_path / "no" / "s.json")
+    assert "--json" in _cli_error(capsys, "summary", "--model", "sfc", "--json", missing)
+    assert "--json" in _cli_error(capsys, "eval", str(ckpt), "--json", str(tmp_path))
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--lr", "nan"), ("--lr", "inf"), ("--lr", "-1"), ("--bnnplus-reg", "-1"),
+    ("--bnnplus-reg", "nan"),
+])
+def test_cli_bad_hyperparameters(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 flag: str, value: str) -> None:
+    line = _cli_error(capsys, *_train_argv(tmp_path, flag, value))
+    assert flag in line and "finite" in line
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_cli_corrupt_checkpoint_field(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from reference.checkpoint import save_checkpoint
+    from reference.models import build_model
+
+    path = save_checkpoint(build_model("sfc", "w1a1"), tmp_path / "c.pt", dataset="synthetic",
+                           accuracy=0.5, epochs=1, seed=0)
+    raw = torch.load(path, weights_only=True)
+    for key, value in (("accuracy", "high"), ("format_version", "x")):
+        torch.save({**raw, key: value}, path)
+        line = _cli_error(capsys, "eval", str(path))
+        assert f"key '{key}'" in line
+
+
+def test_check_output_path(tmp_path: Path) -> None:
+    from reference.files import check_output_path
+
+    for ok in (None, "-", tmp_path / "x.pt", str(tmp_path / "y.json")):
+        check_output_path(ok, flag="--out")
+    with pytest.raises(ConfigError, match=r"key '--out'.*is a directory"):
+        check_output_path(tmp_path, flag="--out")
+    with pytest.raises(ConfigError, match="does not exist"):
+        check_output_path(tmp_path / "missing" / "x.pt", flag="--json")

@@ -70,6 +70,23 @@ def test_files_directly_in_dir_and_env(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(load_dataset("fashion-mnist", split="train")) == 3
 
 
+def test_fashion_mnist_is_not_read_from_bare_mnist_files(tmp_path: Path) -> None:
+    # MNIST and Fashion-MNIST share file names: bare files in <dir> are MNIST's.
+    data = tmp_path / "data"  # (tmp_path's own name contains this test's name)
+    _write_mnist(data)
+    assert len(load_dataset("mnist", split="train", data_dir=data)) == 6
+    with pytest.raises(ConfigError) as err:
+        load_dataset("fashion-mnist", split="train", data_dir=data)
+    message = str(err.value)
+    assert "\n" not in message and str(data / "fashion-mnist") in message
+    assert "'fashion' in its name" in message
+    # A folder whose own name says fashion is read directly.
+    fashion = tmp_path / "Fashion_MNIST_raw"
+    _write_mnist(fashion, n_train=5)
+    assert len(load_dataset("fashion-mnist", split="train", data_dir=fashion)) == 5
+    assert len(load_dataset("fashion-mnist", split="test", data_dir=fashion)) == 4
+
+
 def test_missing_dataset_names_dir_and_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_dataset("mnist", split="train", data_dir=tmp_path)

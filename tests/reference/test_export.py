@@ -35,7 +35,8 @@ def _rebuild(p: dict[str, np.ndarray], name: str) -> np.ndarray:
             codes = sum(planes[b].astype(np.int64) << b for b in range(planes.shape[0]))
         else:
             codes = p[f"{name}.weight.codes"].reshape(shape[0], -1).astype(np.int64)
-        return p[f"{name}.weight.offset"][0] + p[f"{name}.weight.step"][0] * codes
+        # step/offset: one entry, or one per output channel (a per-channel scale)
+        return p[f"{name}.weight.offset"][:, None] + p[f"{name}.weight.step"][:, None] * codes
     if kind == "bases":
         bases = np.where(_unpack_rows(p[f"{name}.weight.bases"], fan_in), 1.0, -1.0)
         return np.einsum("m,mof->of", p[f"{name}.weight.scales"].astype(np.float64), bases)
@@ -55,6 +56,18 @@ def test_packed_weights_rebuild_the_quantised_weights(spec: str) -> None:
         np.testing.assert_allclose(got, expected.numpy(), rtol=0, atol=1e-6)
     assert list(packed["meta.layers"]) == ["fc1", "fc2", "fc3", "fc4"]
     assert str(packed["meta.network"]) == "sfc"
+
+
+def test_per_channel_uniform_weights_pack_as_codes() -> None:
+    torch.manual_seed(0)
+    spec = {"default": {"weights": {"kind": "int", "bits": 4, "quantizer": "uniform"},
+                        "activations": {"kind": "binary", "quantizer": "sign"}}}
+    model = build_model("sfc", spec)
+    packed = pack_weights(model)
+    layer = mac_layers(model)["fc2"]
+    assert str(packed["fc2.weight.kind"]) == "int" and packed["fc2.weight.step"].shape == (256,)
+    expected = layer.quantized_weight().detach().double().numpy()
+    np.testing.assert_allclose(_rebuild(packed, "fc2"), expected, rtol=0, atol=1e-6)
 
 
 def test_eight_bit_weights_are_one_byte_codes() -> None:
@@ -94,3 +107,30 @@ def test_folded_thresholds_equal_bn_then_sign() -> None:
     bit = torch.where(direction > 0, y >= thr, torch.where(direction < 0, y <= thr, thr <= 0))
     assert torch.equal(bit, expected)
     assert "fc4.threshold" not in packed  # the last layer feeds no sign
+
+
+def test_folded_thresholds_commute_with_max_pool() -> None:
+    """cnv conv2 → pool1 → conv3: max-pooling the thresholded bits (an OR) equals the sign of
+    the max-pooled batch-norm output, negative gammas included."""
+    torch.manual_seed(0)
+    model = build_model("cnv", "w1a1").eval()
+    bn = model.get_submodule("conv2_bn")
+    with torch.no_grad():
+        bn.running_mean.normal_(0, 20)
+        bn.running_var.uniform_(10, 100)
+        bn.weight.normal_(0, 1)
+        bn.bias.normal_(0, 1)
+    packed = pack_weights(model)
+    assert mac_layers(model)["conv3"].input_kind == "binary"
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        y = model.conv2(model.conv1_bn(model.conv1(model.prepare_input(x))))
+        expected = model.pool1(bn(y)) >= 0  # what conv3's sign sees
+    thr = torch.from_numpy(packed["conv2.threshold"]).double()[None, :, None, None]
+    direction = torch.from_numpy(packed["conv2.threshold_dir"])[None, :, None, None]
+    y = y.double()
+    bit = torch.where(direction > 0, y >= thr, torch.where(direction < 0, y <= thr, thr <= 0))
+    pooled = torch.nn.functional.max_pool2d(bit.double(), 2, 2) > 0  # OR over each window
+    assert expected.shape == pooled.shape == (4, 64, 14, 14)
+    assert torch.equal(pooled, expected)
+    assert bool((direction < 0).any())  # the negative-gamma branch is exercised

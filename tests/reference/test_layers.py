@@ -102,3 +102,43 @@ def test_binary_dot_product_is_xnor_popcount(n: int, seed: int) -> None:
     a_bits, w_bits = x[0] >= 0, fc.weight[0] >= 0
     popcount = int((~(a_bits ^ w_bits)).sum())
     assert int(fc(x).item()) == 2 * popcount - n
+
+
+def test_xnor_act_conv_convolves_signs_and_scales_the_output_by_k() -> None:
+    """XNOR-Net: conv(sign(x), Wq) · K, with K at the conv's output positions (not K·sign(x))."""
+    torch.manual_seed(0)
+    lq = parse_quant({"default": {
+        "weights": {"kind": "binary", "quantizer": "xnor_weight"},
+        "activations": {"kind": "binary", "quantizer": "xnor_act"}}}).default
+    conv = make_qlayer(lq, in_features=3, out_features=5, kernel_size=3, stride=2, padding=1)
+    assert isinstance(conv, QConv2d)
+    seen: list[torch.Tensor] = []
+    conv_forward = conv._conv_forward
+
+    def spy(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        seen.append(x.detach().clone())
+        return conv_forward(x, w, b)
+
+    conv._conv_forward = spy  # type: ignore[method-assign]
+    x = torch.randn(2, 3, 7, 6, requires_grad=True)
+    y = conv(x)
+    assert set(seen[0].unique().tolist()) == {-1.0, 1.0}  # the MAC sees ±1 codes only
+    wq = _sign(conv.weight) * conv.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+    k = F.avg_pool2d(x.detach().abs().mean(1, keepdim=True), 3, stride=2, padding=1,
+                     count_include_pad=True)  # the paper's K: A ⊛ ones(3, 3)/9, stride 2
+    expected = F.conv2d(_sign(x.detach()), wq.detach(), stride=2, padding=1) * k
+    torch.testing.assert_close(y, expected)
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_xnor_act_linear_scales_the_output_by_per_sample_beta() -> None:
+    torch.manual_seed(0)
+    fc = QLinear(8, 3, weight_quantizer=get("sign"), input_quantizer=get("xnor_act"))
+    x = torch.randn(4, 8, requires_grad=True)
+    beta = x.detach().abs().mean(1, keepdim=True)
+    torch.testing.assert_close(fc(x), F.linear(_sign(x.detach()), _sign(fc.weight.detach()))
+                               * beta)
+    fc(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

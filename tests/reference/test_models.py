@@ -14,7 +14,15 @@ from torch import nn
 from reference.files import ConfigError
 from reference.layers import QConv2d, QLinear
 from reference.models import MODELS, build_model, mac_layers, summary
-from reference.qconfig import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS, parse_quant
+from reference.qconfig import (
+    ACTIVATION_QUANTIZERS,
+    NETWORK_DEFAULTS,
+    WEIGHT_QUANTIZERS,
+    NetworkQuantDefaults,
+    default_quant,
+    parse_quant,
+)
+from reference.quantizers import REGISTRY
 
 _CNV = ["conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "fc1", "fc2", "fc3"]
 _VGG = ["conv1", "conv2", "conv3", "conv4", "conv5", "conv6"]
@@ -188,3 +196,58 @@ def test_linear_input_quantisers_get_a_relu() -> None:
     assert not any(layer.input_relu for layer in mac_layers(build_model("lfc", "w1a2")).values())
     x = -torch.rand(3, 1024)  # all negative: the ReLU zeroes them before the identity quantiser
     assert torch.equal(layers["fc2"](x), torch.zeros(3, 1024))
+
+
+def test_resnet_edges_keep_the_residual_stream_signed() -> None:
+    """Bi-Real's downsampling convs and fc read the signed stream: signed 8-bit, no ReLU."""
+    model = build_model("resnet18")
+    edges = ["layer2.0.downsample.conv", "layer3.0.downsample.conv",
+             "layer4.0.downsample.conv", "fc"]
+    layers = mac_layers(model)
+    for name in edges:
+        layer = layers[name]
+        assert layer.quant is not None and layer.quant.activations.quantizer == "uniform"
+        assert (layer.input_kind, layer.input_bits) == ("int", 8)
+        assert not layer.input_relu
+    # A negative stream value survives quantisation (DoReFa would clip it to 0).
+    x = -torch.rand(2, 512)
+    q = layers["fc"].input_quantizer(x)
+    assert torch.all(q <= 0) and float(q.min()) < -0.5
+    assert torch.allclose(q, x, atol=float(x.abs().max()) / 254 + 1e-7)
+    # ... also when the body is full precision (a linear input quantiser elsewhere gets a ReLU)
+    fp = mac_layers(build_model("resnet18", "w32a32"))
+    assert not any(fp[name].input_relu for name in edges)
+    assert fp["layer1.0.conv1"].input_relu
+
+
+def test_default_quant_names_the_papers_quantisers() -> None:
+    expected = {  # network: (weight quantiser, activation quantiser, compact)
+        "alexnet": ("xnor_weight", "xnor_act", "w1a1"),   # XNOR-Net
+        "resnet18": ("sign", "approx_sign", "w1a1"),      # Bi-Real
+        "vgg-small": ("xnor_weight", "hwgq", "w1a2"),     # HWGQ
+        "lfc": ("sign", "sign", "w1a1"),                  # FINN / BNN
+    }
+    for name, (wq, aq, compact) in expected.items():
+        config = default_quant(name)
+        assert (config.default.weights.quantizer, config.default.activations.quantizer,
+                config.name) == (wq, aq, compact)
+        model = build_model(name)
+        body = mac_layers(model)[list(mac_layers(model))[1]]
+        assert type(body.weight_quantizer) is REGISTRY[wq]
+        assert type(body.input_quantizer) is REGISTRY[aq]
+    # A compact --quant still means the generic quantisers.
+    assert mac_layers(build_model("alexnet", "w1a1"))["conv2"].quant == parse_quant("w1a1").default
+
+
+def test_network_defaults_take_compact_specs_or_mappings() -> None:
+    spec = {"weights": {"kind": "binary", "quantizer": "xnor_weight"},
+            "activations": {"kind": "int", "bits": 4, "quantizer": "uniform"}}
+    d = NetworkQuantDefaults(spec, first="w*a8", last=spec, layers=(("conv2", "w2a2"),))
+    body = d.body_quant()
+    assert body.activations.quantizer == "uniform" and body.compact() == "w1a4" == d.name
+    assert NETWORK_DEFAULTS["alexnet"].name == "w1a1"
+    with pytest.raises(ConfigError, match=r"activations\.quantizer"):
+        NetworkQuantDefaults({**spec, "activations": {"kind": "int", "bits": 2,
+                                                      "quantizer": "xnor_act"}})
+    with pytest.raises(ConfigError, match="'\\*'"):
+        NetworkQuantDefaults("w*a8")

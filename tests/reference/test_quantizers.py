@@ -545,11 +545,27 @@ def test_uniform_symmetric(bits: int) -> None:
     q = get("uniform", bits=bits)
     qmax = 2 ** (bits - 1) - 1
     codes, scale = q.int_repr(x)
-    assert float(scale) == pytest.approx(float(x.abs().max()) / qmax)
-    assert codes.abs().max() == qmax and codes.abs().max() <= qmax
-    assert float((q(x) - x).abs().max()) <= float(scale) / 2 + 1e-12
+    # one scale per slice along dim 0 (per sample / per output channel)
+    assert scale.shape == (SHAPE[0], 1, 1, 1)
+    torch.testing.assert_close(scale, x.abs().amax(dim=(1, 2, 3), keepdim=True) / qmax)
+    assert torch.all(codes.abs().amax(dim=(1, 2, 3)) == qmax)
+    assert float((q(x) - x).abs().div(scale).max()) <= 0.5 + 1e-12
     torch.testing.assert_close(grad_of(q, x, g), g)
     assert torch.equal(q(torch.zeros(3)), torch.zeros(3))
+    assert q(torch.zeros(3)).shape == (3,) and q.int_repr(randn(5))[1].dim() == 0
+
+
+def test_uniform_sample_does_not_depend_on_its_batch_mates() -> None:
+    # Per-tensor scaling would let one large sample coarsen every other sample's grid.
+    q = get("uniform", bits=8)
+    x = randn(3, 4, 5, 5)
+    alone = q(x[:1])
+    loud = torch.cat([x[:1], 100.0 * x[1:]])
+    assert torch.equal(q(loud)[:1], alone)
+    w = randn(6, 3, 3, 3)
+    codes, scale = q.int_repr(w)
+    assert scale.shape == (6, 1, 1, 1)  # per output channel for weights
+    assert torch.equal(q.dequantize((codes, scale)), q(w))
 
 
 def test_identity_passes_through() -> None:

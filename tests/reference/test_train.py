@@ -10,7 +10,7 @@ from torch import nn
 
 from reference.data import synthetic_dataset
 from reference.files import ConfigError
-from reference.models import mac_layers
+from reference.models import build_model, mac_layers
 from reference.train import Bop, _schedule, evaluate, train
 
 
@@ -53,10 +53,23 @@ def test_cifar_models_train_a_few_steps(name: str) -> None:
 
 def test_bop_flips_binary_weights_and_adam_trains_the_rest() -> None:
     data = _pair((1, 28, 28), 256, 64)
+    torch.manual_seed(0)  # train() seeds torch with `seed` right before building the model
+    initial = {n: layer.weight.detach().clone()
+               for n, layer in mac_layers(build_model("sfc", "w1a1", num_classes=10)).items()}
+
+    def flips(model: nn.Module) -> int:
+        return sum(int(((layer.weight >= 0) != (initial[n] >= 0)).sum())
+                   for n, layer in mac_layers(model).items())
+
+    # Control: with an unreachable threshold nothing flips, so `initial` is the real start.
+    frozen = train("sfc", "w1a1", data, 1, batch_size=32, optimizer="bop", bop_gamma=1e-2,
+                   bop_threshold=1e9, seed=0, progress=False, max_steps=2)
+    assert flips(frozen.model) == 0
     result = train("sfc", "w1a1", data, 2, batch_size=32, optimizer="bop", bop_gamma=1e-2,
                    bop_threshold=1e-6, seed=0, progress=False)
     for layer in mac_layers(result.model).values():
         assert torch.all(layer.weight.abs() == 0.5)  # only signs change under Bop
+    assert flips(result.model) > 0
     assert result.history[-1].loss < result.history[0].loss
 
 
@@ -95,6 +108,17 @@ def test_bad_inputs_are_config_errors() -> None:
         train("lfc", "w1a1", "synthetic", 1, optimizer="sgd", progress=False)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not a quantisation spec"):
         train("lfc", "w9a9x", "synthetic", 1, progress=False)
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"lr": math.nan}, "lr"), ({"lr": math.inf}, "lr"), ({"lr": 0.0}, "lr"),
+    ({"bnnplus_reg": -1.0}, "bnnplus_reg"), ({"bnnplus_reg": math.nan}, "bnnplus_reg"),
+    ({"bnnplus_reg": math.inf}, "bnnplus_reg"),
+])
+def test_non_finite_or_negative_hyperparameters_are_config_errors(kwargs: dict,
+                                                                  key: str) -> None:
+    with pytest.raises(ConfigError, match=f"key '{key}'.*finite"):
+        train("sfc", "w1a1", "synthetic", 1, progress=False, **kwargs)
 
 
 def test_evaluate_model_on_dataset() -> None:
