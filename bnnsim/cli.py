@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from reference.files import ConfigError, check_output_path
+from reference.files import ConfigError, check_output_path, write_json
 
 __all__ = ["main"]
 
@@ -51,15 +50,6 @@ def _open_output(target: str, flag: str) -> Any:
     except OSError as err:
         raise ConfigError(f"cannot write ({err.strerror or err})", key=flag, value=target,
                           has_value=True) from None
-
-
-def _write_json(target: str, payload: dict[str, Any], flag: str = "--json") -> None:
-    text = json.dumps(payload, indent=2)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        with _open_output(target, flag) as fh:
-            fh.write(text + "\n")
 
 
 # --------------------------------------------------------------------------- simulate
@@ -102,7 +92,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
               f"weights {result.weight_bits:,} bits")
         print(f"area              {result.area_mm2:.3f} mm² (tech {result.provenance['tech']})")
     if args.json:
-        _write_json(args.json, result.to_dict(include_trace=bool(args.trace)))
+        write_json(args.json, result.to_dict(include_trace=bool(args.trace)))
     if args.csv:
         with _open_output(args.csv, "--csv") as fh:
             w = csv.writer(fh)
@@ -148,7 +138,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     payload = {"networks": nets, "chips": chips, "tech": builtin_tech(),
                "engines": list(ENGINES)}
     if args.json:
-        _write_json(args.json, payload)
+        write_json(args.json, payload)
         if args.json == "-":
             return 0
     print("networks")

@@ -9,12 +9,10 @@ time (handlers import them), so ``bnnsim simulate`` stays torch-free. Bad input 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError, check_output_path
+from reference.files import ConfigError, check_output_path, write_json
 from reference.qconfig import NETWORK_DEFAULTS
 
 __all__ = ["register"]
@@ -22,17 +20,6 @@ __all__ = ["register"]
 _MODELS = ", ".join(NETWORK_DEFAULTS)  # the zoo names, without importing torch
 _QUANT_HELP = ("quantisation: compact spec (w1a1, w1a2, wta2, w2a2, wb3ab2, w32a32) or a YAML "
                "file; default: the paper's")
-
-
-def _write_json(path: str | None, data: dict[str, Any]) -> None:
-    if path is None:
-        return
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot write JSON ({err.strerror or err})", file=p) from None
 
 
 def _positive(kind: type) -> Any:
@@ -81,10 +68,11 @@ def _train(args: argparse.Namespace) -> int:
         schedule=args.schedule, seed=args.seed, bnnplus_reg=args.bnnplus_reg, out=args.out,
         progress=not args.quiet, max_steps=args.max_steps,
     )
-    print(f"{args.model} {result.model.quant.name} on {args.dataset}: test accuracy "
-          f"{100 * result.accuracy:.2f} % after {len(result.history)} epoch(s), "
-          f"{result.steps} steps, {result.wall_s:.1f} s; checkpoint {result.checkpoint}")
-    _write_json(args.json, {"command": "train", "dataset": args.dataset, **result.to_dict()})
+    if args.json != "-":
+        print(f"{args.model} {result.model.quant.name} on {args.dataset}: test accuracy "
+              f"{100 * result.accuracy:.2f} % after {len(result.history)} epoch(s), "
+              f"{result.steps} steps, {result.wall_s:.1f} s; checkpoint {result.checkpoint}")
+    write_json(args.json, {"command": "train", "dataset": args.dataset, **result.to_dict()})
     return 0
 
 
@@ -98,9 +86,10 @@ def _eval(args: argparse.Namespace) -> int:
     dataset = args.dataset or ckpt.dataset
     result = evaluate(model, dataset, args.data_dir, max_samples=args.max_samples)
     recorded = "" if ckpt.accuracy is None else f" (recorded {100 * ckpt.accuracy:.2f} %)"
-    print(f"{ckpt.model_name} {ckpt.quant.name} on {dataset}: test accuracy "
-          f"{100 * result.accuracy:.2f} % over {result.samples} images{recorded}")
-    _write_json(args.json, {
+    if args.json != "-":
+        print(f"{ckpt.model_name} {ckpt.quant.name} on {dataset}: test accuracy "
+              f"{100 * result.accuracy:.2f} % over {result.samples} images{recorded}")
+    write_json(args.json, {
         "command": "eval", "checkpoint": str(args.checkpoint), "model": ckpt.model_name,
         "quant": ckpt.quant.to_dict(), "dataset": dataset, "accuracy": result.accuracy,
         "loss": result.loss, "samples": result.samples, "recorded_accuracy": ckpt.accuracy,
@@ -113,8 +102,9 @@ def _summary(args: argparse.Namespace) -> int:
     from reference.models import build_model, summary
 
     info = summary(build_model(args.model, args.quant))
-    print(info.to_string())
-    _write_json(args.json, {"command": "summary", **info.to_dict()})
+    if args.json != "-":
+        print(info.to_string())
+    write_json(args.json, {"command": "summary", **info.to_dict()})
     return 0
 
 

@@ -8,14 +8,23 @@ This module imports neither torch nor anything heavy.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "check_keys", "check_output_path", "load_yaml", "loads_yaml"]
+__all__ = [
+    "ConfigError",
+    "check_keys",
+    "check_output_path",
+    "load_yaml",
+    "loads_yaml",
+    "write_json",
+]
 
 
 class ConfigError(ValueError):
@@ -143,3 +152,21 @@ def check_output_path(path: str | Path | None, *, flag: str) -> None:
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
                           value=str(path), has_value=True)
+
+
+def write_json(target: str | Path | None, payload: Any, *, flag: str = "--json") -> None:
+    """Write ``payload`` as indented JSON to ``target`` (``-``: standard output; None: nothing).
+
+    A file that cannot be written is a one-line :class:`ConfigError` naming ``flag``.
+    """
+    if target is None:
+        return
+    text = json.dumps(payload, indent=2) + "\n"
+    if str(target) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot write ({err.strerror or err})", key=flag, value=str(target),
+                          has_value=True) from None

@@ -125,15 +125,6 @@ def _pow2_candidates(n: int, unit: int = 1) -> list[int]:
     return sorted(out)
 
 
-def _classes(n: int, t: int) -> list[tuple[int, int]]:
-    """(count, size) of the tiles of a dimension of ``n`` cut into tiles of ``t``."""
-    full, rem = divmod(n, t)
-    out = [(full, t)] if full else []
-    if rem:
-        out.append((1, rem))
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class _PClasses:
     count: np.ndarray  # per class: number of pixel tiles

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from reference.files import ConfigError
-from workloads.layers import Add, Conv2d, Layer, LayerKind, Pool, Precision, Shape
+from workloads.layers import Add, Conv2d, Layer, Pool, Precision, Shape
 
 __all__ = ["LOGITS", "Network"]
 
@@ -142,6 +142,3 @@ def _layer_dict(layer: Layer) -> dict:
     d["weight_bits"] = layer.weight_bits
     return d
 
-
-def is_mac(layer: Layer) -> bool:
-    return layer.kind in (LayerKind.CONV, LayerKind.FC)

@@ -26,7 +26,7 @@ class _SignBase(Quantizer):
         return sign_codes(x.detach()), torch.ones((), dtype=x.dtype, device=x.device)
 
     def surrogate(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError("each sign quantiser defines its backward surrogate")
 
     def forward(self, x: Tensor) -> Tensor:
         return straight_through(self.dequantize(self.int_repr(x)), self.surrogate(x))

@@ -160,3 +160,22 @@ def test_check_output_path(tmp_path: Path) -> None:
         check_output_path(tmp_path, flag="--out")
     with pytest.raises(ConfigError, match="does not exist"):
         check_output_path(tmp_path / "missing" / "x.pt", flag="--json")
+
+
+def test_json_to_stdout_is_pure_json(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--json -`` prints only JSON (no table) and never writes a file named '-'."""
+    from bnnsim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["summary", "--model", "sfc", "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["command"] == "summary"
+    assert not (tmp_path / "-").exists()
+
+
+def test_write_json_errors_are_one_line(tmp_path: Path) -> None:
+    from reference.files import write_json
+
+    with pytest.raises(ConfigError, match=r"key '--json'.*cannot write"):
+        write_json(tmp_path, {"a": 1})
