@@ -25,8 +25,8 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(_ROOT))
 
-from reference.qconfig import OperandQuant, parse_quant  # noqa: E402
 from reference.train import configure_threads, train  # noqa: E402
+from workloads.quant import OperandQuant, parse_quant  # noqa: E402
 
 #: Published anchors for LFC on MNIST (FIGURES.md).
 ANCHORS = "FINN hardware W1A1 98.40 %; Brevitas bnn_pynq W1A1 98.88 %, W1A2 98.99 %"

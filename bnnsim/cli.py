@@ -1,6 +1,6 @@
 """The ``bnnsim`` command line: simulate, list, and the reference's train / eval / summary.
 
-Bad input (a :class:`~reference.files.ConfigError`) prints one line and exits with code 2.
+Bad input (a :class:`~workloads.errors.ConfigError`) prints one line and exits with code 2.
 ``bnnsim simulate`` never imports torch unless ``--network`` is a checkpoint.
 """
 
@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from reference.files import ConfigError, check_output_path, write_json
+from workloads.errors import ConfigError
+from workloads.files import check_output_path, write_json
 
 __all__ = ["main"]
 
@@ -52,17 +53,28 @@ def _open_output(target: str, flag: str) -> Any:
                           has_value=True) from None
 
 
+def _load_network(spec: str, quant: str | None) -> Any:
+    """``--network``: a zoo name or network YAML (torch-free), or a checkpoint (lowered by the
+    torch reference, imported only then)."""
+    from workloads import is_checkpoint_path, load_network
+
+    if is_checkpoint_path(spec):
+        from reference.lowering import network_from_checkpoint
+
+        return network_from_checkpoint(spec, quant=quant)
+    return load_network(spec, quant)
+
+
 # --------------------------------------------------------------------------- simulate
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulator import apply_overrides, load_chip, simulate
-    from workloads import load_network
 
     for target, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.trace, "--trace")):
         _check_output(target, flag)
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
-    net = load_network(args.network, args.quant)
+    net = _load_network(args.network, args.quant)
     result = simulate(net, chip, engine=args.engine, trace=bool(args.trace))
     quiet = args.json == "-"
     if not quiet:
@@ -114,16 +126,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- list
 def _cmd_list(args: argparse.Namespace) -> int:
-    from reference.qconfig import NETWORK_DEFAULTS
     from simulator import ENGINES, builtin_chips, load_chip
     from simulator.tech import builtin_tech
-    from workloads import get_network, zoo_names
+    from workloads import ZOO, get_network, zoo_names
 
     nets: list[dict[str, Any]] = []
     for name in zoo_names():
         net = get_network(name)
         nets.append({"name": name, "layers": len(net), "macs": net.macs,
-                     "weight_bits": net.weight_bits, "quant": NETWORK_DEFAULTS[name].name,
+                     "weight_bits": net.weight_bits, "quant": ZOO[name].quant.name,
                      "input": list(net.input_shape)})
     chips: list[dict[str, Any]] = []
     for name in builtin_chips():

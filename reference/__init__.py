@@ -1,20 +1,39 @@
-"""Torch reference: quantisers, quantised layers, models, data readers, training, checkpoints.
+"""Torch reference: quantisers, quantised layers, models, data readers, training, checkpoints,
+and lowering a trained model to a workload.
 
-Importing this package does not import torch: the torch-free modules (``files``,
-``qconfig``) are used by ``workloads`` and ``simulator``, whose workers must not pay
-torch's import cost. Torch-backed modules are imported on first use.
+Importing this package does not import torch: the torch-backed names below load their module
+on first use (``reference.build_model`` imports ``reference.models``), so a command that only
+parses flags — and ``bnnsim simulate`` — never pays torch's import cost.
 """
 
 from __future__ import annotations
 
-from reference.files import ConfigError, load_yaml
-from reference.qconfig import LayerQuant, OperandQuant, QuantConfig, parse_quant
+import importlib
+from typing import Any
 
 __all__ = [
-    "ConfigError",
-    "LayerQuant",
-    "OperandQuant",
-    "QuantConfig",
-    "load_yaml",
-    "parse_quant",
+    "build_model",
+    "evaluate",
+    "load_checkpoint",
+    "network_from_checkpoint",
+    "save_checkpoint",
+    "summary",
+    "train",
 ]
+
+_LAZY = {
+    "build_model": "reference.models",
+    "summary": "reference.models",
+    "train": "reference.train",
+    "evaluate": "reference.train",
+    "load_checkpoint": "reference.checkpoint",
+    "save_checkpoint": "reference.checkpoint",
+    "network_from_checkpoint": "reference.lowering",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reference' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

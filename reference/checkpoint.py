@@ -10,7 +10,7 @@ it without running pickled code)::
     state_dict: {...}
 
 Every way a file can be wrong (missing, truncated, not a checkpoint, weights that do not fit
-the model) is a one-line :class:`~reference.files.ConfigError`.
+the model) is a one-line :class:`~workloads.files.ConfigError`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from reference.files import ConfigError
 from reference.models import QuantNet, build_model
-from reference.qconfig import QuantConfig, parse_quant
+from workloads.errors import ConfigError
+from workloads.quant import QuantConfig, parse_quant
 
 __all__ = [
     "CHECKPOINT_FORMAT",

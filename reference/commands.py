@@ -3,7 +3,7 @@
 :func:`register` adds them to an existing argparse subparsers object; each sets
 ``func=<handler(args) -> exit code>``. This module imports neither torch nor pandas at import
 time (handlers import them), so ``bnnsim simulate`` stays torch-free. Bad input raises
-:class:`~reference.files.ConfigError`, which the top-level CLI prints as one line (exit 2).
+:class:`~workloads.files.ConfigError`, which the top-level CLI prints as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import argparse
 import math
 from typing import Any
 
-from reference.files import ConfigError, check_output_path, write_json
-from reference.qconfig import NETWORK_DEFAULTS
+from workloads.errors import ConfigError
+from workloads.files import check_output_path, write_json
+from workloads.zoo import zoo_names
 
 __all__ = ["register"]
 
-_MODELS = ", ".join(NETWORK_DEFAULTS)  # the zoo names, without importing torch
+_MODELS = ", ".join(zoo_names())
 _QUANT_HELP = ("quantisation: compact spec (w1a1, w1a2, wta2, w2a2, wb3ab2, w32a32) or a YAML "
                "file; default: the paper's")
 

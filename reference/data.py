@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.files import ConfigError
+from workloads.errors import ConfigError
 
 __all__ = [
     "DATASETS",

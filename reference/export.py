@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from reference.layers import QConv2d, QLinear
-from reference.models import QuantNet, SequentialNet, mac_layers
+from reference.models import QuantNet, mac_layers
 
 __all__ = ["pack_weights", "save_packed"]
 
@@ -205,7 +205,7 @@ def pack_weights(model: nn.Module) -> dict[str, np.ndarray]:
                 out[f"{name}.bn.scale"] = scale.astype(np.float32)
                 out[f"{name}.bn.shift"] = shift.astype(np.float32)
                 nxt = layers[names[i + 1]] if i + 1 < len(names) else None
-                if isinstance(model, SequentialNet) and nxt is not None \
+                if isinstance(model, QuantNet) and not model.residual and nxt is not None \
                         and nxt.input_kind == "binary":
                     out[f"{name}.threshold"], out[f"{name}.threshold_dir"] = \
                         _thresholds(scale, shift)

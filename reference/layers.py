@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference.qconfig import LayerQuant, OperandQuant
 from reference.quantizers.xnor import XnorActivation
+from workloads.quant import LayerQuant, OperandQuant
 
 __all__ = ["QConv2d", "QLinear", "QuantLayer", "make_qlayer", "make_quantizer"]
 

@@ -1,20 +1,22 @@
-"""The model zoo: quantised torch versions of the simulator's workload networks.
+"""Torch models of the zoo, built from the zoo's own descriptions (``workloads.zoo``).
 
-Layer names are the contract with ``workloads.zoo``: every multiply-accumulate layer is a
-:class:`~reference.layers.QConv2d` / :class:`~reference.layers.QLinear` whose state-dict key is
-``<layer>.weight``, followed by a batch-norm named ``<layer>_bn`` (so BN folding needs no
-table). Pools are ``pool1``, ``pool2``…; the ResNet's blocks are ``layerL.B`` with ``conv1`` and
-``conv2`` and a ``downsample`` (``pool`` → ``conv`` → ``conv_bn``) where the shape changes.
+A :class:`QuantNet` is the workload graph of a :class:`~workloads.network.Network` in torch:
+every multiply-accumulate layer is a :class:`~reference.layers.QConv2d` /
+:class:`~reference.layers.QLinear` registered at its workload name (dots nest modules, so
+``layer2.0.downsample.conv`` is a submodule path and its state-dict key is
+``layer2.0.downsample.conv.weight``), followed by a batch-norm named ``<layer>_bn`` (so BN
+folding needs no table). Pools and residual adds run where the workload puts them, so the
+torch model and the simulated workload cannot disagree on a shape or an edge.
 
 Nonlinearity: the sign (or the clipping of DoReFa / HWGQ, or ABC's bases) in each layer's input
 quantiser is the network's activation function. Where that quantiser is linear — ``identity``
 (full precision) or the signed ``uniform`` — the layer gets a ReLU before it (not the first
 layer, whose inputs are pixels), so a full-precision baseline is not a linear model. The
 exception is the ResNet's real-valued edges, the downsampling shortcut convs and the
-classifier: they read the signed, unbounded residual stream, so they never get a ReLU (and
-their paper default is the signed ``uniform`` 8-bit quantiser, not DoReFa's [0, 1] clip).
-The 3×3 convs keep the rule: a ReLU inside a branch (pre-activation style) leaves the stream
-itself signed.
+classifier: they read the signed, unbounded residual stream (the zoo lists them as
+``signed_inputs``), so they never get a ReLU (and their paper default is the signed
+``uniform`` 8-bit quantiser, not DoReFa's [0, 1] clip). The 3×3 convs keep the rule: a ReLU
+inside a branch (pre-activation style) leaves the stream itself signed.
 
 Inputs are pixels scaled to [0, 1]. When the first layer's input quantiser is binary the model
 first maps them to [−1, 1] (``2x − 1``, as Brevitas' bnn_pynq does), so that the sign means
@@ -23,73 +25,74 @@ something; ``model.input_transform`` records which.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from reference.files import ConfigError
 from reference.layers import QConv2d, QLinear, make_qlayer
-from reference.qconfig import (
-    LayerQuant,
-    Position,
-    QuantConfig,
-    default_quant,
-    parse_quant,
-    resolve_layer_quant,
-)
+from workloads.layers import Add, Conv2d, LayerKind, Pool
+from workloads.network import Network
+from workloads.quant import LayerQuant, QuantConfig
+from workloads.zoo import ZooNetwork, zoo_network
 
 __all__ = [
     "LINEAR_INPUT_QUANTIZERS",
-    "MODELS",
-    "BiRealResNet18",
-    "ModelInfo",
-    "ModelSummary",
     "QuantNet",
-    "SequentialNet",
     "build_model",
     "iter_bn_pairs",
     "mac_layers",
-    "model_info",
     "summary",
 ]
 
 InputTransform = Literal["unit", "centered"]
 
+#: Input quantisers that are linear (no activation function of their own).
+LINEAR_INPUT_QUANTIZERS = frozenset({"identity", "uniform"})
+
+
+def mac_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
+    """The quantised conv / FC layers of a model by name, in execution order."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, QConv2d | QLinear)}
+
+
+def _register(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Register ``module`` at a dotted ``path``, creating empty parents as needed."""
+    *parents, leaf = path.split(".")
+    node = root
+    for name in parents:
+        child = node._modules.get(name)
+        if child is None:
+            child = nn.Module()
+            node.add_module(name, child)
+        node = child
+    node.add_module(leaf, module)
+
+
+def _pool_module(layer: Pool) -> nn.Module:
+    if layer.mode == "global_avg":
+        return nn.AdaptiveAvgPool2d(1)
+    if layer.mode == "avg":
+        return nn.AvgPool2d(layer.kernel, layer.stride, layer.padding)
+    return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding)
+
 
 @dataclass(frozen=True, slots=True)
-class _Conv:
+class _Step:
     name: str
-    in_channels: int
-    out_channels: int
-    kernel_size: int
-    stride: int = 1
-    padding: int = 0
-    groups: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class _FC:
-    name: str
-    in_features: int
-    out_features: int
-
-
-@dataclass(frozen=True, slots=True)
-class _MaxPool:
-    name: str
-    kernel_size: int
-    stride: int
-    padding: int = 0
-
-
-_Step = _Conv | _FC | _MaxPool
+    kind: LayerKind
+    inputs: tuple[str, ...]
 
 
 class QuantNet(nn.Module):
-    """Base class of the zoo models: the network's name, quantisation and input contract."""
+    """A quantised network built from a workload :class:`Network` and its layers' quantisation.
+
+    ``network`` names the zoo entry, ``quant`` is the network's :class:`QuantConfig`;
+    ``layer_quants`` gives every MAC layer's :class:`LayerQuant`; ``signed_inputs`` names the
+    MAC layers that never get a ReLU in front of a linear input quantiser (see the module doc).
+    """
 
     network: str
     quant: QuantConfig
@@ -97,290 +100,76 @@ class QuantNet(nn.Module):
     num_classes: int
     input_transform: InputTransform
 
-    def _init_meta(
-        self, *, network: str, quant: QuantConfig, input_shape: tuple[int, int, int],
-        num_classes: int,
-    ) -> None:
-        self.network = network
+    def __init__(self, workload: Network, layer_quants: Mapping[str, LayerQuant], *,
+                 quant: QuantConfig, dropout: float = 0.0,
+                 signed_inputs: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.network = workload.name
         self.quant = quant
-        self.input_shape = input_shape
-        self.num_classes = num_classes
-        self.input_transform = "unit"
-
-    def _finish(self) -> None:
-        """Called once the layers exist: decide the input transform from the first layer."""
-        first = next(iter(mac_layers(self).values()))
-        self.input_transform = "centered" if first.input_kind == "binary" else "unit"
+        self.input_shape = workload.input_shape
+        self.num_classes = workload.layers[-1].out_shape[0]
+        self.residual = any(isinstance(x, Add) for x in workload.layers)
+        first = workload.mac_layers[0].name
+        steps = []
+        for layer in workload.layers:
+            if isinstance(layer, Conv2d):
+                lq = layer_quants[layer.name]
+                relu = (layer.name != first and layer.name not in signed_inputs
+                        and lq.activations.quantizer in LINEAR_INPUT_QUANTIZERS)
+                if layer.kind is LayerKind.CONV:
+                    module: nn.Module = make_qlayer(
+                        lq, in_features=layer.in_shape[0], out_features=layer.out_channels,
+                        kernel_size=layer.kernel[0], stride=layer.stride, padding=layer.padding,
+                        groups=layer.groups, input_relu=relu, input_dropout=dropout)
+                    bn: nn.Module = nn.BatchNorm2d(layer.out_channels)
+                else:
+                    module = make_qlayer(lq, in_features=layer.in_shape[0],
+                                         out_features=layer.out_channels, input_relu=relu,
+                                         input_dropout=dropout)
+                    bn = nn.BatchNorm1d(layer.out_channels)
+                _register(self, layer.name, module)
+                _register(self, f"{layer.name}_bn", bn)
+            elif isinstance(layer, Pool):
+                _register(self, layer.name, _pool_module(layer))
+            steps.append(_Step(layer.name, layer.kind, workload.inputs_of(layer.name)
+                               or ("input",)))
+        self._steps = tuple(steps)
+        # the step after which each tensor is no longer read (freed early in forward)
+        last_use: dict[str, int] = {}
+        for i, step in enumerate(self._steps):
+            for src in step.inputs:
+                last_use[src] = i
+        self._frees = tuple(tuple(src for src in step.inputs if last_use[src] == i)
+                            for i, step in enumerate(self._steps))
+        first_layer = next(iter(mac_layers(self).values()))
+        self.input_transform = "centered" if first_layer.input_kind == "binary" else "unit"
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """Map [0, 1] pixels to what the first layer expects (see ``input_transform``)."""
         return 2.0 * x - 1.0 if self.input_transform == "centered" else x
 
     def mac_layer_names(self) -> list[str]:
-        """Names of the multiply-accumulate layers (see :func:`mac_layers` for the order)."""
+        """Names of the multiply-accumulate layers, in execution order."""
         return list(mac_layers(self))
 
-
-def mac_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
-    """The quantised conv / FC layers of a model by name, in registration order.
-
-    That is execution order, except that a ResNet block lists its downsampling conv after
-    ``conv2`` (it runs in parallel with ``conv1``).
-    """
-    return {n: m for n, m in model.named_modules() if isinstance(m, QConv2d | QLinear)}
-
-
-def _position(index: int, count: int) -> Position:
-    return "first" if index == 0 else "last" if index == count - 1 else "body"
-
-
-#: Input quantisers that are linear (no activation function of their own).
-LINEAR_INPUT_QUANTIZERS = frozenset({"identity", "uniform"})
-
-
-def _quant_layer(
-    quant: QuantConfig, network: str, name: str, position: Position, step: _Conv | _FC,
-    *, input_dropout: float, signed_input: bool = False,
-) -> QConv2d | QLinear:
-    """The quantised layer ``name``; ``signed_input`` marks a layer whose input must keep its
-    sign (ResNet's shortcut convs and classifier reading the residual stream): no ReLU."""
-    lq: LayerQuant = resolve_layer_quant(quant, network, name, position)
-    relu = (not signed_input and position != "first"
-            and lq.activations.quantizer in LINEAR_INPUT_QUANTIZERS)
-    if isinstance(step, _Conv):
-        return make_qlayer(lq, in_features=step.in_channels, out_features=step.out_channels,
-                           kernel_size=step.kernel_size, stride=step.stride,
-                           padding=step.padding, groups=step.groups, input_relu=relu,
-                           input_dropout=input_dropout)
-    return make_qlayer(lq, in_features=step.in_features, out_features=step.out_features,
-                       input_relu=relu, input_dropout=input_dropout)
-
-
-class SequentialNet(QuantNet):
-    """A plain network: conv / FC layers each followed by batch-norm, with max-pools between."""
-
-    def __init__(
-        self, *, network: str, steps: list[_Step], quant: QuantConfig,
-        input_shape: tuple[int, int, int], num_classes: int, dropout: float,
-    ) -> None:
-        super().__init__()
-        self._init_meta(network=network, quant=quant, input_shape=input_shape,
-                        num_classes=num_classes)
-        macs = [s for s in steps if not isinstance(s, _MaxPool)]
-        quant.check_layer_names({s.name for s in macs}, network=network)
-        self._order: list[str] = []
-        for step in steps:
-            if isinstance(step, _MaxPool):
-                self.add_module(step.name, nn.MaxPool2d(step.kernel_size, step.stride,
-                                                        step.padding))
-                self._order.append(step.name)
-                continue
-            index = macs.index(step)
-            layer = _quant_layer(quant, network, step.name, _position(index, len(macs)), step,
-                                 input_dropout=dropout)
-            self.add_module(step.name, layer)
-            if isinstance(step, _Conv):
-                bn: nn.Module = nn.BatchNorm2d(step.out_channels)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values: dict[str, torch.Tensor] = {"input": self.prepare_input(x)}
+        out = values["input"]
+        for step, frees in zip(self._steps, self._frees, strict=True):
+            args = [values[src] for src in step.inputs]
+            if step.kind is LayerKind.ADD:
+                out = args[0] + args[1]
+            elif step.kind is LayerKind.POOL:
+                out = self.get_submodule(step.name)(args[0])
             else:
-                bn = nn.BatchNorm1d(step.out_features)
-            self.add_module(f"{step.name}_bn", bn)
-            self._order += [step.name, f"{step.name}_bn"]
-        self._finish()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.prepare_input(x)
-        for name in self._order:
-            module = self.get_submodule(name)
-            if isinstance(module, QLinear) and x.dim() > 2:
-                x = torch.flatten(x, 1)
-            x = module(x)
-        return x
-
-
-class _Downsample(nn.Module):
-    """Bi-Real downsampling shortcut: 2×2 average pool, then a 1×1 conv and its batch-norm."""
-
-    def __init__(self, conv: QConv2d, channels: int) -> None:
-        super().__init__()
-        self.pool = nn.AvgPool2d(2, 2)
-        self.conv = conv
-        self.conv_bn = nn.BatchNorm2d(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_bn(self.conv(self.pool(x)))
-
-
-class _BiRealBlock(nn.Module):
-    """Two 3×3 convs, each with its own real-valued shortcut (Liu et al., Bi-Real Net 2018)."""
-
-    def __init__(self, conv1: QConv2d, conv2: QConv2d, downsample: _Downsample | None) -> None:
-        super().__init__()
-        self.conv1 = conv1
-        self.conv1_bn = nn.BatchNorm2d(conv1.out_channels)
-        self.conv2 = conv2
-        self.conv2_bn = nn.BatchNorm2d(conv2.out_channels)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
-        out = self.conv1_bn(self.conv1(x)) + shortcut
-        return self.conv2_bn(self.conv2(out)) + out
-
-
-def _reads_stream_edge(name: str) -> bool:
-    """Whether a ResNet layer is a real-valued edge reading the signed residual stream as is:
-    a downsampling shortcut conv or the classifier (its input is the pooled stream)."""
-    return name == "fc" or name.endswith(".downsample.conv")
-
-
-class BiRealResNet18(QuantNet):
-    """ResNet-18 for ImageNet with a Bi-Real shortcut around every 3×3 convolution."""
-
-    def __init__(self, *, quant: QuantConfig, in_channels: int, num_classes: int,
-                 dropout: float) -> None:
-        super().__init__()
-        network = "resnet18"
-        self._init_meta(network=network, quant=quant, input_shape=(in_channels, 224, 224),
-                        num_classes=num_classes)
-        steps: list[_Conv | _FC] = [_Conv("conv1", in_channels, 64, 7, 2, 3)]
-        plan: list[tuple[str, list[_Conv]]] = []
-        cin = 64
-        for li, cout in enumerate((64, 128, 256, 512), start=1):
-            for b in range(2):
-                stride = 2 if (li > 1 and b == 0) else 1
-                convs = [_Conv(f"layer{li}.{b}.conv1", cin, cout, 3, stride, 1),
-                         _Conv(f"layer{li}.{b}.conv2", cout, cout, 3, 1, 1)]
-                if stride != 1 or cin != cout:
-                    convs.append(_Conv(f"layer{li}.{b}.downsample.conv", cin, cout, 1))
-                plan.append((f"layer{li}.{b}", convs))
-                steps += convs
-                cin = cout
-        steps.append(_FC("fc", 512, num_classes))
-        quant.check_layer_names({s.name for s in steps}, network=network)
-        layers = {
-            s.name: _quant_layer(quant, network, s.name, _position(i, len(steps)), s,
-                                 input_dropout=dropout, signed_input=_reads_stream_edge(s.name))
-            for i, s in enumerate(steps)
-        }
-        self.conv1 = layers["conv1"]
-        self.conv1_bn = nn.BatchNorm2d(64)
-        self.pool1 = nn.MaxPool2d(3, 2, 1)
-        for li in range(1, 5):
-            blocks = []
-            for b in range(2):
-                prefix = f"layer{li}.{b}"
-                conv1, conv2 = layers[f"{prefix}.conv1"], layers[f"{prefix}.conv2"]
-                ds_conv = layers.get(f"{prefix}.downsample.conv")
-                assert isinstance(conv1, QConv2d) and isinstance(conv2, QConv2d)
-                downsample = None
-                if ds_conv is not None:
-                    assert isinstance(ds_conv, QConv2d)
-                    downsample = _Downsample(ds_conv, ds_conv.out_channels)
-                blocks.append(_BiRealBlock(conv1, conv2, downsample))
-            self.add_module(f"layer{li}", nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = layers["fc"]
-        self.fc_bn = nn.BatchNorm1d(num_classes)
-        self._finish()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.conv1_bn(self.conv1(self.prepare_input(x))))
-        for stage in ("layer1", "layer2", "layer3", "layer4"):
-            x = self.get_submodule(stage)(x)
-        x = torch.flatten(self.avgpool(x), 1)
-        return self.fc_bn(self.fc(x))
-
-
-def _cnv_steps(cin: int, classes: int) -> list[_Step]:
-    return [
-        _Conv("conv1", cin, 64, 3), _Conv("conv2", 64, 64, 3), _MaxPool("pool1", 2, 2),
-        _Conv("conv3", 64, 128, 3), _Conv("conv4", 128, 128, 3), _MaxPool("pool2", 2, 2),
-        _Conv("conv5", 128, 256, 3), _Conv("conv6", 256, 256, 3),
-        _FC("fc1", 256, 512), _FC("fc2", 512, 512), _FC("fc3", 512, classes),
-    ]
-
-
-def _vgg_convs(cin: int) -> list[_Step]:
-    return [
-        _Conv("conv1", cin, 128, 3, 1, 1), _Conv("conv2", 128, 128, 3, 1, 1),
-        _MaxPool("pool1", 2, 2),
-        _Conv("conv3", 128, 256, 3, 1, 1), _Conv("conv4", 256, 256, 3, 1, 1),
-        _MaxPool("pool2", 2, 2),
-        _Conv("conv5", 256, 512, 3, 1, 1), _Conv("conv6", 512, 512, 3, 1, 1),
-        _MaxPool("pool3", 2, 2),
-    ]
-
-
-def _bnn_cifar10_steps(cin: int, classes: int) -> list[_Step]:
-    return [*_vgg_convs(cin), _FC("fc1", 8192, 1024), _FC("fc2", 1024, 1024),
-            _FC("fc3", 1024, classes)]
-
-
-def _vgg_small_steps(cin: int, classes: int) -> list[_Step]:
-    return [*_vgg_convs(cin), _FC("fc", 8192, classes)]
-
-
-def _mlp_steps(hidden: int) -> Callable[[int, int], list[_Step]]:
-    def steps(cin: int, classes: int) -> list[_Step]:
-        return [_FC("fc1", cin * 28 * 28, hidden), _FC("fc2", hidden, hidden),
-                _FC("fc3", hidden, hidden), _FC("fc4", hidden, classes)]
-    return steps
-
-
-def _alexnet_steps(cin: int, classes: int) -> list[_Step]:
-    return [
-        _Conv("conv1", cin, 96, 11, 4, 0), _MaxPool("pool1", 3, 2),
-        _Conv("conv2", 96, 256, 5, 1, 2, groups=2), _MaxPool("pool2", 3, 2),
-        _Conv("conv3", 256, 384, 3, 1, 1), _Conv("conv4", 384, 384, 3, 1, 1, groups=2),
-        _Conv("conv5", 384, 256, 3, 1, 1, groups=2), _MaxPool("pool3", 3, 2),
-        _FC("fc6", 9216, 4096), _FC("fc7", 4096, 4096), _FC("fc8", 4096, classes),
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """One zoo entry: its input shape (C, H, W), class count, datasets and paper."""
-
-    name: str
-    input_shape: tuple[int, int, int]
-    num_classes: int
-    datasets: tuple[str, ...]
-    dropout: float
-    source: str
-    steps: Callable[[int, int], list[_Step]] | None = None  # None: a custom class
-
-
-#: The zoo. ``dropout`` is the paper default applied to every MAC layer's quantised input.
-MODELS: Mapping[str, ModelInfo] = {
-    "sfc": ModelInfo("sfc", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.2,
-                     "FINN SFC (Umuroglu et al. 2017), Brevitas bnn_pynq dropout",
-                     _mlp_steps(256)),
-    "lfc": ModelInfo("lfc", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.2,
-                     "FINN LFC (Umuroglu et al. 2017), Brevitas bnn_pynq dropout",
-                     _mlp_steps(1024)),
-    "cnv": ModelInfo("cnv", (3, 32, 32), 10, ("cifar10",), 0.0,
-                     "FINN CNV (Umuroglu et al. 2017)", _cnv_steps),
-    "bnn-cifar10": ModelInfo("bnn-cifar10", (3, 32, 32), 10, ("cifar10",), 0.0,
-                             "BNN ConvNet (Courbariaux, Hubara et al. 2016)",
-                             _bnn_cifar10_steps),
-    "vgg-small": ModelInfo("vgg-small", (3, 32, 32), 10, ("cifar10",), 0.0,
-                           "VGG-Small (Cai et al. HWGQ 2017; Zhang et al. LQ-Nets 2018)",
-                           _vgg_small_steps),
-    "alexnet": ModelInfo("alexnet", (3, 227, 227), 1000, (), 0.0,
-                         "AlexNet with grouped convs (Krizhevsky et al. 2012; XNOR-Net)",
-                         _alexnet_steps),
-    "resnet18": ModelInfo("resnet18", (3, 224, 224), 1000, (), 0.0,
-                          "Bi-Real ResNet-18 (Liu et al. 2018)", None),
-}
-
-
-def model_info(name: str) -> ModelInfo:
-    """The zoo entry for ``name``; an unknown name is a :class:`ConfigError` listing the zoo."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown model; known models: {', '.join(MODELS)}", key="model",
-                          value=name, has_value=True) from None
+                h = args[0]
+                if step.kind is LayerKind.FC and h.dim() > 2:
+                    h = torch.flatten(h, 1)
+                out = self.get_submodule(f"{step.name}_bn")(self.get_submodule(step.name)(h))
+            for src in frees:
+                del values[src]
+            values[step.name] = out
+        return out
 
 
 def build_model(
@@ -396,18 +185,12 @@ def build_model(
     ``quant`` may be a :class:`QuantConfig`, a compact spec (``w1a2``) or a YAML path.
     ``dropout`` of ``None`` takes the zoo default (0.2 for the MLPs, as Brevitas).
     """
-    info = model_info(name)
-    qc = default_quant(name) if quant is None else parse_quant(quant)
-    classes = info.num_classes if num_classes is None else int(num_classes)
-    cin = info.input_shape[0] if in_channels is None else int(in_channels)
-    p = info.dropout if dropout is None else float(dropout)
-    if classes < 1 or cin < 1:
-        raise ConfigError("num_classes and in_channels must be positive")
-    if info.steps is None:
-        return BiRealResNet18(quant=qc, in_channels=cin, num_classes=classes, dropout=p)
-    return SequentialNet(network=name, steps=info.steps(cin, classes), quant=qc,
-                         input_shape=(cin, *info.input_shape[1:]), num_classes=classes,
-                         dropout=p)
+    entry: ZooNetwork = zoo_network(name)
+    qc = entry.quant_config(quant)
+    workload = entry.network(qc, num_classes=num_classes, in_channels=in_channels)
+    quants = entry.layer_quants(qc)
+    p = entry.dropout if dropout is None else float(dropout)
+    return QuantNet(workload, quants, quant=qc, dropout=p, signed_inputs=entry.signed_inputs)
 
 
 def iter_bn_pairs(model: nn.Module) -> Iterator[tuple[str, QConv2d | QLinear, nn.Module | None]]:

@@ -26,9 +26,10 @@ from torch import nn
 
 from reference.checkpoint import build_from_checkpoint, save_checkpoint
 from reference.data import ImageDataset, load_dataset
-from reference.files import ConfigError
-from reference.models import QuantNet, build_model, mac_layers, model_info
-from reference.qconfig import QuantConfig, parse_quant
+from reference.models import QuantNet, build_model, mac_layers
+from workloads.errors import ConfigError
+from workloads.quant import QuantConfig, parse_quant
+from workloads.zoo import zoo_network
 
 __all__ = [
     "Bop",
@@ -167,7 +168,7 @@ def _datasets(name: str | tuple[ImageDataset, ImageDataset], model_name: str,
     if not isinstance(name, str):
         train_ds, test_ds = name
         return train_ds, test_ds
-    shape = model_info(model_name).input_shape
+    shape = zoo_network(model_name).input_shape
     train_ds = load_dataset(name, split="train", data_dir=data_dir, shape=shape)
     test_ds = load_dataset(name, split="test", data_dir=data_dir, shape=shape)
     return train_ds, test_ds
@@ -264,7 +265,7 @@ def train(
     (used with ``optimizer="bop"``). ``bnnplus_reg`` is λ of the BNN+ regulariser on binary
     weights. ``max_steps`` stops early (for tests). ``out`` writes a checkpoint.
     """
-    model_info(model_name)  # an unknown name raises the ConfigError listing the zoo
+    zoo_network(model_name)  # an unknown name raises the ConfigError listing the zoo
     if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
         raise ConfigError("epochs, batch size and max steps must be positive")
     if not (math.isfinite(lr) and lr > 0):

@@ -6,7 +6,6 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from reference.files import ConfigError
 from simulator.chip import Chip, PeType, load_chip
 from simulator.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.engines import Engine, get_engine
@@ -15,6 +14,7 @@ from simulator.problem import Problem, Unit, problem_for
 from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
 from simulator.trace import Trace
+from workloads.errors import ConfigError
 from workloads.layers import Conv2d, Layer
 from workloads.network import Network
 

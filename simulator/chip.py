@@ -1,7 +1,7 @@
 """Chip descriptions: strict YAML files → frozen, validated dataclasses.
 
 Every number a user can set lives in the file and is checked on load; a bad value raises
-:class:`~reference.files.ConfigError` naming the file, the key path, the value and what is
+:class:`~workloads.files.ConfigError` naming the file, the key path, the value and what is
 allowed. ``--set key.path=value`` overrides go through the same validation.
 """
 
@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError, loads_yaml
+from workloads.errors import ConfigError
+from workloads.files import loads_yaml
 
 __all__ = [
     "BufferSpec",
@@ -313,7 +314,7 @@ def load_chip(name_or_path: str | Path) -> Chip:
         raise ConfigError(f"no such chip file or built-in chip; built-in: "
                           f"{', '.join(builtin_chips())}", key="--chip", value=text,
                           has_value=True)
-    from reference.files import load_yaml
+    from workloads.files import load_yaml
 
     return chip_from_dict(load_yaml(path), file=path)
 

@@ -21,7 +21,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from reference.files import ConfigError
 from simulator.chip import Chip, Dataflow, Objective
 from simulator.cost import (
     ceil_div,
@@ -35,6 +34,7 @@ from simulator.cost import (
     weight_tile_bytes,
 )
 from simulator.problem import Problem, Unit
+from workloads.errors import ConfigError
 
 __all__ = [
     "LOOP_ORDERS",

@@ -12,8 +12,8 @@ import enum
 import math
 from dataclasses import dataclass
 
-from reference.files import ConfigError
 from simulator.chip import Chip, FullPrecision, PeType
+from workloads.errors import ConfigError
 from workloads.layers import Add, Conv2d, Layer, Pool
 
 __all__ = ["Problem", "Unit", "problem_for"]

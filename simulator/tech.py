@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError, check_keys, load_yaml, loads_yaml
+from workloads.errors import ConfigError
+from workloads.files import check_keys, load_yaml, loads_yaml
 
 __all__ = ["TechEntry", "TechTable", "builtin_tech", "load_tech"]
 

@@ -44,3 +44,9 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["simulate", "--network", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(bad) in err
+
+
+def test_missing_checkpoint_is_one_line(tmp_path, capsys):
+    assert main(["simulate", "--network", str(tmp_path / "nowhere.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "checkpoint file not found" in err and err.count("\n") == 0

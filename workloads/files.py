@@ -1,180 +1,142 @@
-"""Networks from files: a YAML layer list, or a trained checkpoint (lowered by shape).
+"""Strict reading of user files (YAML) and the helpers every command writes outputs with.
 
-YAML format (every key checked; unknown keys rejected)::
-
-    name: tiny
-    input: [3, 32, 32]            # channels, height, width
-    quant: w1a1                   # optional body default (overridden by --quant)
-    layers:
-      - {name: conv1, type: conv, out_channels: 64, kernel: 3, padding: 1, quant: w1a8}
-      - {name: pool1, type: maxpool, kernel: 2}
-      - {name: conv2, type: conv, out_channels: 64, kernel: 3, padding: 1}
-      - {name: res1, type: add, inputs: [conv2, pool1]}
-      - {name: fc1, type: fc, out_features: 10}
-
-``type`` is conv, fc, maxpool, avgpool, global_avgpool or add; a layer reads the previous one
-unless ``inputs`` names others. A per-layer ``quant`` fixes that layer's format.
+Every package reads its files through :func:`load_yaml` so that duplicate keys, unknown
+keys and bad values fail the same way: one :class:`~workloads.errors.ConfigError` line naming
+the file, the key path, the value and what is allowed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reference.files import ConfigError, check_keys, load_yaml
-from reference.qconfig import QuantConfig, parse_layer_quant, parse_quant
-from workloads.network import Network
-from workloads.zoo import ZOO, NetworkBuilder, get_network
+import yaml
 
-__all__ = ["load_network", "network_from_checkpoint", "network_from_yaml"]
+from workloads.errors import ConfigError
 
-_LAYER_KEYS = {
-    "conv": ("out_channels", "kernel", "stride", "padding", "groups"),
-    "fc": ("out_features",),
-    "maxpool": ("kernel", "stride", "padding"),
-    "avgpool": ("kernel", "stride", "padding"),
-    "global_avgpool": (),
-    "add": (),
-}
+__all__ = [
+    "check_keys",
+    "check_output_path",
+    "load_yaml",
+    "loads_yaml",
+    "write_json",
+]
 
 
-def _int(layer: Mapping[str, Any], key: str, *, file: str, where: str, default: int | None = None,
-         minimum: int = 1) -> int:
-    value = layer.get(key, default)
-    if value is None:
-        raise ConfigError("missing required key", file=file, key=f"{where}.{key}")
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"must be an integer ≥ {minimum}", file=file, key=f"{where}.{key}",
-                          value=value, has_value=True)
-    return value
+_SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when available
 
 
-def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None = None
-                      ) -> Network:
-    file = str(path)
-    data = load_yaml(path)
-    if not isinstance(data, Mapping):
-        raise ConfigError("a network file must be a mapping", file=file)
-    check_keys(data, allowed=("name", "input", "quant", "layers"),
-               required=("name", "input", "layers"), file=file)
-    shape = data["input"]
-    if (not isinstance(shape, list) or len(shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise ConfigError("expected [channels, height, width] of positive integers", file=file,
-                          key="input", value=shape, has_value=True)
-    layers = data["layers"]
-    if not isinstance(layers, list) or not layers:
-        raise ConfigError("expected a non-empty list of layers", file=file, key="layers")
-    b = NetworkBuilder(str(data["name"]), (shape[0], shape[1], shape[2]))
-    fixed: dict[str, Any] = {}
-    shapes: dict[str, tuple[int, int, int]] = {"input": b.input_shape}
-    for i, layer in enumerate(layers):
-        where = f"layers[{i}]"
-        if not isinstance(layer, Mapping):
-            raise ConfigError("each layer must be a mapping", file=file, key=where)
-        kind = layer.get("type")
-        if kind not in _LAYER_KEYS:
-            raise ConfigError(f"unknown layer type; allowed: {', '.join(_LAYER_KEYS)}",
-                              file=file, key=f"{where}.type", value=kind, has_value=True)
-        check_keys(layer, allowed=("name", "type", "inputs", "quant", *_LAYER_KEYS[kind]),
-                   required=("name", "type"), file=file, prefix=f"{where}.")
-        name = str(layer["name"])
-        where = f"layers.{name}"
-        inputs = layer.get("inputs", [b.current])
-        if not isinstance(inputs, list) or not inputs or any(x not in shapes for x in inputs):
-            raise ConfigError(f"inputs must name earlier layers or 'input'; known: "
-                              f"{', '.join(shapes)}", file=file, key=f"{where}.inputs",
-                              value=inputs, has_value=True)
-        if kind != "add" and len(inputs) != 1:
-            raise ConfigError("this layer type reads exactly one input", file=file,
-                              key=f"{where}.inputs", value=inputs, has_value=True)
-        src = inputs[0]
-        try:
-            if kind == "conv":
-                b.conv(name, _int(layer, "out_channels", file=file, where=where),
-                       _int(layer, "kernel", file=file, where=where),
-                       stride=_int(layer, "stride", file=file, where=where, default=1),
-                       padding=_int(layer, "padding", file=file, where=where, default=0,
-                                    minimum=0),
-                       groups=_int(layer, "groups", file=file, where=where, default=1),
-                       src=src, shape=shapes[src])
-            elif kind == "fc":
-                b.current, b.shape = src, shapes[src]
-                b.fc(name, _int(layer, "out_features", file=file, where=where))
-            elif kind == "global_avgpool":
-                b.pool(name, 1, 1, mode="global_avg", src=src, shape=shapes[src])
-            elif kind == "add":
-                if len(inputs) != 2 or shapes[inputs[0]] != shapes[inputs[1]]:
-                    raise ConfigError("an add reads two maps of equal shape", file=file,
-                                      key=f"{where}.inputs", value=inputs, has_value=True)
-                b.shape = shapes[src]
-                b.add(name, inputs[0], inputs[1])
-            else:
-                k = _int(layer, "kernel", file=file, where=where)
-                b.pool(name, k, _int(layer, "stride", file=file, where=where, default=k),
-                       padding=_int(layer, "padding", file=file, where=where, default=0,
-                                    minimum=0),
-                       mode="max" if kind == "maxpool" else "avg", src=src, shape=shapes[src])
-        except ConfigError as err:
-            if err.file:
-                raise
-            raise ConfigError(err.message, file=file, key=err.key or where, value=err.value,
-                              has_value=err.value is not None) from None
-        if name in shapes:
-            raise ConfigError("duplicate layer name", file=file, key=where)
-        shapes[name] = b.shape
-        if "quant" in layer:
-            fixed[name] = parse_layer_quant(layer["quant"], source=file, key=f"{where}.quant")
-    if quant is not None:
-        body = parse_quant(quant)
-    else:
-        body = QuantConfig(parse_layer_quant(data.get("quant", "w1a1"), source=file, key="quant"),
-                           source=file)
-    merged = QuantConfig(body.default, body.first, body.last,
-                         tuple(fixed.items()) + tuple(x for x in body.layers if x[0] not in fixed),
-                         body.source)
+class _StrictLoader(_SafeBase):  # type: ignore[valid-type,misc]
+    """A safe loader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"keys must be plain names, not {type(key).__name__} (line {line})")
+        if key in out:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"duplicate key (line {line})", key=str(key))
+        out[key] = loader.construct_object(value_node, deep=deep)
+    return out
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def loads_yaml(text: str, *, source: str = "<string>") -> Any:
+    """Parse YAML text strictly (safe types only, no duplicate keys)."""
     try:
-        return b.build(merged, source=file)
+        return yaml.load(text, Loader=_StrictLoader)
     except ConfigError as err:
-        if err.file:
-            raise
-        raise ConfigError(err.message, file=file, key=err.key, value=err.value,
-                          has_value=err.value is not None) from None
+        raise ConfigError(err.message, file=source, key=err.key) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"not valid YAML{where}: {problem}", file=source) from None
 
 
-def network_from_checkpoint(path: str | Path) -> Network:
-    """The zoo network a checkpoint was trained as, with the checkpoint's quantisation.
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file strictly; a missing or unreadable file is a :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=p) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read file ({err.__class__.__name__}: {err})", file=p) from None
+    return loads_yaml(text, source=str(p))
 
-    Lowering by shape: the simulator needs shapes and precisions; the weights themselves
-    (for kernel decomposition and the functional model) are a later step. Imports torch.
+
+def check_keys(
+    data: Mapping[str, Any],
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    file: str | Path | None = None,
+    prefix: str = "",
+) -> None:
+    """Reject unknown keys and report the first missing required key."""
+    allowed_set = set(allowed)
+    for key in data:
+        if key not in allowed_set:
+            raise ConfigError(
+                f"unknown key; allowed keys here: {', '.join(sorted(allowed_set))}",
+                file=file,
+                key=f"{prefix}{key}",
+            )
+    for key in required:
+        if key not in data:
+            raise ConfigError("missing required key", file=file, key=f"{prefix}{key}")
+
+
+def check_output_path(path: str | Path | None, *, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be an output file (``flag`` names the option).
+
+    A directory, or a path whose parent directory does not exist or is not writable, is a
+    :class:`ConfigError`; ``None`` and ``-`` (stdout) pass. A file that cannot be written for
+    another reason still fails when it is written.
     """
-    from reference.checkpoint import load_checkpoint
+    if path is None or str(path) == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError("is a directory; give a file name", key=flag, value=str(path),
+                          has_value=True)
+    parent = p.parent
+    if not parent.is_dir():
+        raise ConfigError(f"directory {str(parent)!r} does not exist", key=flag,
+                          value=str(path), has_value=True)
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
+                          value=str(path), has_value=True)
 
-    ckpt = load_checkpoint(path)
-    if ckpt.model_name not in ZOO:
-        raise ConfigError(f"checkpoint of model '{ckpt.model_name}', which has no workload; "
-                          f"known: {', '.join(ZOO)}", file=str(path))
-    net = get_network(ckpt.model_name, ckpt.quant)
-    acc = f", accuracy {ckpt.accuracy:.4f}" if ckpt.accuracy is not None else ""
-    return Network(net.name, net.input_shape, net.layers, net.inputs, net.quant,
-                   f"checkpoint:{path}{acc}")
 
+def write_json(target: str | Path | None, payload: Any, *, flag: str = "--json") -> None:
+    """Write ``payload`` as indented JSON to ``target`` (``-``: standard output; None: nothing).
 
-def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None) -> Network:
-    """``--network``: a zoo name, a network YAML file, or a checkpoint (``.pt``)."""
-    text = str(spec)
-    if text.lower() in ZOO:
-        return get_network(text, quant)
-    path = Path(text)
-    if text.endswith((".pt", ".pth", ".ckpt")):
-        if quant is not None:
-            raise ConfigError("a checkpoint carries its own quantisation; drop --quant",
-                              key="--quant", value=str(quant), has_value=True)
-        if not path.exists():
-            raise ConfigError("checkpoint file not found", key="--network", value=text,
-                              has_value=True)
-        return network_from_checkpoint(path)
-    if text.endswith((".yaml", ".yml")) or path.exists():
-        return network_from_yaml(path, quant)
-    return get_network(text, quant)  # raises with the list of zoo names
+    A file that cannot be written is a one-line :class:`ConfigError` naming ``flag``.
+    """
+    if target is None:
+        return
+    text = json.dumps(payload, indent=2) + "\n"
+    if str(target) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot write ({err.strerror or err})", key=flag, value=str(target),
+                          has_value=True) from None

@@ -1,8 +1,8 @@
 """Layer records of a workload: shapes, strides, padding, groups and per-operand precision.
 
 A workload is pure data (no torch, no simulation). MAC layers (:class:`Conv2d`, :class:`Linear`)
-carry the precision of their weights and of their *input* activations; the precision of a
-layer's output is the input precision of whatever consumes it, which :class:`Network` fills in.
+carry the number format of their weights and of their *input* activations; the format of a
+layer's output is the input format of whatever consumes it, which :class:`Network` fills in.
 Shapes are (channels, height, width) for one inference (batch 1).
 """
 
@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reference.files import ConfigError
-from reference.qconfig import OperandQuant
+from workloads.errors import ConfigError
+from workloads.formats import BINARY, INT8, NumberFormat
 
 __all__ = [
     "Add",
@@ -23,7 +23,6 @@ __all__ = [
     "LayerKind",
     "Linear",
     "Pool",
-    "Precision",
     "Shape",
 ]
 
@@ -35,48 +34,6 @@ class LayerKind(enum.Enum):
     FC = "fc"
     POOL = "pool"
     ADD = "add"
-
-
-@dataclass(frozen=True, slots=True)
-class Precision:
-    """Number format of one operand as the hardware sees it.
-
-    ``kind``: ``binary`` (±1), ``ternary`` ({−1, 0, +1}: sign + mask planes), ``int`` (k-bit),
-    ``bases`` (M binary bases, ABC-Net) or ``float`` (simulated as 8-bit).
-    """
-
-    kind: Literal["binary", "ternary", "int", "bases", "float"]
-    bits: int
-    bases: int = 1
-
-    def __post_init__(self) -> None:
-        if self.bits < 1:
-            raise ConfigError("precision needs at least 1 bit", key="bits", value=self.bits,
-                              has_value=True)
-
-    @classmethod
-    def from_quant(cls, q: OperandQuant) -> Precision:
-        return cls(q.kind, q.bits, q.bases)
-
-    @property
-    def planes(self) -> int:
-        """Binary planes a bit-serial datapath processes (ternary: sign + mask)."""
-        return 8 if self.kind == "float" else self.bits
-
-    @property
-    def storage_bits(self) -> int:
-        """Bits one element takes in memory (float layers are stored as 8-bit)."""
-        return 8 if self.kind == "float" else self.bits
-
-    @property
-    def label(self) -> str:
-        return {"binary": "1", "ternary": "t", "float": "fp"}.get(self.kind) or (
-            f"b{self.bases}" if self.kind == "bases" else str(self.bits)
-        )
-
-
-BINARY = Precision("binary", 1)
-INT8 = Precision("int", 8)
 
 
 def _positive(name: str, key: str, value: object) -> None:
@@ -100,9 +57,9 @@ class Conv2d:
     stride: int = 1
     padding: int = 0
     groups: int = 1
-    weights: Precision = BINARY
-    activations: Precision = BINARY
-    output: Precision = BINARY
+    weights: NumberFormat = BINARY
+    activations: NumberFormat = BINARY
+    output: NumberFormat = BINARY
     kind: LayerKind = LayerKind.CONV  # CONV, or FC for a fully connected layer
 
     def __post_init__(self) -> None:
@@ -176,9 +133,9 @@ def Linear(
     in_features: int,
     out_features: int,
     *,
-    weights: Precision = BINARY,
-    activations: Precision = BINARY,
-    output: Precision = BINARY,
+    weights: NumberFormat = BINARY,
+    activations: NumberFormat = BINARY,
+    output: NumberFormat = BINARY,
 ) -> Conv2d:
     """A fully connected layer: a 1×1 convolution over a 1×1 map, kind ``FC``."""
     return Conv2d(name, (in_features, 1, 1), out_features, (1, 1), weights=weights,
@@ -195,8 +152,8 @@ class Pool:
     stride: int
     padding: int = 0
     mode: Literal["max", "avg", "global_avg"] = "max"
-    activations: Precision = BINARY
-    output: Precision = BINARY
+    activations: NumberFormat = BINARY
+    output: NumberFormat = BINARY
     kind: LayerKind = field(default=LayerKind.POOL, init=False)
 
     def __post_init__(self) -> None:
@@ -244,8 +201,8 @@ class Add:
 
     name: str
     in_shape: Shape
-    activations: Precision = INT8
-    output: Precision = BINARY
+    activations: NumberFormat = INT8
+    output: NumberFormat = BINARY
     kind: LayerKind = field(default=LayerKind.ADD, init=False)
 
     def __post_init__(self) -> None:

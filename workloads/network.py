@@ -14,13 +14,18 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from reference.files import ConfigError
-from workloads.layers import Add, Conv2d, Layer, Pool, Precision, Shape
+from workloads.errors import ConfigError
+from workloads.formats import BINARY, LOGITS, NumberFormat
+from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Shape
+from workloads.quant import (
+    LayerQuant,
+    NetworkQuantDefaults,
+    Position,
+    QuantConfig,
+    resolve_layer_quant,
+)
 
-__all__ = ["LOGITS", "Network"]
-
-#: Format of the network's final scores (the accumulator output of the last layer).
-LOGITS = Precision("int", 16)
+__all__ = ["Network", "NetworkBuilder", "resolve_quants"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,7 @@ class Network:
         source: str = "",
     ) -> Network:
         """Assemble a network and set every layer's ``output`` precision from its consumers."""
-        reads: dict[str, list[Precision]] = {x.name: [] for x in layers}
+        reads: dict[str, list[NumberFormat]] = {x.name: [] for x in layers}
         fixed: dict[str, Layer] = {}
         for layer in reversed(layers):  # consumers come after producers
             formats = reads[layer.name]
@@ -142,3 +147,84 @@ def _layer_dict(layer: Layer) -> dict:
     d["weight_bits"] = layer.weight_bits
     return d
 
+
+
+def resolve_quants(mac_names: Sequence[str], quant: QuantConfig,
+                   defaults: NetworkQuantDefaults | None, *, network: str
+                   ) -> dict[str, LayerQuant]:
+    """The quantisation of every MAC layer (in execution order) of a network: ``quant``
+    over the network's paper ``defaults`` (see :func:`~workloads.quant.resolve_layer_quant`).
+    An override naming a layer the network lacks is a :class:`ConfigError`."""
+    if not mac_names:
+        raise ConfigError("a network needs at least one conv or fc layer", key="layers")
+    quant.check_layer_names(set(mac_names), network=network)
+    first, last = mac_names[0], mac_names[-1]
+    out = {}
+    for name in mac_names:
+        pos: Position = "first" if name == first else "last" if name == last else "body"
+        out[name] = resolve_layer_quant(quant, defaults, name, pos)
+    return out
+
+
+class NetworkBuilder:
+    """Builds a :class:`Network` layer by layer, tracking the current tensor and its shape.
+
+    MAC layers get their number formats at :meth:`build` from the quantisation config, once
+    the first and last MAC layers are known.
+    """
+
+    def __init__(self, name: str, input_shape: Shape) -> None:
+        self.name = name
+        self.input_shape = input_shape
+        self.layers: list[Layer] = []
+        self.inputs: dict[str, tuple[str, ...]] = {}
+        self.current = "input"
+        self.shape: Shape = input_shape
+
+    def _add(self, layer: Layer, inputs: tuple[str, ...]) -> str:
+        self.layers.append(layer)
+        self.inputs[layer.name] = inputs
+        self.current = layer.name
+        self.shape = layer.out_shape
+        return layer.name
+
+    def conv(self, name: str, out_channels: int, kernel: int, *, stride: int = 1,
+             padding: int = 0, groups: int = 1, src: str | None = None,
+             shape: Shape | None = None) -> str:
+        src = src or self.current
+        in_shape = shape or self.shape
+        return self._add(Conv2d(name, in_shape, out_channels, (kernel, kernel), stride, padding,
+                                groups, BINARY, BINARY), (src,))
+
+    def fc(self, name: str, out_features: int) -> str:
+        c, h, w = self.shape
+        return self._add(Linear(name, c * h * w, out_features), (self.current,))
+
+    def pool(self, name: str, kernel: int, stride: int | None = None, *, padding: int = 0,
+             mode: str = "max", src: str | None = None, shape: Shape | None = None) -> str:
+        src = src or self.current
+        layer = Pool(name, shape or self.shape, kernel, stride or kernel, padding,
+                     mode)  # type: ignore[arg-type]
+        return self._add(layer, (src,))
+
+    def add(self, name: str, a: str, b: str) -> str:
+        return self._add(Add(name, self.shape), (a, b))
+
+    @property
+    def mac_names(self) -> list[str]:
+        return [x.name for x in self.layers if isinstance(x, Conv2d)]
+
+    def build(self, quant: QuantConfig, *, defaults: NetworkQuantDefaults | None = None,
+              source: str = "") -> Network:
+        """The network with every MAC layer's formats resolved from ``quant`` over the paper
+        ``defaults`` (``None`` for a network without any)."""
+        quants = resolve_quants(self.mac_names, quant, defaults, network=self.name)
+        layers: list[Layer] = []
+        for layer in self.layers:
+            if isinstance(layer, Conv2d):
+                lq = quants[layer.name]
+                layer = dataclasses.replace(layer, weights=lq.weights.format,
+                                            activations=lq.activations.format)
+            layers.append(layer)
+        return Network.build(self.name, self.input_shape, layers, self.inputs,
+                             quant=quant.name, source=source or f"zoo:{self.name}")

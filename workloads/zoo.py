@@ -1,110 +1,97 @@
-"""The built-in network zoo as pure shape specs (no torch).
+"""The network zoo: one description per network, with its paper's quantisation.
 
-Names, layer names and shapes match ``reference.models`` so a trained checkpoint lowers onto
-the same records. Each network's default quantisation follows its paper
-(``reference.qconfig.NETWORK_DEFAULTS``). MAC counts are checked in the tests against
-hand-computed figures (FINN, Courbariaux et al., Krizhevsky et al., He et al.).
+Each :class:`ZooNetwork` is the single source of a network's shape: its layers (a builder
+function), its input, classes and datasets, and its paper's quantisation. The simulator reads
+the :class:`~workloads.network.Network` it builds; the torch reference (``reference.models``)
+builds its model from the very same description, so the two cannot drift apart. MAC counts are
+checked in the tests against hand-computed figures (FINN, Courbariaux et al., Krizhevsky et
+al., He et al.).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
-from reference.files import ConfigError
-from reference.qconfig import (
-    Position,
+from workloads.errors import ConfigError
+from workloads.network import Network, NetworkBuilder, resolve_quants
+from workloads.quant import (
+    DefaultSpec,
+    LayerQuant,
+    NetworkQuantDefaults,
     QuantConfig,
-    default_quant,
+    layer_spec,
     parse_quant,
-    resolve_layer_quant,
 )
-from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Precision, Shape
-from workloads.network import Network
 
-__all__ = ["ZOO", "NetworkBuilder", "get_network", "zoo_names"]
+__all__ = ["ZOO", "ZooNetwork", "get_network", "zoo_names", "zoo_network"]
 
-_PLACEHOLDER = Precision("binary", 1)
+#: Adds a network's layers to a builder; the int is the number of classes.
+LayerRecipe = Callable[[NetworkBuilder, int], None]
 
 
-class NetworkBuilder:
-    """Builds a :class:`Network` layer by layer, tracking the current tensor and its shape.
+@dataclass(frozen=True, slots=True)
+class ZooNetwork:
+    """One zoo network.
 
-    MAC layers get their precision at :meth:`build` from the quantisation config, once the
-    first and last MAC layers are known.
+    ``signed_inputs`` names the MAC layers that read a signed, unbounded residual stream as is
+    (no activation function in front of their input quantiser: Bi-Real's shortcut convs and
+    classifier). ``dropout`` is the paper's dropout on every MAC layer's quantised input.
     """
 
-    def __init__(self, name: str, input_shape: Shape) -> None:
-        self.name = name
-        self.input_shape = input_shape
-        self.layers: list[Layer] = []
-        self.inputs: dict[str, tuple[str, ...]] = {}
-        self.current = "input"
-        self.shape: Shape = input_shape
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    datasets: tuple[str, ...]
+    dropout: float
+    paper: str
+    quant: NetworkQuantDefaults
+    recipe: LayerRecipe
+    signed_inputs: frozenset[str] = frozenset()
 
-    def _add(self, layer: Layer, inputs: tuple[str, ...]) -> str:
-        self.layers.append(layer)
-        self.inputs[layer.name] = inputs
-        self.current = layer.name
-        self.shape = layer.out_shape
-        return layer.name
-
-    def conv(self, name: str, out_channels: int, kernel: int, *, stride: int = 1,
-             padding: int = 0, groups: int = 1, src: str | None = None,
-             shape: Shape | None = None) -> str:
-        src = src or self.current
-        in_shape = shape or self.shape
-        return self._add(Conv2d(name, in_shape, out_channels, (kernel, kernel), stride, padding,
-                                groups, _PLACEHOLDER, _PLACEHOLDER), (src,))
-
-    def fc(self, name: str, out_features: int) -> str:
-        c, h, w = self.shape
-        return self._add(Linear(name, c * h * w, out_features), (self.current,))
-
-    def pool(self, name: str, kernel: int, stride: int | None = None, *, padding: int = 0,
-             mode: str = "max", src: str | None = None, shape: Shape | None = None) -> str:
-        src = src or self.current
-        layer = Pool(name, shape or self.shape, kernel, stride or kernel, padding,
-                     mode)  # type: ignore[arg-type]
-        return self._add(layer, (src,))
-
-    def add(self, name: str, a: str, b: str) -> str:
-        return self._add(Add(name, self.shape), (a, b))
-
-    def build(self, quant: QuantConfig, *, source: str = "") -> Network:
-        macs = [x for x in self.layers if isinstance(x, Conv2d)]
-        if not macs:
-            raise ConfigError("a network needs at least one conv or fc layer", key="layers")
-        quant.check_layer_names({x.name for x in macs}, network=self.name)
-        first, last = macs[0].name, macs[-1].name
-        layers: list[Layer] = []
-        for layer in self.layers:
-            if isinstance(layer, Conv2d):
-                pos: Position = ("first" if layer.name == first
-                                 else "last" if layer.name == last else "body")
-                lq = resolve_layer_quant(quant, self.name, layer.name, pos)
-                layer = dataclasses.replace(layer, weights=Precision.from_quant(lq.weights),
-                                            activations=Precision.from_quant(lq.activations))
-            layers.append(layer)
-        return Network.build(self.name, self.input_shape, layers, self.inputs,
-                             quant=quant.name, source=source or f"zoo:{self.name}")
-
-
-def _mlp(name: str, hidden: int) -> Callable[[], NetworkBuilder]:
-    def make() -> NetworkBuilder:
-        b = NetworkBuilder(name, (1, 28, 28))
-        for i in range(1, 4):
-            b.fc(f"fc{i}", hidden)
-        b.fc("fc4", 10)
+    def builder(self, *, num_classes: int | None = None, in_channels: int | None = None
+                ) -> NetworkBuilder:
+        """A builder holding the layers (formats not yet resolved)."""
+        classes = self.num_classes if num_classes is None else num_classes
+        cin = self.input_shape[0] if in_channels is None else in_channels
+        for key, value in (("num_classes", classes), ("in_channels", cin)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError("must be a positive integer", key=key, value=value,
+                                  has_value=True)
+        b = NetworkBuilder(self.name, (cin, self.input_shape[1], self.input_shape[2]))
+        self.recipe(b, classes)
         return b
 
-    return make
+    def quant_config(self, quant: str | Path | QuantConfig | None = None) -> QuantConfig:
+        """``quant`` parsed, or the paper's config when it is ``None``."""
+        return self.quant.config() if quant is None else parse_quant(quant)
+
+    def network(self, quant: str | Path | QuantConfig | None = None, *,
+                num_classes: int | None = None, in_channels: int | None = None) -> Network:
+        """The workload with ``quant`` (default: the paper's) over the paper's defaults."""
+        return self.builder(num_classes=num_classes, in_channels=in_channels).build(
+            self.quant_config(quant), defaults=self.quant, source=f"zoo:{self.name}")
+
+    def layer_quants(self, quant: str | Path | QuantConfig | None = None
+                     ) -> dict[str, LayerQuant]:
+        """Every MAC layer's quantisation, quantisers included (what training needs)."""
+        return resolve_quants(self.builder().mac_names, self.quant_config(quant), self.quant,
+                              network=self.name)
 
 
-def _cnv() -> NetworkBuilder:
-    """FINN CNV: 3×3 valid convs 64-64-P-128-128-P-256-256, fc 512-512-10."""
-    b = NetworkBuilder("cnv", (3, 32, 32))
+# --------------------------------------------------------------------------- recipes
+def _mlp(hidden: int) -> LayerRecipe:
+    def recipe(b: NetworkBuilder, classes: int) -> None:
+        for i in range(1, 4):
+            b.fc(f"fc{i}", hidden)
+        b.fc("fc4", classes)
+    return recipe
+
+
+def _cnv(b: NetworkBuilder, classes: int) -> None:
+    """FINN CNV: 3×3 valid convs 64-64-P-128-128-P-256-256, fc 512-512-classes."""
     b.conv("conv1", 64, 3)
     b.conv("conv2", 64, 3)
     b.pool("pool1", 2)
@@ -115,8 +102,7 @@ def _cnv() -> NetworkBuilder:
     b.conv("conv6", 256, 3)
     b.fc("fc1", 512)
     b.fc("fc2", 512)
-    b.fc("fc3", 10)
-    return b
+    b.fc("fc3", classes)
 
 
 def _vgg_body(b: NetworkBuilder) -> None:
@@ -128,27 +114,22 @@ def _vgg_body(b: NetworkBuilder) -> None:
             b.pool(f"pool{i // 2}", 2)
 
 
-def _bnn_cifar10() -> NetworkBuilder:
-    """Courbariaux et al. 2016: VGG body, fc 1024-1024-10 (616,966,144 MACs)."""
-    b = NetworkBuilder("bnn-cifar10", (3, 32, 32))
+def _bnn_cifar10(b: NetworkBuilder, classes: int) -> None:
+    """Courbariaux et al. 2016: VGG body, fc 1024-1024-classes (616,966,144 MACs)."""
     _vgg_body(b)
     b.fc("fc1", 1024)
     b.fc("fc2", 1024)
-    b.fc("fc3", 10)
-    return b
+    b.fc("fc3", classes)
 
 
-def _vgg_small() -> NetworkBuilder:
-    """HWGQ / LQ-Nets VGG-Small: the same body and a single fc to 10 classes."""
-    b = NetworkBuilder("vgg-small", (3, 32, 32))
+def _vgg_small(b: NetworkBuilder, classes: int) -> None:
+    """HWGQ / LQ-Nets VGG-Small: the same body and a single fc to the classes."""
     _vgg_body(b)
-    b.fc("fc", 10)
-    return b
+    b.fc("fc", classes)
 
 
-def _alexnet() -> NetworkBuilder:
+def _alexnet(b: NetworkBuilder, classes: int) -> None:
     """Krizhevsky et al. 2012 with its two-group convs; 227×227 input (724,406,816 MACs)."""
-    b = NetworkBuilder("alexnet", (3, 227, 227))
     b.conv("conv1", 96, 11, stride=4)
     b.pool("pool1", 3, 2)
     b.conv("conv2", 256, 5, padding=2, groups=2)
@@ -159,14 +140,12 @@ def _alexnet() -> NetworkBuilder:
     b.pool("pool3", 3, 2)
     b.fc("fc6", 4096)
     b.fc("fc7", 4096)
-    b.fc("fc8", 1000)
-    return b
+    b.fc("fc8", classes)
 
 
-def _resnet18() -> NetworkBuilder:
+def _resnet18(b: NetworkBuilder, classes: int) -> None:
     """ResNet-18 (ImageNet) with Bi-Real shortcuts: a real-valued add around every 3×3 conv;
     downsampling shortcut = 2×2 avg-pool + 1×1 conv (1,814,073,344 MACs)."""
-    b = NetworkBuilder("resnet18", (3, 224, 224))
     b.conv("conv1", 64, 7, stride=2, padding=3)
     x = b.pool("pool1", 3, 2, padding=1)
     channels = 64
@@ -186,32 +165,79 @@ def _resnet18() -> NetworkBuilder:
             x = b.add(f"{p}.add2", b.current, x)
             channels = width
     b.pool("avgpool", 1, 1, mode="global_avg")
-    b.fc("fc", 1000)
-    return b
+    b.fc("fc", classes)
 
 
-ZOO: dict[str, Callable[[], NetworkBuilder]] = {
-    "sfc": _mlp("sfc", 256),
-    "lfc": _mlp("lfc", 1024),
-    "cnv": _cnv,
-    "bnn-cifar10": _bnn_cifar10,
-    "vgg-small": _vgg_small,
-    "alexnet": _alexnet,
-    "resnet18": _resnet18,
-}
+# --------------------------------------------------------------------------- paper defaults
+#: FINN (Umuroglu et al. 2017) and BNN (Courbariaux et al. 2016): every weight binary, 8-bit
+#: input pixels into the first layer.
+_FINN = NetworkQuantDefaults("w1a1", first="w*a8")
+#: Bi-Real's real-valued edges read the signed, unbounded residual stream (the downsampling
+#: shortcut convs and the classifier): 8-bit weights and *signed* 8-bit inputs (``uniform``,
+#: scaled per sample), never DoReFa's [0, 1] clip.
+_RESNET18_SIGNED_EDGE = layer_spec("uniform", "int", 8)
+_RESNET18_DOWNSAMPLE: tuple[tuple[str, DefaultSpec], ...] = tuple(
+    (f"layer{i}.0.downsample.conv", _RESNET18_SIGNED_EDGE) for i in (2, 3, 4))
+
+_ENTRIES = (
+    ZooNetwork("sfc", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.2,
+               "FINN SFC (Umuroglu et al. 2017), Brevitas bnn_pynq dropout", _FINN, _mlp(256)),
+    ZooNetwork("lfc", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.2,
+               "FINN LFC (Umuroglu et al. 2017), Brevitas bnn_pynq dropout", _FINN,
+               _mlp(1024)),
+    ZooNetwork("cnv", (3, 32, 32), 10, ("cifar10",), 0.0, "FINN CNV (Umuroglu et al. 2017)",
+               _FINN, _cnv),
+    ZooNetwork("bnn-cifar10", (3, 32, 32), 10, ("cifar10",), 0.0,
+               "BNN ConvNet (Courbariaux, Hubara et al. 2016)", _FINN, _bnn_cifar10),
+    # HWGQ (Cai et al. 2017): binary weights scaled by their mean magnitude per filter (as
+    # XNOR-Net's α), 2-bit half-wave Gaussian activations, first/last 8-bit.
+    ZooNetwork("vgg-small", (3, 32, 32), 10, ("cifar10",), 0.0,
+               "VGG-Small (Cai et al. HWGQ 2017; Zhang et al. LQ-Nets 2018)",
+               NetworkQuantDefaults(layer_spec("hwgq", "int", 2, weights="xnor_weight",
+                                               weight_kind="binary", weight_bits=1),
+                                    first="w8a8", last="w8a8"), _vgg_small),
+    # XNOR-Net AlexNet (Rastegari et al. 2016): α-scaled binary weights, K-scaled binary
+    # activations; first and last layers 8-bit.
+    ZooNetwork("alexnet", (3, 227, 227), 1000, (), 0.0,
+               "AlexNet with grouped convs (Krizhevsky et al. 2012; XNOR-Net)",
+               NetworkQuantDefaults(layer_spec("xnor_act", "binary", 1, weights="xnor_weight",
+                                               weight_kind="binary", weight_bits=1),
+                                    first="w8a8", last="w8a8"), _alexnet),
+    # Bi-Real ResNet-18 (Liu et al. 2018): sign weights (its magnitude-aware weight scaling is
+    # not implemented), ApproxSign activations; first conv 8-bit on the pixels, last layer and
+    # downsampling convs 8-bit with signed inputs.
+    ZooNetwork("resnet18", (3, 224, 224), 1000, (), 0.0, "Bi-Real ResNet-18 (Liu et al. 2018)",
+               NetworkQuantDefaults(layer_spec("approx_sign", "binary", 1, weights="sign",
+                                               weight_kind="binary", weight_bits=1),
+                                    first="w8a8", last=_RESNET18_SIGNED_EDGE,
+                                    layers=_RESNET18_DOWNSAMPLE),
+               _resnet18,
+               signed_inputs=frozenset({"fc", *(name for name, _ in _RESNET18_DOWNSAMPLE)})),
+)
+
+#: The zoo by name (read-only).
+ZOO: Mapping[str, ZooNetwork] = MappingProxyType({x.name: x for x in _ENTRIES})
 
 
 def zoo_names() -> list[str]:
     return list(ZOO)
 
 
+def zoo_network(name: str) -> ZooNetwork:
+    """The zoo entry ``name`` (case-insensitive); an unknown name is a :class:`ConfigError`
+    listing the zoo."""
+    try:
+        return ZOO[str(name).lower()]
+    except KeyError:
+        raise ConfigError(f"unknown network; zoo networks: {', '.join(ZOO)}", key="network",
+                          value=name, has_value=True) from None
+
+
 def get_network(name: str, quant: str | Path | QuantConfig | None = None) -> Network:
     """A zoo network with its paper's quantisation, or with ``quant`` (spec string, YAML path or
     :class:`QuantConfig`) for the body and any overrides."""
-    key = name.lower()
-    if key not in ZOO:
+    if str(name).lower() not in ZOO:
         raise ConfigError(f"unknown network; zoo networks: {', '.join(ZOO)} "
                           "(or a checkpoint .pt / network .yaml path)", key="--network",
                           value=name, has_value=True)
-    config = default_quant(key) if quant is None else parse_quant(quant)
-    return ZOO[key]().build(config)
+    return zoo_network(name).network(quant)

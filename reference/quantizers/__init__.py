@@ -11,7 +11,7 @@ the integer codes and real scales a bit-exact hardware model consumes::
     >>> get("sign").kind
     'binary'
 
-The registry below is the one place names are bound to classes; ``reference.qconfig``'s
+The registry below is the one place names are bound to classes; ``workloads.quant``'s
 ``WEIGHT_QUANTIZERS`` / ``ACTIVATION_QUANTIZERS`` name entries of it.
 """
 

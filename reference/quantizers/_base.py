@@ -3,7 +3,7 @@
 A quantiser is a small ``nn.Module``: ``forward`` gives the quantised tensor (values in the
 forward pass, the rule's surrogate gradient in the backward pass) and ``int_repr`` gives the
 integer codes and real scales a bit-exact hardware model consumes. ``kind`` and ``bits`` are
-metadata with the meaning of :class:`reference.qconfig.OperandQuant`.
+metadata with the meaning of :class:`workloads.quant.OperandQuant`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TypeAlias
 import torch
 from torch import Tensor, nn
 
-from reference.qconfig import OperandKind
+from workloads.formats import FormatKind, NumberFormat
 
 __all__ = [
     "CODE_DTYPE",
@@ -58,20 +58,26 @@ def check_bits(name: str, bits: int, allowed: range) -> int:
 
 
 class Quantizer(nn.Module):
-    """Base of every quantiser: metadata plus the integer view of the forward pass.
+    """Base of every quantiser: its number format plus the integer view of the forward pass.
 
-    Subclasses set ``kind`` (``binary``, ``ternary``, ``int``, ``bases``, ``float``) and
-    ``bits`` (storage bits per element, as in ``OperandQuant``) and guarantee
+    Subclasses pass ``kind`` (``binary``, ``ternary``, ``int``, ``bases``, ``float``) and
+    ``bits`` (storage bits per element; the base count for ``bases``) and guarantee
     ``self.dequantize(self.int_repr(x))`` equals ``self(x)`` exactly.
     """
 
-    kind: OperandKind
-    bits: int
+    format: NumberFormat
 
-    def __init__(self, *, kind: OperandKind, bits: int) -> None:
+    def __init__(self, *, kind: FormatKind, bits: int) -> None:
         super().__init__()
-        self.kind = kind
-        self.bits = bits
+        self.format = NumberFormat(kind, bits, bits if kind == "bases" else 1)
+
+    @property
+    def kind(self) -> FormatKind:
+        return self.format.kind
+
+    @property
+    def bits(self) -> int:
+        return self.format.bits
 
     def int_repr(self, x: Tensor) -> IntRepr:
         """Integer codes and real scale(s) of ``self(x)``; see each subclass for the layout."""

@@ -17,7 +17,7 @@ def get_engine(engine: str | Engine) -> Engine:
     try:
         return ENGINES[engine]()
     except KeyError:
-        from reference.files import ConfigError
+        from workloads.errors import ConfigError
 
         raise ConfigError(f"unknown engine; allowed: {', '.join(ENGINES)}", key="--engine",
                           value=engine, has_value=True) from None

@@ -14,9 +14,9 @@ from reference.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from reference.files import ConfigError
 from reference.models import build_model
-from reference.qconfig import parse_quant
+from workloads.errors import ConfigError
+from workloads.quant import parse_quant
 
 
 @pytest.fixture

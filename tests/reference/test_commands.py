@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reference.commands import register
-from reference.files import ConfigError
+from workloads.errors import ConfigError
 
 _ROOT = Path(__file__).parents[2]
 
@@ -24,7 +24,7 @@ def _run(*argv: str) -> int:
 
 
 def test_imports_stay_torch_free() -> None:
-    code = ("import sys, reference, reference.qconfig, reference.commands; "
+    code = ("import sys, reference, workloads.quant, reference.commands; "
             "print('torch' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True,
                          text=True, check=True)
@@ -68,7 +68,7 @@ def test_quant_yaml_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 @pytest.mark.parametrize(
     ("argv", "pattern"),
-    [(("summary", "--model", "lenet"), "known models"),
+    [(("summary", "--model", "lenet"), "zoo networks"),
      (("summary", "--model", "lfc", "--quant", "w1a9z"), "not a quantisation spec"),
      (("summary", "--model", "lfc", "--quant", "missing.yaml"), "file not found"),
      (("eval", "missing.pt"), "checkpoint not found"),
@@ -152,7 +152,7 @@ def test_cli_corrupt_checkpoint_field(tmp_path: Path,
 
 
 def test_check_output_path(tmp_path: Path) -> None:
-    from reference.files import check_output_path
+    from workloads.files import check_output_path
 
     for ok in (None, "-", tmp_path / "x.pt", str(tmp_path / "y.json")):
         check_output_path(ok, flag="--out")
@@ -175,7 +175,7 @@ def test_json_to_stdout_is_pure_json(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_write_json_errors_are_one_line(tmp_path: Path) -> None:
-    from reference.files import write_json
+    from workloads.files import write_json
 
     with pytest.raises(ConfigError, match=r"key '--json'.*cannot write"):
         write_json(tmp_path, {"a": 1})

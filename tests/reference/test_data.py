@@ -19,7 +19,7 @@ from reference.data import (
     read_idx,
     synthetic_dataset,
 )
-from reference.files import ConfigError
+from workloads.errors import ConfigError
 
 
 def _shared_data() -> Path:

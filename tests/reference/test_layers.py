@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference.layers import QConv2d, QLinear, make_qlayer
-from reference.qconfig import parse_quant
 from reference.quantizers import get
+from workloads.quant import parse_quant
 
 
 def _sign(x: torch.Tensor) -> torch.Tensor:

@@ -11,25 +11,24 @@ import pytest
 import torch
 from torch import nn
 
-from reference.files import ConfigError
 from reference.layers import QConv2d, QLinear
-from reference.models import MODELS, build_model, mac_layers, summary
-from reference.qconfig import (
+from reference.models import build_model, mac_layers, summary
+from reference.quantizers import REGISTRY
+from workloads.errors import ConfigError
+from workloads.quant import (
     ACTIVATION_QUANTIZERS,
-    NETWORK_DEFAULTS,
     WEIGHT_QUANTIZERS,
     NetworkQuantDefaults,
-    default_quant,
     parse_quant,
 )
-from reference.quantizers import REGISTRY
+from workloads.zoo import ZOO
 
 _CNV = ["conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "fc1", "fc2", "fc3"]
 _VGG = ["conv1", "conv2", "conv3", "conv4", "conv5", "conv6"]
 _RESNET = ["conv1"] + [
     f"layer{li}.{b}.{c}"
     for li in range(1, 5) for b in range(2)
-    for c in (("conv1", "conv2", "downsample.conv") if li > 1 and b == 0 else ("conv1", "conv2"))
+    for c in (("downsample.conv", "conv1", "conv2") if li > 1 and b == 0 else ("conv1", "conv2"))
 ] + ["fc"]
 
 #: name → (MAC layer names, MACs per image, weights). Weight derivations:
@@ -73,7 +72,7 @@ def _macs_from_shapes(model: nn.Module) -> int:
 
 
 def test_zoo_is_complete() -> None:
-    assert set(MODELS) == set(EXPECTED)
+    assert set(ZOO) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -116,8 +115,8 @@ def test_bireal_structure() -> None:
     block = model.get_submodule("layer2.0")
     assert isinstance(block.downsample.pool, nn.AvgPool2d)
     assert block.downsample.conv.kernel_size == (1, 1)
-    assert model.get_submodule("layer1.0").downsample is None
-    assert model.get_submodule("layer2.1").downsample is None
+    assert not hasattr(model.get_submodule("layer1.0"), "downsample")
+    assert not hasattr(model.get_submodule("layer2.1"), "downsample")
     assert isinstance(model.get_submodule("pool1"), nn.MaxPool2d)
 
 
@@ -146,7 +145,7 @@ def test_overrides_and_errors() -> None:
     model = build_model("cnv", num_classes=7, in_channels=1)
     assert model.input_shape == (1, 32, 32) and model.num_classes == 7
     assert model.eval()(torch.rand(1, 1, 32, 32)).shape == (1, 7)
-    with pytest.raises(ValueError, match="known models: sfc, lfc"):
+    with pytest.raises(ConfigError, match="zoo networks: sfc, lfc"):
         build_model("vgg16")
     with pytest.raises(ConfigError, match="no layer of that name"):
         build_model("lfc", {"default": "w1a1", "layers": {"conv9": "w2a2"}})
@@ -228,7 +227,7 @@ def test_default_quant_names_the_papers_quantisers() -> None:
         "lfc": ("sign", "sign", "w1a1"),                  # FINN / BNN
     }
     for name, (wq, aq, compact) in expected.items():
-        config = default_quant(name)
+        config = ZOO[name].quant.config()
         assert (config.default.weights.quantizer, config.default.activations.quantizer,
                 config.name) == (wq, aq, compact)
         model = build_model(name)
@@ -245,7 +244,7 @@ def test_network_defaults_take_compact_specs_or_mappings() -> None:
     d = NetworkQuantDefaults(spec, first="w*a8", last=spec, layers=(("conv2", "w2a2"),))
     body = d.body_quant()
     assert body.activations.quantizer == "uniform" and body.compact() == "w1a4" == d.name
-    assert NETWORK_DEFAULTS["alexnet"].name == "w1a1"
+    assert ZOO["alexnet"].quant.name == "w1a1"
     with pytest.raises(ConfigError, match=r"activations\.quantizer"):
         NetworkQuantDefaults({**spec, "activations": {"kind": "int", "bits": 2,
                                                       "quantizer": "xnor_act"}})

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from reference.qconfig import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 from reference.quantizers import (
     CODE_DTYPE,
     HWGQ,
@@ -26,6 +25,7 @@ from reference.quantizers import (
     half_gaussian_levels,
     names,
 )
+from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
     "abc_act", "abc_weight", "approx_sign", "dorefa_act", "dorefa_weight", "hwgq", "identity",

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from reference.data import synthetic_dataset
-from reference.files import ConfigError
 from reference.models import build_model, mac_layers
 from reference.train import Bop, _schedule, evaluate, train
+from workloads.errors import ConfigError
 
 
 def _pair(shape: tuple[int, int, int], n_train: int, n_test: int):
@@ -102,7 +102,7 @@ def test_schedules() -> None:
 def test_bad_inputs_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="takes 1×28×28 inputs"):
         train("lfc", "w1a1", _pair((3, 32, 32), 8, 4), 1, progress=False)
-    with pytest.raises(ConfigError, match="known models"):
+    with pytest.raises(ConfigError, match="zoo networks"):
         train("mlp", "w1a1", "synthetic", 1, progress=False)
     with pytest.raises(ConfigError, match="adam, bop"):
         train("lfc", "w1a1", "synthetic", 1, optimizer="sgd", progress=False)  # type: ignore[arg-type]

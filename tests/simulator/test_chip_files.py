@@ -15,8 +15,8 @@ import yaml
 from conftest import TINY
 
 from bnnsim.cli import main
-from reference.files import ConfigError
 from simulator.chip import apply_overrides, builtin_chips, load_chip
+from workloads.errors import ConfigError
 
 
 def write(tmp_path, data, name="chip.yaml"):

@@ -10,9 +10,10 @@ from simulator.energy import count_actions, energy_breakdown_pj
 from simulator.mapping import price
 from simulator.problem import problem_for
 from workloads import get_network
-from workloads.layers import Linear, Precision
+from workloads.formats import NumberFormat
+from workloads.layers import Linear
 
-B1 = Precision("binary", 1)
+B1 = NumberFormat("binary", 1)
 
 
 def test_hand_derived_actions_and_compute_energy():

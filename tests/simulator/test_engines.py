@@ -12,9 +12,10 @@ from simulator.cost import tile_compute_cycles
 from simulator.mapping import choose_mapping, price
 from simulator.problem import problem_for
 from workloads import get_network
-from workloads.layers import Conv2d, Precision
+from workloads.formats import NumberFormat
+from workloads.layers import Conv2d
 
-B1 = Precision("binary", 1)
+B1 = NumberFormat("binary", 1)
 
 
 class EngineContract:

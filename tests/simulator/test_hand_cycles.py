@@ -14,11 +14,12 @@ from conftest import make_chip
 from simulator.engines import AnalyticalEngine, EventEngine
 from simulator.mapping import choose_mapping, price
 from simulator.problem import problem_for
-from workloads.layers import Conv2d, Linear, Precision
+from workloads.formats import NumberFormat
+from workloads.layers import Conv2d, Linear
 
-B1 = Precision("binary", 1)
-I2 = Precision("int", 2)
-I8 = Precision("int", 8)
+B1 = NumberFormat("binary", 1)
+I2 = NumberFormat("int", 2)
+I8 = NumberFormat("int", 8)
 ENGINES = [AnalyticalEngine(), EventEngine()]
 
 

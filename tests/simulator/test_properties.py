@@ -15,7 +15,6 @@ from conftest import make_chip
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reference.files import ConfigError
 from simulator.cost import transfer
 from simulator.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.engines import AnalyticalEngine, EventEngine
@@ -23,15 +22,17 @@ from simulator.mapping import choose_mapping
 from simulator.problem import Unit, problem_for
 from simulator.schedule import build_schedule
 from simulator.tech import load_tech
-from workloads.layers import Add, Conv2d, Pool, Precision
+from workloads.errors import ConfigError
+from workloads.formats import NumberFormat
+from workloads.layers import Add, Conv2d, Pool
 
 EXAMPLES = int(os.environ.get("BNNSIM_HYPOTHESIS_EXAMPLES", "80"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 precisions = st.sampled_from([
-    Precision("binary", 1), Precision("ternary", 2), Precision("int", 2), Precision("int", 4),
-    Precision("bases", 3, 3), Precision("int", 8),
+    NumberFormat("binary", 1), NumberFormat("ternary", 2), NumberFormat("int", 2),
+    NumberFormat("int", 4), NumberFormat("bases", 3, 3), NumberFormat("int", 8),
 ])
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reference.files import ConfigError
 from simulator import simulate
-from workloads import load_network, network_from_yaml
+from workloads import is_checkpoint_path, load_network, network_from_yaml
+from workloads.errors import ConfigError
 
 GOOD = """
 name: tiny
@@ -55,8 +55,7 @@ def test_bad_files(tmp_path, edit, message):
     assert str(path) in str(info.value)
 
 
-def test_checkpoint_with_quant_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="carries its own quantisation"):
-        load_network(str(tmp_path / "x.pt"), "w1a1")
-    with pytest.raises(ConfigError, match="checkpoint file not found"):
+def test_checkpoints_are_lowered_by_the_reference(tmp_path):
+    assert is_checkpoint_path("a/b.pt") and not is_checkpoint_path("net.yaml")
+    with pytest.raises(ValueError, match=r"reference\.lowering"):  # API misuse, not bad input
         load_network(str(tmp_path / "x.pt"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reference.files import ConfigError
 from workloads import get_network, zoo_names
+from workloads.errors import ConfigError
 from workloads.layers import Conv2d, LayerKind, Pool
 
 # Hand-computed MACs (Σ K·OY·OX·C/g·FY·FX) and weight bits (paper precisions).

@@ -15,7 +15,8 @@ or as a YAML file with per-layer overrides::
         activations: {kind: int, bits: 2, quantizer: hwgq}
 
 "activations" of a layer are its *input* activations (for the first layer: the input pixels).
-This module is pure Python (no torch).
+An operand's quantisation is its :class:`~workloads.formats.NumberFormat` plus the name of the
+training rule (quantiser) that produces it. Pure Python (no torch).
 """
 
 from __future__ import annotations
@@ -26,28 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reference.files import ConfigError, check_keys, load_yaml
+from workloads.errors import ConfigError
+from workloads.files import check_keys, load_yaml
+from workloads.formats import FORMAT_KINDS, FormatKind, NumberFormat
 
 __all__ = [
     "ACTIVATION_QUANTIZERS",
-    "NETWORK_DEFAULTS",
     "WEIGHT_QUANTIZERS",
     "DefaultSpec",
     "LayerQuant",
     "NetworkQuantDefaults",
-    "OperandKind",
     "OperandQuant",
     "Position",
     "QuantConfig",
-    "default_quant",
+    "default_quantizer",
+    "layer_spec",
     "parse_layer_quant",
     "parse_quant",
     "resolve_layer_quant",
 ]
 
-OperandKind = Literal["binary", "ternary", "int", "bases", "float"]
 Position = Literal["first", "body", "last"]
-_KINDS: tuple[str, ...] = ("binary", "ternary", "int", "bases", "float")
+_KINDS: tuple[str, ...] = FORMAT_KINDS
 
 #: Registry names (see ``reference.quantizers``) valid for weights and for activations.
 WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
@@ -77,47 +78,44 @@ _DEFAULT_QUANTIZER = {
 }
 
 
+def default_quantizer(role: Literal["weights", "activations"], kind: FormatKind) -> str:
+    """The quantiser a compact spec implies for ``role`` and ``kind`` (``sign`` for binary,
+    ``twn`` for ternary weights, DoReFa for integers, ABC-Net for bases, ``identity``)."""
+    try:
+        return _DEFAULT_QUANTIZER[(role, kind)]
+    except KeyError:
+        raise ConfigError(f"{kind} {role} are not supported", key=role, value=kind,
+                          has_value=True) from None
+
+
 @dataclass(frozen=True, slots=True)
 class OperandQuant:
-    """Number format of one operand (weights or input activations) of a layer.
+    """How one operand (weights or input activations) of a layer is quantised: its number
+    format and the registered quantiser (training rule) that produces it."""
 
-    ``bits`` is the storage width of one element: 1 for binary, 2 for ternary (sign + mask),
-    k for k-bit integers, M for M binary bases, 32 for float. ``bases`` is M for ``bases``.
-    """
-
-    kind: OperandKind
-    bits: int
+    format: NumberFormat
     quantizer: str
-    bases: int = 1
 
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ConfigError(f"unknown operand kind; allowed: {', '.join(_KINDS)}", key="kind")
-        expected = {"binary": 1, "ternary": 2, "float": 32}.get(self.kind)
-        if expected is not None and self.bits != expected:
-            raise ConfigError(f"a {self.kind} operand has {expected} bits, not {self.bits}")
-        if self.kind == "int" and not 2 <= self.bits <= 16:
-            raise ConfigError("integer operands take 2 to 16 bits", key="bits", value=self.bits,
-                              has_value=True)
-        if self.kind == "bases":
-            if not 1 <= self.bases <= 8 or self.bits != self.bases:
-                raise ConfigError("bases takes 1 to 8 binary bases (bits == bases)",
-                                  key="bases", value=self.bases, has_value=True)
-        elif self.bases != 1:
-            raise ConfigError("only a 'bases' operand has bases != 1", key="bases")
+    @property
+    def kind(self) -> FormatKind:
+        return self.format.kind
+
+    @property
+    def bits(self) -> int:
+        return self.format.bits
+
+    @property
+    def bases(self) -> int:
+        return self.format.bases
 
     @property
     def planes(self) -> int:
-        """Binary planes a bit-serial datapath processes: 1, 2 (sign + mask), k, M; float: 8."""
-        if self.kind == "float":
-            return 8  # simulated as 8-bit: see docs/design.md
-        return self.bits
+        """Binary planes a bit-serial datapath processes (see :attr:`NumberFormat.planes`)."""
+        return self.format.planes
 
     def compact(self) -> str:
         """The compact token (``1``, ``t``, ``4``, ``b3``, ``32``) without the w/a prefix."""
-        return {"binary": "1", "ternary": "t", "float": "32"}.get(self.kind) or (
-            f"b{self.bases}" if self.kind == "bases" else str(self.bits)
-        )
+        return self.format.label
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "bits": self.bits, "quantizer": self.quantizer}
@@ -192,20 +190,11 @@ _COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}$")
 
 
 def _operand_from_token(token: str, role: str, *, source: str, key: str) -> OperandQuant:
-    if token == "1":
-        kind, bits, bases = "binary", 1, 1
-    elif token == "t":
-        kind, bits, bases = "ternary", 2, 1
-    elif token == "32":
-        kind, bits, bases = "float", 32, 1
-    elif token.startswith("b"):
-        kind, bits, bases = "bases", int(token[1:]), int(token[1:])
-    else:
-        kind, bits, bases = "int", int(token), 1
-    if role == "activations" and kind == "ternary":
+    fmt = NumberFormat.parse(token)
+    if role == "activations" and fmt.kind == "ternary":
         raise ConfigError("ternary activations are not supported", file=source or None, key=key,
                           value=token, has_value=True)
-    return OperandQuant(kind, bits, _DEFAULT_QUANTIZER[(role, kind)], bases)  # type: ignore[arg-type]
+    return OperandQuant(fmt, _DEFAULT_QUANTIZER[(role, fmt.kind)])
 
 
 def _parse_compact(text: str, *, source: str, key: str) -> LayerQuant:
@@ -251,11 +240,15 @@ def _parse_operand(data: Any, role: str, *, source: str, key: str) -> OperandQua
         raise ConfigError(f"allowed for {kind} {role}: {', '.join(allowed_q)}",
                           file=source or None, key=f"{key}.quantizer", value=quantizer,
                           has_value=True)
+    if kind == "int" and not 2 <= bits <= 16:  # 1-bit operands are written as binary
+        raise ConfigError("integer operands take 2 to 16 bits", file=source or None,
+                          key=f"{key}.bits", value=bits, has_value=True)
     try:
-        return OperandQuant(kind, bits, quantizer, bases)
+        fmt = NumberFormat(kind, bits, bases)
     except ConfigError as err:
         raise ConfigError(err.message, file=source or None, key=f"{key}.{err.key or 'bits'}",
-                          value=bits, has_value=True) from None
+                          value=err.value if err.has_value else bits, has_value=True) from None
+    return OperandQuant(fmt, quantizer)
 
 
 def parse_layer_quant(data: Any, *, source: str = "", key: str = "") -> LayerQuant:
@@ -325,6 +318,14 @@ def parse_quant(spec: str | Path | Mapping[str, Any] | QuantConfig) -> QuantConf
 DefaultSpec = str | Mapping[str, Any]
 
 
+def layer_spec(activations: str, kind: FormatKind, bits: int, *,
+               weights: str = "dorefa_weight", weight_kind: FormatKind = "int",
+               weight_bits: int = 8) -> dict[str, Any]:
+    """A ``{weights:, activations:}`` mapping naming both quantisers (for paper defaults)."""
+    return {"weights": {"kind": weight_kind, "bits": weight_bits, "quantizer": weights},
+            "activations": {"kind": kind, "bits": bits, "quantizer": activations}}
+
+
 def _merge_edge(spec: DefaultSpec, body: LayerQuant, *, key: str) -> LayerQuant:
     if not isinstance(spec, str):
         return parse_layer_quant(spec, key=key)
@@ -370,72 +371,16 @@ class NetworkQuantDefaults:
         """The body as a compact spec (``w1a2``): kinds and bits, without the quantisers."""
         return self.body_quant().compact()
 
-
-def _layer_spec(quantizer: str, kind: str, bits: int, *, weights: str = "dorefa_weight",
-                weight_kind: str = "int", weight_bits: int = 8) -> dict[str, Any]:
-    return {"weights": {"kind": weight_kind, "bits": weight_bits, "quantizer": weights},
-            "activations": {"kind": kind, "bits": bits, "quantizer": quantizer}}
-
-
-#: Bi-Real's real-valued edges read the signed, unbounded residual stream (the downsampling
-#: shortcut convs and the classifier): 8-bit weights and *signed* 8-bit inputs (``uniform``,
-#: scaled per sample), never DoReFa's [0, 1] clip.
-_RESNET18_SIGNED_EDGE = _layer_spec("uniform", "int", 8)
-_RESNET18_DOWNSAMPLE: tuple[tuple[str, DefaultSpec], ...] = tuple(
-    (f"layer{i}.0.downsample.conv", _RESNET18_SIGNED_EDGE) for i in (2, 3, 4)
-)
-
-#: Paper defaults of the zoo networks (same names in ``workloads.zoo`` and ``reference.models``).
-#: Kinds and bits are what the simulator reads; the quantisers are what training uses.
-NETWORK_DEFAULTS: dict[str, NetworkQuantDefaults] = {
-    # FINN (Umuroglu et al. 2017) and BNN (Courbariaux et al. 2016): every weight binary,
-    # 8-bit input pixels into the first layer.
-    "sfc": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "lfc": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "cnv": NetworkQuantDefaults("w1a1", first="w*a8"),
-    "bnn-cifar10": NetworkQuantDefaults("w1a1", first="w*a8"),
-    # HWGQ (Cai et al. 2017): binary weights scaled by their mean magnitude per filter (as
-    # XNOR-Net's α), 2-bit half-wave Gaussian activations, first/last 8-bit.
-    "vgg-small": NetworkQuantDefaults(
-        _layer_spec("hwgq", "int", 2, weights="xnor_weight", weight_kind="binary",
-                    weight_bits=1),
-        first="w8a8", last="w8a8"),
-    # XNOR-Net AlexNet (Rastegari et al. 2016): α-scaled binary weights, K-scaled binary
-    # activations; first and last layers 8-bit.
-    "alexnet": NetworkQuantDefaults(
-        _layer_spec("xnor_act", "binary", 1, weights="xnor_weight", weight_kind="binary",
-                    weight_bits=1),
-        first="w8a8", last="w8a8"),
-    # Bi-Real ResNet-18 (Liu et al. 2018): sign weights (its magnitude-aware weight scaling is
-    # not implemented), ApproxSign activations; first conv 8-bit on the pixels, last layer and
-    # downsampling convs 8-bit with signed inputs.
-    "resnet18": NetworkQuantDefaults(
-        _layer_spec("approx_sign", "binary", 1, weights="sign", weight_kind="binary",
-                    weight_bits=1),
-        first="w8a8", last=_RESNET18_SIGNED_EDGE, layers=_RESNET18_DOWNSAMPLE),
-}
-
-
-def default_quant(network: str) -> QuantConfig:
-    """The paper's quantisation for a zoo network: its body, quantisers included.
-
-    >>> default_quant("alexnet").default.activations.quantizer
-    'xnor_act'
-    >>> default_quant("alexnet").name
-    'w1a1'
-    """
-    try:
-        defaults = NETWORK_DEFAULTS[network]
-    except KeyError:
-        raise ConfigError(f"no quantisation defaults for network '{network}'; known: "
-                          + ", ".join(sorted(NETWORK_DEFAULTS))) from None
-    return QuantConfig(default=defaults.body_quant(), source="")
+    def config(self) -> QuantConfig:
+        """The paper's :class:`QuantConfig`: its body, quantisers included (the edges and named
+        layers are applied by :func:`resolve_layer_quant`)."""
+        return QuantConfig(default=self.body_quant(), source="")
 
 
 def resolve_layer_quant(
-    config: QuantConfig, network: str | None, name: str, position: Position
+    config: QuantConfig, defaults: NetworkQuantDefaults | None, name: str, position: Position
 ) -> LayerQuant:
-    """The format of one layer.
+    """The quantisation of one layer of a network whose paper defaults are ``defaults``.
 
     Precedence: the config's per-layer override, then its ``first``/``last``, then the
     network's paper default for that layer, then its paper edge default (``*`` filled from the
@@ -448,7 +393,6 @@ def resolve_layer_quant(
         return config.first
     if position == "last" and config.last is not None:
         return config.last
-    defaults = NETWORK_DEFAULTS.get(network) if network else None
     if defaults is not None:
         for layer_name, spec in defaults.layers:
             if layer_name == name:
