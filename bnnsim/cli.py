@@ -67,54 +67,30 @@ def _load_network(spec: str, quant: str | None) -> Any:
 
 # --------------------------------------------------------------------------- simulate
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from simulator import apply_overrides, load_chip, simulate
+    from simulator import apply_overrides, get_family, load_chip, simulate
 
     for target, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.trace, "--trace")):
         _check_output(target, flag)
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
+    family = get_family(chip.family)
+    engine = args.engine or family.engines[0]
+    if engine not in family.engines:
+        raise ConfigError(f"allowed for the {family.name} family: {', '.join(family.engines)}",
+                          key="--engine", value=engine, has_value=True)
     net = _load_network(args.network, args.quant)
-    result = simulate(net, chip, engine=args.engine, trace=bool(args.trace))
-    quiet = args.json == "-"
-    if not quiet:
-        rows = [(x.name, x.kind, x.precision, x.unit, _si(x.macs, ""), x.cycles, x.stall_cycles,
-                 f"{100 * x.utilization:.1f}", f"{x.dram_bytes / 1024:.1f}",
-                 f"{x.energy_pj / 1e6:.3f}", x.bound, x.mapping.describe())
-                for x in result.layers]
-        body = result.quant.rstrip("+")
-        other = [f"{x.name} {x.precision}" for x in result.layers
-                 if x.kind in ("conv", "fc") and x.precision != body]
-        note = (f"; {', '.join(other)}" if len(other) <= 3
-                else f"; {len(other)} layers differ, see prec") if other else ""
-        print(f"{result.network} ({body}{note}) on {result.chip} — {result.engine} engine")
-        print(_fmt_table(("layer", "kind", "prec", "unit", "MACs", "cycles", "stall", "util%",
-                          "DRAM KiB", "energy uJ", "bound", "mapping"), rows,
-                         "lllllrrrrrll"))
-        e = result.energy_breakdown_pj
-        parts = ", ".join(f"{k} {v / 1e6:.3f}" for k, v in e.items())
-        print()
-        print(f"total cycles      {result.cycles:,} ({result.latency_s * 1e3:.4f} ms at "
-              f"{result.clock_mhz:g} MHz, {result.frames_per_s:,.1f} frames/s)")
-        print(f"stall cycles      {sum(x.stall_cycles for x in result.layers):,}")
-        print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ)")
-        print(f"efficiency        {result.tops_per_w:.3f} TOPS/W (2 ops per MAC); array "
-              f"utilization {100 * result.utilization:.1f} %")
-        print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
-              f"weights {result.weight_bits:,} bits")
-        print(f"area              {result.area_mm2:.3f} mm² (tech {result.provenance['tech']})")
+    result = simulate(net, chip, engine=engine, trace=bool(args.trace))
+    if args.json != "-":
+        _print_result(result, family)
     if args.json:
         write_json(args.json, result.to_dict(include_trace=bool(args.trace)))
     if args.csv:
+        rows = result.layer_rows()
         with _open_output(args.csv, "--csv") as fh:
-            w = csv.writer(fh)
-            w.writerow(["name", "kind", "precision", "unit", "macs", "weight_bits", "cycles",
-                        "compute_cycles", "stall_cycles", "utilization", "dram_bytes",
-                        "energy_pj", "bound", "mapping"])
-            for x in result.layers:
-                w.writerow([x.name, x.kind, x.precision, x.unit, x.macs, x.weight_bits,
-                            x.cycles, x.compute_cycles, x.stall_cycles, f"{x.utilization:.6f}",
-                            x.dram_bytes, f"{x.energy_pj:.3f}", x.bound, x.mapping.describe()])
+            table = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            table.writeheader()
+            table.writerows(rows)
     if args.trace:
         with _open_output(args.trace, "--trace") as fh:
             w = csv.writer(fh)
@@ -124,12 +100,49 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_result(result: Any, family: Any) -> None:
+    """The per-layer table and the totals, with the family's own columns and lines."""
+    extra = [family.layer_columns(x) for x in result.layers]
+    heads = list(extra[0]) if extra else []
+    rows = [(x.name, x.kind, x.precision, x.unit, _si(x.macs, ""), x.cycles,
+             f"{100 * x.utilization:.1f}", f"{x.dram_bytes / 1024:.1f}",
+             f"{x.energy_pj / 1e6:.3f}", x.bound, *(cols[h] for h in heads))
+            for x, cols in zip(result.layers, extra, strict=True)]
+    body = result.quant.rstrip("+")
+    other = [f"{x.name} {x.precision}" for x in result.layers
+             if x.kind in ("conv", "fc") and x.precision != body]
+    note = (f"; {', '.join(other)}" if len(other) <= 3
+            else f"; {len(other)} layers differ, see prec") if other else ""
+    print(f"{result.network} ({body}{note}) on {result.chip} ({result.family}) — "
+          f"{result.engine} engine")
+    print(_fmt_table(("layer", "kind", "prec", "unit", "MACs", "cycles", "util%", "DRAM KiB",
+                      "energy uJ", "bound", *heads), rows,
+                     "lllllrrrrl" + "".join(_align(h) for h in heads)))
+    parts = ", ".join(f"{k} {v / 1e6:.3f}" for k, v in result.energy_breakdown_pj.items())
+    print()
+    print(f"latency           {result.latency_cycles:,} cycles ({result.latency_s * 1e3:.4f} ms "
+          f"at {result.clock_mhz:g} MHz)")
+    print(f"throughput        {result.frames_per_s:,.1f} frames/s (a frame every "
+          f"{result.interval_cycles:,} cycles)")
+    print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ); "
+          f"{result.tops_per_w:.3f} TOPS/W (2 ops per MAC)")
+    print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
+          f"weights {result.weight_bits:,} bits")
+    print(f"area              {result.area_mm2:.3f} mm² (tech {result.provenance['tech']})")
+    for label, text in family.total_lines(result):
+        print(f"{label:<17} {text}")
+
+
+def _align(head: str) -> str:
+    return "r" if head in ("stall",) else "l"
+
+
 # --------------------------------------------------------------------------- list
 def _cmd_list(args: argparse.Namespace) -> int:
-    from simulator import ENGINES, builtin_chips, load_chip
-    from simulator.tech import builtin_tech
+    from simulator import FAMILIES, builtin_chips, builtin_tech, get_family, load_chip
     from workloads import ZOO, get_network, zoo_names
 
+    _check_output(args.json, "--json")
     nets: list[dict[str, Any]] = []
     for name in zoo_names():
         net = get_network(name)
@@ -139,15 +152,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     chips: list[dict[str, Any]] = []
     for name in builtin_chips():
         c = load_chip(name)
-        pe = c.pe_array
-        chips.append({"name": name, "pe": f"{pe.rows}x{pe.cols} {pe.pe_type.value}"
-                      + (f" x{pe.lane_bits}b" if pe.pe_type.value == "xnor" else ""),
-                      "clock_mhz": c.clock_mhz, "dataflow": c.dataflow.value,
-                      "sram_kib": c.input_buffer.size_kib + c.weight_buffer.size_kib
-                      + c.output_buffer.size_kib, "dram_gbps": c.dram.bandwidth_gbps})
-    _check_output(args.json, "--json")
-    payload = {"networks": nets, "chips": chips, "tech": builtin_tech(),
-               "engines": list(ENGINES)}
+        chips.append({"name": name, "family": c.family, "clock_mhz": c.clock_mhz,
+                      "summary": get_family(c.family).describe(c)})
+    families = {name: {"engines": list(f.engines)} for name, f in FAMILIES.items()}
+    payload = {"networks": nets, "chips": chips, "tech": builtin_tech(), "families": families}
     if args.json:
         write_json(args.json, payload)
         if args.json == "-":
@@ -157,12 +165,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
                      [(n["name"], "x".join(map(str, n["input"])), n["layers"], f"{n['macs']:,}",
                        f"{n['weight_bits']:,}", n["quant"]) for n in nets]))
     print("\nchips")
-    print(_fmt_table(("name", "PE array", "MHz", "dataflow", "SRAM KiB", "DRAM GB/s"),
-                     [(c["name"], c["pe"], f"{c['clock_mhz']:g}", c["dataflow"],
-                       f"{c['sram_kib']:g}", f"{c['dram_gbps']:g}") for c in chips],
-                     "llrlrr"))
+    print(_fmt_table(("name", "family", "MHz", "summary"),
+                     [(c["name"], c["family"], f"{c['clock_mhz']:g}", c["summary"])
+                      for c in chips], "llrl"))
     print(f"\ntechnology tables: {', '.join(builtin_tech())}")
-    print(f"engines: {', '.join(ENGINES)}")
+    for name, f in families.items():
+        print(f"family {name}: engines {', '.join(f['engines'])}")
     return 0
 
 
@@ -188,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a chip field by dotted path, e.g. pe_array.rows=32 "
                           "(repeatable)")
-    sim.add_argument("--engine", default="analytical", choices=("analytical", "event"),
-                     help="timing engine (default: analytical)")
+    sim.add_argument("--engine", default=None,
+                     help="timing engine of the chip's family: analytical or event for the "
+                          "overlay (default: the family's first, analytical)")
     sim.add_argument("--json", metavar="FILE", help="write the result as JSON ('-': stdout)")
     sim.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV")
     sim.add_argument("--trace", metavar="FILE",
@@ -210,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "trace", None) and getattr(args, "engine", "event") != "event":
+        # only an event engine records busy intervals
         parser.error("--trace needs --engine event")
     try:
         return int(args.func(args) or 0)

@@ -1,28 +1,44 @@
-"""The simulator: chip files, the mapper, cost functions and two timing engines.
+"""The simulator: accelerator families behind one seam, one result schema, technology tables.
 
-Imports numpy, SimPy and PyYAML only: never torch or matplotlib.
+``simulate(workload, chip)`` runs a :class:`~workloads.network.Network` on a chip of any family
+(the chip file's ``family:``; the overlay PE array by default). Imports numpy, SimPy and PyYAML
+only: never torch, optuna or matplotlib.
 """
 
 from __future__ import annotations
 
-from simulator.api import simulate
-from simulator.chip import Chip, apply_overrides, builtin_chips, load_chip
-from simulator.engines import ENGINES, AnalyticalEngine, Engine, EventEngine, get_engine
-from simulator.result import LayerResult, Result
-from simulator.tech import TechTable, load_tech
+from simulator.api import (
+    apply_overrides,
+    builtin_chips,
+    chip_from_dict,
+    get_family,
+    load_chip,
+    simulate,
+)
+from simulator.families import DEFAULT_FAMILY, FAMILIES
+from simulator.family import ChipSpec, Family
+from simulator.result import SCHEMA_VERSION, LayerResult, Result
+from simulator.settings import Schema, Setting
+from simulator.tech import TechTable, builtin_tech, load_tech
+from simulator.trace import Interval
 
 __all__ = [
-    "ENGINES",
-    "AnalyticalEngine",
-    "Chip",
-    "Engine",
-    "EventEngine",
+    "DEFAULT_FAMILY",
+    "FAMILIES",
+    "SCHEMA_VERSION",
+    "ChipSpec",
+    "Family",
+    "Interval",
     "LayerResult",
     "Result",
+    "Schema",
+    "Setting",
     "TechTable",
     "apply_overrides",
     "builtin_chips",
-    "get_engine",
+    "builtin_tech",
+    "chip_from_dict",
+    "get_family",
     "load_chip",
     "load_tech",
     "simulate",

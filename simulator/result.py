@@ -1,101 +1,125 @@
-"""Results: frozen per-layer records and network totals, one schema for every engine.
+"""Results: one family-neutral, versioned schema for every accelerator family and engine.
 
-``Result.to_dict()`` is the documented ``--json`` schema (docs/result-schema.md).
+A :class:`Result` separates the two numbers a pipeline makes different: ``latency_cycles``
+(one frame, input to output) and ``interval_cycles`` (the steady state between frames;
+frames/s = clock / interval). A family that runs one layer at a time has both equal to the sum
+of its layers' cycles; a streaming pipeline's interval is its slowest stage. Per layer, the
+fields every family fills are on :class:`LayerResult`; what only one family knows lives in
+its ``details`` dataclass (and ``Result.details`` for totals).
+
+``Result.to_dict()`` is the documented ``--json`` schema (docs/result-schema.md) and
+:meth:`Result.layer_rows` the ``--csv`` columns; both are derived from the dataclass fields,
+so adding a field adds its key and column.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.mapping import Mapping
 from simulator.trace import Interval
 
-__all__ = ["SCHEMA_VERSION", "LayerResult", "Result"]
+__all__ = ["SCHEMA_VERSION", "TOTAL_KEYS", "LayerResult", "Result", "plain"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready form of a result value: dataclasses by field, tuples as lists, enums by
+    value; a non-finite float is an error, never ``NaN`` in a JSON file."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"non-finite number in a result: {value}")
+    return value
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Scalar leaves of a plain value under dotted column names (lists joined with spaces)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else k, v, out)
+    elif isinstance(value, list):
+        out[prefix] = " ".join(str(v) for v in value)
+    else:
+        out[prefix] = value
 
 
 @dataclass(frozen=True, slots=True)
 class LayerResult:
+    """One layer of one frame. ``cycles`` is the span of its work (overlay: first load to last
+    store; a pipeline stage: its cycles per frame); ``details`` is the family's own record."""
+
     name: str
     kind: str  # conv | fc | pool | add
-    unit: str  # array | int8_unit | ppu
-    precision: str  # e.g. "w1a2" (weights, input activations) or "a8" for pool/add
+    unit: str  # the unit that runs it (family-specific: array, int8_unit, ppu, …)
+    precision: str  # w<W>a<A> (weights, input activations) or a<A> for pool/add
     macs: int
     weight_bits: int
-    binary_ops: int  # XNOR bit-ops (MACs × bit-plane passes); 0 off the XNOR array
     cycles: int
-    compute_cycles: int  # busy cycles of the unit that runs the layer
-    stall_cycles: int  # cycles - compute_cycles
-    compute_wait_cycles: int  # the unit waiting for operands / output space (event engine)
-    load_wait_cycles: int  # loads waiting for buffer space (event engine)
-    lower_bound_cycles: int  # analytical bound
-    serial_cycles: int  # everything back to back
-    dram_bytes: int
-    dram_bytes_by_stream: dict[str, int]
-    dram_busy_cycles: int
     energy_pj: float
     energy_breakdown_pj: dict[str, float]
-    utilization: float  # useful work / (cycles × peak of its unit)
-    bound: str  # compute | memory
-    mapping: Mapping
-    actions: dict[str, int]
+    dram_bytes: int
+    utilization: float  # useful work / (cycles × peak of its unit), 0–1
+    bound: str  # what limits it: compute, ppu, memory, …
+    details: Any = None  # a frozen dataclass of the family
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "kind": self.kind, "unit": self.unit,
-            "precision": self.precision, "macs": self.macs, "weight_bits": self.weight_bits,
-            "binary_ops": self.binary_ops, "cycles": self.cycles,
-            "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
-            "compute_wait_cycles": self.compute_wait_cycles,
-            "load_wait_cycles": self.load_wait_cycles,
-            "lower_bound_cycles": self.lower_bound_cycles, "serial_cycles": self.serial_cycles,
-            "dram_bytes": self.dram_bytes, "dram_bytes_by_stream": dict(self.dram_bytes_by_stream),
-            "dram_busy_cycles": self.dram_busy_cycles, "energy_pj": self.energy_pj,
-            "energy_breakdown_pj": dict(self.energy_breakdown_pj),
-            "utilization": self.utilization, "bound": self.bound,
-            "mapping": {
-                "unit": self.mapping.unit, "dataflow": self.mapping.dataflow,
-                "tile": {"k": self.mapping.tk, "c": self.mapping.tc, "oy": self.mapping.toy,
-                         "ox": self.mapping.tox},
-                "loop_order": list(self.mapping.order), "tiles": self.mapping.tiles,
-                "spills_psums": self.mapping.spills_psums,
-            },
-            "actions": dict(self.actions),
-        }
+
+#: The network totals in ``to_dict()["total"]`` (properties and fields of :class:`Result`).
+TOTAL_KEYS = (
+    "latency_cycles", "interval_cycles", "latency_s", "frames_per_s", "energy_pj", "energy_uj",
+    "energy_breakdown_pj", "tops_per_w", "area_mm2", "area_breakdown_mm2", "dram_bytes",
+    "macs", "weight_bits",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """A workload on a chip: per-layer records, one frame's totals and provenance."""
+
+    family: str
     network: str
     quant: str
     chip: str
     engine: str
     clock_mhz: float
+    latency_cycles: int  # one frame, from its first input to its last output
+    interval_cycles: int  # steady state: cycles between frames
     layers: tuple[LayerResult, ...]
     area_mm2: float
     area_breakdown_mm2: dict[str, float]
-    peak_binary_macs_per_cycle: int
     provenance: dict[str, str]
+    details: Any = None  # the family's totals (a frozen dataclass)
     trace: tuple[Interval, ...] | None = field(default=None, compare=False)
 
     # ---------------------------------------------------------------- totals
     @property
-    def cycles(self) -> int:
-        return sum(x.cycles for x in self.layers)
-
-    @property
     def latency_s(self) -> float:
-        return self.cycles / (self.clock_mhz * 1e6)
+        return self.latency_cycles / (self.clock_mhz * 1e6)
 
     @property
     def frames_per_s(self) -> float:
-        return 1.0 / self.latency_s if self.cycles else float("inf")
+        """Steady-state throughput: clock / interval."""
+        return self.clock_mhz * 1e6 / self.interval_cycles if self.interval_cycles else 0.0
 
     @property
     def energy_pj(self) -> float:
+        """Energy of one frame."""
         return sum(x.energy_pj for x in self.layers)
+
+    @property
+    def energy_uj(self) -> float:
+        return self.energy_pj * 1e-6
 
     @property
     def energy_breakdown_pj(self) -> dict[str, float]:
@@ -122,36 +146,29 @@ class Result:
         """Operations (2 per MAC) per joule / 1e12; equals TOPS per watt."""
         return 2 * self.macs / (self.energy_pj * 1e-12) / 1e12 if self.energy_pj else 0.0
 
-    @property
-    def utilization(self) -> float:
-        """Binary MACs done on the array over what the array could do in the whole run."""
-        ops = sum(x.binary_ops for x in self.layers if x.unit == "array")
-        if not ops:  # int8 baseline: int8 MACs on the array
-            ops = sum(x.actions.get("int8_macs", 0) for x in self.layers if x.unit == "array")
-        return ops / (self.cycles * self.peak_binary_macs_per_cycle) if self.cycles else 0.0
-
+    # ---------------------------------------------------------------- schema
     def total_dict(self) -> dict[str, Any]:
-        return {
-            "cycles": self.cycles, "latency_s": self.latency_s,
-            "frames_per_s": self.frames_per_s, "energy_pj": self.energy_pj,
-            "energy_uj": self.energy_pj * 1e-6,
-            "energy_breakdown_pj": self.energy_breakdown_pj, "tops_per_w": self.tops_per_w,
-            "area_mm2": self.area_mm2, "area_breakdown_mm2": dict(self.area_breakdown_mm2),
-            "dram_bytes": self.dram_bytes, "macs": self.macs, "weight_bits": self.weight_bits,
-            "stall_cycles": sum(x.stall_cycles for x in self.layers),
-            "utilization": self.utilization,
-        }
+        return {key: plain(getattr(self, key)) for key in TOTAL_KEYS}
 
     def to_dict(self, *, include_trace: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "network": self.network, "quant": self.quant, "chip": self.chip,
-            "engine": self.engine, "clock_mhz": self.clock_mhz,
-            "total": self.total_dict(),
-            "layers": [x.to_dict() for x in self.layers],
-            "provenance": dict(self.provenance),
-        }
+        """The ``--json`` document (schema version :data:`SCHEMA_VERSION`)."""
+        head = ("family", "network", "quant", "chip", "engine", "clock_mhz")
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        out.update({key: getattr(self, key) for key in head})
+        out["total"] = self.total_dict()
+        out["details"] = plain(self.details)
+        out["layers"] = [plain(x) for x in self.layers]
+        out["provenance"] = dict(self.provenance)
         if include_trace and self.trace is not None:
-            out["trace"] = [{"component": t.component, "start": t.start, "end": t.end,
-                             "label": t.label} for t in self.trace]
+            out["trace"] = [plain(t) for t in self.trace]
         return out
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        """One flat row per layer (the ``--csv`` columns): the common fields, then the
+        family's details under dotted names (``details.mapping.tk``)."""
+        rows = []
+        for x in self.layers:
+            row: dict[str, Any] = {}
+            _flat("", plain(x), row)
+            rows.append(row)
+        return rows

@@ -8,7 +8,7 @@ width and in log2(size) between entries. Every entry names its source.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -20,11 +20,6 @@ from workloads.files import check_keys, load_yaml, loads_yaml
 
 __all__ = ["TechEntry", "TechTable", "builtin_tech", "load_tech"]
 
-_REQUIRED = {
-    ("int_adder", "add"), ("int_multiplier", "multiply"), ("xnor", "xnor"), ("popcount", "count"),
-    ("register", "write"), ("or_gate", "or"), ("sram", "read"), ("sram", "area"),
-    ("dram", "access"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +96,15 @@ class TechTable:
             return pts[0][1] * size_kib / pts[0][0]
         return _interp(pts, size_kib, log=False)
 
+    def require(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Fail unless the table has an entry for every (component, action) a family's cost
+        model reads: one line naming the table and the missing entries."""
+        have = {(e.component, e.action) for e in self.entries}
+        missing = sorted(set(entries) - have)
+        if missing:
+            raise ConfigError("missing entries for " + ", ".join(f"{c}/{a}" for c, a in missing),
+                              file=self.source or self.name, key="entries")
+
     @property
     def dram_energy_pj_per_bit(self) -> float:
         return self.energy_pj("dram", "access", 1)
@@ -138,11 +142,6 @@ def tech_from_dict(data: Any, *, file: str) -> TechTable:
         entries.append(TechEntry(str(e["component"]), str(e["action"]), opt["width"],
                                  opt["size_kib"], opt["energy_pj"], opt["area_um2"],
                                  str(e["source"])))
-    have = {(e.component, e.action) for e in entries}
-    missing = sorted(_REQUIRED - have)
-    if missing:
-        raise ConfigError("missing entries for " + ", ".join(f"{c}/{a}" for c, a in missing),
-                          file=file, key="entries")
     return TechTable(str(data["name"]), _number(data.get("node_nm", 0), file=file, key="node_nm"),
                      _number(data.get("voltage_v", 0), file=file, key="voltage_v"),
                      _number(data["leakage_mw_per_mm2"], file=file, key="leakage_mw_per_mm2"),

@@ -11,18 +11,18 @@ import pytest
 
 from bnnsim.cli import main
 
-LAYER_KEYS = {"name", "macs", "cycles", "compute_cycles", "stall_cycles", "dram_bytes",
-              "energy_pj", "utilization", "bound"}
-TOTAL_KEYS = {"cycles", "latency_s", "energy_pj", "area_mm2", "dram_bytes", "macs",
-              "weight_bits"}
+LAYER_KEYS = {"name", "macs", "cycles", "dram_bytes", "energy_pj", "utilization", "bound",
+              "details"}
+TOTAL_KEYS = {"latency_cycles", "interval_cycles", "latency_s", "frames_per_s", "energy_pj",
+              "area_mm2", "dram_bytes", "macs", "weight_bits"}
 
 
 def test_default_simulate_prints_table_and_totals(capsys):
     assert main(["simulate"]) == 0
     out = capsys.readouterr().out
     assert "bnn-cifar10 (w1a1; conv1 w1a8) on edge" in out
-    for word in ("conv1", "fc3", "total cycles", "energy/inference", "TOPS/W", "area",
-                 "frames/s", "stall"):
+    for word in ("conv1", "fc3", "latency", "energy/inference", "TOPS/W", "area",
+                 "frames/s", "stall", "array utilization"):
         assert word in out
 
 
@@ -33,12 +33,17 @@ def test_json_schema(tmp_path, engine):
     data = json.loads(out.read_text())
     assert set(data["total"]) >= TOTAL_KEYS
     assert data["total"]["macs"] == 59_461_376
-    assert data["engine"] == engine and data["schema_version"] == 1
+    assert data["engine"] == engine and data["schema_version"] == 2
+    assert data["family"] == "overlay"
     for layer in data["layers"]:
         assert set(layer) >= LAYER_KEYS
         assert layer["bound"] in ("compute", "memory")
         assert 0 <= layer["utilization"] <= 1
-    assert data["total"]["cycles"] == sum(x["cycles"] for x in data["layers"])
+        assert layer["details"]["stall_cycles"] == layer["cycles"] - \
+            layer["details"]["compute_cycles"]
+    total = data["total"]
+    assert total["latency_cycles"] == total["interval_cycles"] \
+        == sum(x["cycles"] for x in data["layers"])
     prov = data["provenance"]
     assert {"bnnsim_version", "chip_digest", "tech_source", "workload_digest"} <= set(prov)
 
@@ -55,6 +60,8 @@ def test_csv_and_trace(tmp_path):
                  "--trace", str(trace)]) == 0
     rows = list(csv.DictReader(table.open()))
     assert [r["name"] for r in rows] == ["fc1", "fc2", "fc3", "fc4"]
+    assert {"cycles", "energy_pj", "energy_breakdown_pj.dram", "details.stall_cycles",
+            "details.mapping.tk", "details.mapping.order"} <= set(rows[0])
     spans = list(csv.DictReader(trace.open()))
     assert {r["component"] for r in spans} >= {"dram", "array", "ppu"}
 
@@ -71,7 +78,7 @@ def test_quant_and_set(tmp_path):
                  "--set", "pe_array.rows=32", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["quant"] == "w1a2" and data["clock_mhz"] == 400
-    assert data["layers"][1]["binary_ops"] == 1024 * 1024 * 2  # 2 activation planes
+    assert data["layers"][1]["details"]["binary_ops"] == 1024 * 1024 * 2  # 2 activation planes
 
 
 def test_quant_file(tmp_path):
@@ -91,7 +98,9 @@ def test_list(capsys):
         assert name in out
     assert main(["list", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert len(data["networks"]) == 7 and data["engines"] == ["analytical", "event"]
+    assert len(data["networks"]) == 7
+    assert data["families"] == {"overlay": {"engines": ["analytical", "event"]}}
+    assert {c["family"] for c in data["chips"]} == {"overlay"}
 
 
 def test_simulate_does_not_import_torch():

@@ -15,29 +15,21 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from reference.quantizers import (
-    CODE_DTYPE,
     HWGQ,
     REGISTRY,
     BNNPlusRegularizer,
-    Quantizer,
     bnnplus_regularizer,
     get,
     half_gaussian_levels,
     names,
 )
+from reference.testing import SHAPE, QuantizerContract, randn
 from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
     "abc_act", "abc_weight", "approx_sign", "dorefa_act", "dorefa_weight", "hwgq", "identity",
     "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
 )
-SHAPE = (2, 3, 5, 5)  # (N, C, H, W) for activations, (out, in, kh, kw) for weights
-
-
-def randn(*shape: int, seed: int = 0, scale: float = 1.5,
-          dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
 
 
 def grad_of(q: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -48,7 +40,7 @@ def grad_of(q: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tenso
 
 
 # --------------------------------------------------------------------------------------------
-# Contract: every registered quantiser
+# Contract: every registered quantiser (reference.testing), then the registry itself
 # --------------------------------------------------------------------------------------------
 
 
@@ -57,65 +49,13 @@ def name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+class TestEveryQuantizer(QuantizerContract):
+    pass
+
+
 class TestContract:
     def test_registry_names(self) -> None:
         assert names() == tuple(sorted(ALL_NAMES)) == tuple(sorted(REGISTRY))
-
-    def test_get_builds_a_fresh_quantizer(self, name: str) -> None:
-        a, b = get(name), get(name)
-        assert isinstance(a, Quantizer) and isinstance(a, torch.nn.Module)
-        assert a is not b
-
-    def test_metadata(self, name: str) -> None:
-        q = get(name)
-        assert q.kind in ("binary", "ternary", "int", "bases", "float")
-        assert isinstance(q.bits, int)
-        expected = {"binary": 1, "ternary": 2, "float": 32}.get(q.kind)
-        if expected is not None:
-            assert q.bits == expected
-        elif q.kind == "bases":
-            assert q.bits == q.bases >= 1
-        else:
-            assert 1 <= q.bits <= 16
-
-    def test_shape_and_dtype_preserved(self, name: str) -> None:
-        q = get(name)
-        for dtype in (torch.float32, torch.float64):
-            y = q(randn(*SHAPE, dtype=dtype))
-            assert y.shape == SHAPE and y.dtype == dtype
-
-    def test_backward_gives_finite_grads(self, name: str) -> None:
-        q = get(name)
-        x = randn(*SHAPE, dtype=torch.float32).requires_grad_(True)
-        y = q(x)
-        y.backward(randn(*SHAPE, seed=1, dtype=torch.float32))
-        assert x.grad is not None and torch.isfinite(x.grad).all()
-        assert x.grad.abs().sum() > 0
-        for p in q.parameters():
-            assert p.grad is not None and torch.isfinite(p.grad).all()
-
-    def test_deterministic(self, name: str) -> None:
-        x, g = randn(*SHAPE), randn(*SHAPE, seed=1)
-        q1, q2 = get(name).double(), get(name).double()
-        assert torch.equal(q1(x), q2(x))
-        assert torch.equal(q1(x), q1(x))
-        assert torch.equal(grad_of(q1, x, g), grad_of(q2, x, g))
-
-    def test_int_repr_reconstructs_forward(self, name: str) -> None:
-        q = get(name)
-        x = randn(*SHAPE, dtype=torch.float32)
-        if name == "identity":
-            with pytest.raises(NotImplementedError):
-                q.int_repr(x)
-            return
-        rep = q.int_repr(x)
-        pairs = rep if isinstance(rep, list) else [rep]
-        if q.kind == "bases":
-            assert isinstance(rep, list) and len(rep) == q.bases
-        for codes, scale in pairs:
-            assert codes.dtype == CODE_DTYPE and codes.shape == x.shape
-            assert scale.is_floating_point()
-        assert torch.equal(q.dequantize(rep), q(x))
 
     def test_unknown_name_lists_valid_names(self) -> None:
         with pytest.raises(ValueError, match="unknown quantizer 'nmae'") as err:

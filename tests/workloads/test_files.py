@@ -31,7 +31,7 @@ def test_good_file(tmp_path):
     assert net.layer("conv1").activations.label == "8"
     assert net.inputs_of("res") == ("conv2", "pool1")
     result = simulate(net, "edge", engine="event")
-    assert result.cycles > 0 and len(result.layers) == 6
+    assert result.latency_cycles > 0 and len(result.layers) == 6
     assert load_network(str(path), "w2a2").layer("conv2").weights.label == "2"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import simpy
 
-from simulator.chip import BufferSpec
+from simulator.overlay.chip import BufferSpec
 
 __all__ = ["TileBuffer"]
 

@@ -15,7 +15,7 @@ import yaml
 from conftest import TINY
 
 from bnnsim.cli import main
-from simulator.chip import apply_overrides, builtin_chips, load_chip
+from simulator import apply_overrides, builtin_chips, load_chip
 from workloads.errors import ConfigError
 
 

@@ -1,4 +1,5 @@
-"""Pure cost functions: cycles of a tile on each unit, DRAM transfer time, tile sizes in bytes.
+"""Pure cost functions: cycles of a tile on each unit and tile sizes in bytes (the DRAM's
+transfer time is in ``dram.py``, beside its event model).
 
 Everything here is vectorised over numpy arrays of tile sizes, so the mapper can price every
 candidate tiling at once and the engines can price every tile of a schedule at once.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.chip import Chip, Dataflow
-from simulator.problem import Problem, Unit
+from simulator.overlay.chip import Chip, Dataflow
+from simulator.overlay.problem import Problem, Unit
 
 __all__ = [
     "array_cycles",
@@ -27,7 +28,6 @@ __all__ = [
     "ppu_cycles",
     "psum_tile_bytes",
     "tile_compute_cycles",
-    "transfer",
     "weight_tile_bytes",
 ]
 
@@ -128,20 +128,3 @@ def output_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
 
 def psum_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
     return ceil_div(np.asarray(k) * px * p.acc_bits, 8)
-
-
-def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:
-    """(channel-occupancy cycles, bytes moved) of DRAM transfers of ``nbytes`` each.
-
-    A transfer moves whole bursts, interleaved over the channels; each channel moves its share
-    at ``bandwidth / channels``, so the transfer takes as long as the busiest channel. Access
-    latency is pipelined: it delays the data but does not occupy the channel (the engines add
-    it once per transfer).
-    """
-    n = np.asarray(nbytes, dtype=np.int64)
-    ch = chip.dram.channels
-    burst = chip.dram.burst_bytes
-    bursts = ceil_div(n, burst)
-    per_channel = chip.dram_bytes_per_cycle / ch
-    occ = np.ceil(ceil_div(bursts, ch) * burst / per_channel - 1e-9).astype(np.int64)
-    return np.where(n > 0, occ, 0), bursts * burst

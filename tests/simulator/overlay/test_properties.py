@@ -15,12 +15,12 @@ from conftest import make_chip
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simulator.cost import transfer
-from simulator.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
-from simulator.engines import AnalyticalEngine, EventEngine
-from simulator.mapping import choose_mapping
-from simulator.problem import Unit, problem_for
-from simulator.schedule import build_schedule
+from simulator.overlay.dram import transfer
+from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.overlay.engines import AnalyticalEngine, EventEngine
+from simulator.overlay.mapping import choose_mapping
+from simulator.overlay.problem import Unit, mac_model, problem_for
+from simulator.overlay.schedule import build_schedule
 from simulator.tech import load_tech
 from workloads.errors import ConfigError
 from workloads.formats import NumberFormat
@@ -166,7 +166,8 @@ def test_energy_is_the_sum_of_its_parts(layer, chip):
     tech = load_tech("45nm")
     area = sum(area_breakdown_mm2(chip, tech).values())
     parts = energy_breakdown_pj(count_actions(p, chip, m, t), chip, tech, cycles=1000,
-                                area_mm2=area, acc_bits=chip.accumulator_bits)
+                                area_mm2=area, acc_bits=chip.accumulator_bits,
+                                model=mac_model(p, chip))
     assert all(v >= 0 for v in parts.values())
     assert math.isclose(sum(parts.values()), math.fsum(parts.values()))
     if layer.macs:
@@ -174,7 +175,7 @@ def test_energy_is_the_sum_of_its_parts(layer, chip):
 
 
 def _more(chip, **changes):
-    from simulator.chip import apply_overrides
+    from simulator import apply_overrides
 
     return apply_overrides(chip, changes)
 

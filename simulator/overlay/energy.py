@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, fields
 
-from simulator.chip import Chip, Dataflow, PeType
-from simulator.cost import ceil_div, effective_array
-from simulator.mapping import Mapping, Totals
-from simulator.problem import Problem, Unit
+from simulator.overlay.chip import Chip, Dataflow
+from simulator.overlay.cost import ceil_div, effective_array
+from simulator.overlay.mapping import Mapping, Totals
+from simulator.overlay.pe_types import INT8_UNIT, ComputeActions, PeType
+from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
 
 __all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_pj"]
@@ -37,6 +38,11 @@ class Actions:
 
     def to_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def compute(self) -> ComputeActions:
+        return ComputeActions(self.binary_ops, self.popcount_bits, self.accumulations,
+                              self.int8_macs, self.register_bits)
 
 
 def _classes(n: int, t: int) -> list[tuple[int, int]]:
@@ -91,33 +97,25 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
     else:
         # the per-fold partial sums are counted above; each later reduction tile reads back
         psum_rw += out_elems * (n_c - 1) * p.acc_bits
-    if p.unit is Unit.ARRAY and chip.pe_array.pe_type is PeType.XNOR:
-        binary_ops = p.macs * p.passes
-        int8_macs = 0
-        pe_steps = accum  # one useful PE-step per accumulated word
-    else:
-        binary_ops = 0
-        int8_macs = p.macs * p.passes
-        pe_steps = int8_macs
-    register_bits = pe_steps * 2 * p.word_bits + accum * p.acc_bits
+    model = mac_model(p, chip)
+    assert model is not None  # PPU problems returned above
+    work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
+                                 word_bits=p.word_bits, acc_bits=p.acc_bits)
     return Actions(
-        binary_ops=binary_ops, popcount_bits=binary_ops, accumulations=accum if binary_ops
-        else 0, int8_macs=int8_macs, register_bits=register_bits if p.unit is Unit.ARRAY
-        else int8_macs * p.acc_bits, ppu_ops=out_elems, pool_ops=0,
+        binary_ops=work.binary_ops, popcount_bits=work.popcount_bits,
+        accumulations=work.accumulations, int8_macs=work.int8_macs,
+        register_bits=work.register_bits, ppu_ops=out_elems, pool_ops=0,
         input_buffer_bits=in_w + reads_in, weight_buffer_bits=w_w + reads_w,
         output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
     )
 
 
 def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
-                        area_mm2: float, acc_bits: int) -> dict[str, float]:
-    """Energy of one layer by part (pJ): compute, ppu, each buffer, dram, leakage."""
+                        area_mm2: float, acc_bits: int, model: PeType | None) -> dict[str, float]:
+    """Energy of one layer by part (pJ): compute (by the ``model`` that ran it; None for a PPU
+    layer), ppu, each buffer, dram, leakage."""
     add_acc = tech.energy_pj("int_adder", "add", acc_bits)
-    compute = (a.binary_ops * tech.energy_pj("xnor", "xnor", 1)
-               + a.popcount_bits * tech.energy_pj("popcount", "count", 1)
-               + a.accumulations * add_acc
-               + a.int8_macs * (tech.energy_pj("int_multiplier", "multiply", 8) + add_acc)
-               + a.register_bits * tech.energy_pj("register", "write", 1))
+    compute = 0.0 if model is None else model.compute_energy_pj(a.compute, tech, acc_bits)
     ppu = a.ppu_ops * add_acc + a.pool_ops * tech.energy_pj("or_gate", "or", 1)
     seconds = cycles / (chip.clock_mhz * 1e6)
     return {
@@ -139,17 +137,10 @@ def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
     acc = chip.accumulator_bits
     dff = tech.area_um2("register", "write", 1)
     add_acc = tech.area_um2("int_adder", "add", acc)
-    mult8 = tech.area_um2("int_multiplier", "multiply", 8)
     pe = chip.pe_array
-    if pe.pe_type is PeType.XNOR:
-        per_pe = (pe.lane_bits * (tech.area_um2("xnor", "xnor", 1)
-                                  + tech.area_um2("popcount", "count", 1) + 2 * dff)
-                  + add_acc + acc * dff)
-    else:
-        per_pe = mult8 + add_acc + 16 * dff + acc * dff
     um2 = {
-        "pe_array": pe.pes * per_pe,
-        "int8_unit": chip.int8_unit_macs * (mult8 + add_acc + acc * dff),
+        "pe_array": pe.pes * pe.pe.area_um2(tech, pe.lane_bits, acc),
+        "int8_unit": chip.int8_unit_macs * INT8_UNIT.area_um2(tech, 8, acc),
         "ppu": chip.ppu_lanes * (add_acc + acc * dff),
         "input_buffer": tech.sram_area_um2(chip.input_buffer.size_kib),
         "weight_buffer": tech.sram_area_um2(chip.weight_buffer.size_kib),

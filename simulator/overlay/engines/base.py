@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from simulator.chip import Chip
-from simulator.mapping import Mapping, Totals
-from simulator.problem import Problem
+from simulator.overlay.chip import Chip
+from simulator.overlay.mapping import Mapping, Totals
+from simulator.overlay.problem import Problem
 from simulator.trace import Trace
 
 __all__ = ["Engine", "LayerTiming"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from simulator.engines.analytical import AnalyticalEngine
-from simulator.engines.base import Engine, LayerTiming
-from simulator.engines.event import EventEngine
+from simulator.overlay.engines.analytical import AnalyticalEngine
+from simulator.overlay.engines.base import Engine, LayerTiming
+from simulator.overlay.engines.event import EventEngine
 
 __all__ = ["ENGINES", "AnalyticalEngine", "Engine", "EventEngine", "LayerTiming", "get_engine"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from conftest import make_chip
 
-from simulator.engines import AnalyticalEngine, EventEngine
-from simulator.mapping import choose_mapping, price
-from simulator.problem import problem_for
+from simulator.overlay.engines import AnalyticalEngine, EventEngine
+from simulator.overlay.mapping import choose_mapping, price
+from simulator.overlay.problem import problem_for
 from workloads.formats import NumberFormat
 from workloads.layers import Conv2d, Linear
 
@@ -136,7 +136,7 @@ def test_spilled_partial_sums():
 def test_burst_rounding_and_channels():
     # 2 B of inputs on 64-byte bursts move 64 B; at 1 B/cycle over 2 channels one burst still
     # takes 64 / 0.5 = 128 cycles on its channel.
-    from simulator.cost import transfer
+    from simulator.overlay.dram import transfer
 
     chip = make_chip(**{"dram.burst_bytes": 64})
     assert [int(x) for x in transfer(chip, 2)] == [64, 64]

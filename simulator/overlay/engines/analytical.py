@@ -4,10 +4,10 @@ time, whichever is longer."""
 
 from __future__ import annotations
 
-from simulator.chip import Chip
-from simulator.engines.base import Engine, LayerTiming
-from simulator.mapping import Mapping, Totals
-from simulator.problem import Problem
+from simulator.overlay.chip import Chip
+from simulator.overlay.engines.base import Engine, LayerTiming
+from simulator.overlay.mapping import Mapping, Totals
+from simulator.overlay.problem import Problem
 from simulator.trace import Trace
 
 __all__ = ["AnalyticalEngine"]

@@ -6,9 +6,9 @@ import pytest
 from conftest import make_chip
 
 from simulator import load_tech, simulate
-from simulator.energy import count_actions, energy_breakdown_pj
-from simulator.mapping import price
-from simulator.problem import problem_for
+from simulator.overlay.energy import count_actions, energy_breakdown_pj
+from simulator.overlay.mapping import price
+from simulator.overlay.problem import problem_for
 from workloads import get_network
 from workloads.formats import NumberFormat
 from workloads.layers import Linear
@@ -30,7 +30,8 @@ def test_hand_derived_actions_and_compute_energy():
     # 2 cols × 2 words × 8 read; outputs 2 × 16 drained + 8 bits read out to DRAM
     assert (a.input_buffer_bits, a.weight_buffer_bits, a.output_buffer_bits) == (32, 64, 40)
     tech = load_tech("45nm")
-    e = energy_breakdown_pj(a, chip, tech, cycles=32, area_mm2=1.0, acc_bits=16)
+    e = energy_breakdown_pj(a, chip, tech, cycles=32, area_mm2=1.0, acc_bits=16,
+                            model=chip.pe_array.pe)
     expect = 32 * 0.00125 + 32 * 0.00375 + 4 * 0.05 + 128 * 0.00375
     assert e["compute"] == pytest.approx(expect)
     assert e["dram"] == pytest.approx(7 * 8 * 30.47)

@@ -9,14 +9,13 @@ output channel reads only its own input channel, no weights).
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 
-from simulator.chip import Chip, FullPrecision, PeType
-from workloads.errors import ConfigError
+from simulator.overlay.chip import Chip, FullPrecision
+from simulator.overlay.pe_types import INT8_UNIT, PeType
 from workloads.layers import Add, Conv2d, Layer, Pool
 
-__all__ = ["Problem", "Unit", "problem_for"]
+__all__ = ["Problem", "Unit", "mac_model", "problem_for"]
 
 
 class Unit(enum.Enum):
@@ -62,8 +61,11 @@ class Problem:
         return self.a_passes * self.w_passes
 
 
-def _int8_passes(bits: int) -> int:
-    return max(1, math.ceil(bits / 8))
+def mac_model(p: Problem, chip: Chip) -> PeType | None:
+    """The MAC datapath that runs ``p``: the array's PE type, the int8 unit, or None (PPU)."""
+    if p.unit is Unit.ARRAY:
+        return chip.pe_array.pe
+    return INT8_UNIT if p.unit is Unit.INT8 else None
 
 
 def problem_for(layer: Layer, chip: Chip) -> Problem:
@@ -71,26 +73,22 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
     acc = chip.accumulator_bits
     if isinstance(layer, Conv2d):
         w, a = layer.weights, layer.activations
-        full_precision = w.kind in ("int", "float") and w.storage_bits >= 8
-        xnor = chip.pe_array.pe_type is PeType.XNOR
-        if xnor and full_precision and chip.full_precision is FullPrecision.INT8_UNIT:
-            unit, word_elems, word_bits = Unit.INT8, 1, 8
-            a_passes, w_passes = _int8_passes(a.storage_bits), _int8_passes(w.storage_bits)
-        elif xnor:
-            unit, word_elems, word_bits = Unit.ARRAY, chip.pe_array.lane_bits, \
-                chip.pe_array.lane_bits
-            a_passes, w_passes = a.planes, w.planes
+        pe = chip.pe_array.pe
+        if (w.full_precision and not pe.runs_full_precision
+                and chip.full_precision is FullPrecision.INT8_UNIT):
+            unit, model = Unit.INT8, INT8_UNIT
         else:
-            unit, word_elems, word_bits = Unit.ARRAY, 1, 8
-            a_passes, w_passes = _int8_passes(a.storage_bits), _int8_passes(w.storage_bits)
+            unit, model = Unit.ARRAY, pe
+        words = model.operand_words(chip.pe_array.lane_bits, w, a)
         return Problem(
             name=layer.name, unit=unit, groups=layer.groups,
             K=layer.out_channels_per_group, C=layer.in_channels_per_group,
             FY=layer.kernel[0], FX=layer.kernel[1], stride=layer.stride, pad=layer.padding,
             H=layer.in_shape[1], W=layer.in_shape[2], OY=layer.out_h, OX=layer.out_w,
             w_bits=w.storage_bits, a_bits=a.storage_bits, out_bits=layer.output.storage_bits,
-            acc_bits=acc, a_passes=a_passes, w_passes=w_passes, word_elems=word_elems,
-            word_bits=word_bits, depthwise=False, operands=1, window=1, macs=layer.macs,
+            acc_bits=acc, a_passes=words.a_passes, w_passes=words.w_passes,
+            word_elems=words.word_elems, word_bits=words.word_bits, depthwise=False,
+            operands=1, window=1, macs=layer.macs,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape
@@ -113,5 +111,4 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
             word_elems=1, word_bits=layer.activations.storage_bits, depthwise=True,
             operands=operands, window=window, macs=0,
         )
-    raise ConfigError(f"layer type {type(layer).__name__} is not supported by the simulator",
-                      key=getattr(layer, "name", "?"))
+    raise TypeError(f"the overlay cannot run a {type(layer).__name__} layer")

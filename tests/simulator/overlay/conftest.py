@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from simulator.chip import Chip, chip_from_dict
+from simulator.api import chip_from_dict
+from simulator.overlay.chip import Chip
 
 #: A tiny chip whose numbers make hand derivations easy: 1 byte per cycle of DRAM
 #: (1 GB/s at 1000 MHz), 10 cycles of latency, 1-byte bursts, a 2×2 array of 8-bit lanes,
@@ -40,7 +41,9 @@ def make_chip(**overrides: Any) -> Chip:
         for p in parents:
             node = node[p]
         node[leaf] = value
-    return chip_from_dict(data, file="tiny.yaml")
+    chip = chip_from_dict(data, file="tiny.yaml")
+    assert isinstance(chip, Chip)
+    return chip
 
 
 @pytest.fixture

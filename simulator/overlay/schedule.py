@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.chip import Chip
-from simulator.cost import (
+from simulator.overlay.chip import Chip
+from simulator.overlay.cost import (
     ceil_div,
     in_extent,
     input_tile_bytes,
@@ -21,8 +21,8 @@ from simulator.cost import (
     tile_compute_cycles,
     weight_tile_bytes,
 )
-from simulator.mapping import Mapping
-from simulator.problem import Problem, Unit
+from simulator.overlay.mapping import Mapping
+from simulator.overlay.problem import Problem, Unit
 
 __all__ = ["TileSchedule", "build_schedule"]
 

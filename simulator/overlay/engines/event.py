@@ -14,14 +14,14 @@ from typing import Any
 
 import simpy
 
-from simulator.buffers import TileBuffer
-from simulator.chip import Chip
-from simulator.dram import Dram
-from simulator.engines.base import Engine, LayerTiming
-from simulator.mapping import Mapping, Totals
-from simulator.pe_array import ComputeUnit
-from simulator.problem import Problem
-from simulator.schedule import build_schedule
+from simulator.overlay.buffers import TileBuffer
+from simulator.overlay.chip import Chip
+from simulator.overlay.dram import Dram
+from simulator.overlay.engines.base import Engine, LayerTiming
+from simulator.overlay.mapping import Mapping, Totals
+from simulator.overlay.pe_array import ComputeUnit
+from simulator.overlay.problem import Problem
+from simulator.overlay.schedule import build_schedule
 from simulator.trace import Trace
 
 __all__ = ["EventEngine"]

@@ -1,0 +1,131 @@
+"""The family seam: what an accelerator family provides so that the CLI, the explorer and the
+reports treat every family alike.
+
+A family owns its chip-file schema (:class:`~simulator.settings.Schema`), turns a validated
+file into a frozen spec, applies ``--set`` overrides through the same validation, ships its
+built-in chips, and simulates a workload into the family-neutral
+:class:`~simulator.result.Result`. The overlay PE-array accelerator (``simulator.overlay``) is
+one family; a new family is a new package beside it plus one line in
+``simulator/families.py`` — it never touches another family's files. Contract tests:
+``simulator.testing.family.FamilyContract``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from simulator.result import LayerResult, Result
+from simulator.settings import Schema, unflatten
+from simulator.tech import TechTable
+from workloads.files import loads_yaml
+from workloads.network import Network
+
+__all__ = ["ChipSpec", "Family", "spec_digest"]
+
+
+class ChipSpec(Protocol):
+    """What every family's chip spec offers (a frozen, validated dataclass)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def clock_mhz(self) -> float: ...
+
+    @property
+    def source(self) -> str:
+        """The file (or ``name + --set``) it came from."""
+
+    @property
+    def raw(self) -> tuple[tuple[str, Any], ...]:
+        """The validated flat settings, sorted by key path (for --set, digests, the explorer)."""
+
+    def digest(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def spec_digest(raw: tuple[tuple[str, Any], ...]) -> str:
+    """A short hash of a spec's validated settings, for provenance."""
+    return hashlib.sha256(repr(sorted(raw)).encode()).hexdigest()[:16]
+
+
+class Family(ABC):
+    """An accelerator family. Subclasses set :attr:`name`, :attr:`engines` and
+    :attr:`schema` and implement :meth:`from_settings` and :meth:`simulate`."""
+
+    #: The value of ``family:`` in a chip file.
+    name: ClassVar[str]
+    #: Timing engines by name; the first is the default.
+    engines: ClassVar[tuple[str, ...]]
+    #: The chip file's settings (``family`` among them).
+    schema: ClassVar[Schema]
+
+    # ------------------------------------------------------------------ specs
+    @abstractmethod
+    def from_settings(self, values: Mapping[str, Any], *, file: str | None) -> ChipSpec:
+        """A spec from validated flat ``values`` (``schema.validate``'s output); checks across
+        fields (a ConfigError naming the key) belong here."""
+
+    def spec_from_dict(self, data: Any, *, file: str | Path | None = None) -> ChipSpec:
+        """Validate a chip mapping (as read from YAML) into this family's spec."""
+        src = str(file) if file is not None else None
+        return self.from_settings(self.schema.validate(data, file=src), file=src)
+
+    def apply_overrides(self, spec: ChipSpec, overrides: Sequence[str] | Mapping[str, Any]
+                        ) -> ChipSpec:
+        """A new spec with dotted-path overrides (``pe_array.rows=32`` strings or a mapping),
+        validated exactly like the file."""
+        data, _ = self.schema.merge(dict(spec.raw), overrides)
+        where = (spec.source if spec.source.endswith("--set")
+                 else f"{spec.source} + --set" if spec.source else "--set")
+        return self.spec_from_dict(data, file=where)
+
+    def builtin_dir(self) -> Traversable | None:
+        """The folder of this family's built-in chip files (``<name>.yaml``), or None."""
+        return None
+
+    def builtin_names(self) -> list[str]:
+        folder = self.builtin_dir()
+        if folder is None:
+            return []
+        return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+    def load_builtin(self, name: str) -> ChipSpec:
+        folder = self.builtin_dir()
+        if folder is None or name not in self.builtin_names():
+            raise KeyError(name)
+        text = (folder / f"{name}.yaml").read_text(encoding="utf-8")
+        return self.spec_from_dict(loads_yaml(text, source=name), file=name)
+
+    def to_dict(self, spec: ChipSpec) -> dict[str, Any]:
+        """The spec as a nested mapping that :meth:`spec_from_dict` reads back."""
+        return unflatten(dict(spec.raw))
+
+    @abstractmethod
+    def describe(self, spec: ChipSpec) -> str:
+        """A one-line summary of a chip for listings (``16x16 xnor x64b, 160 KiB SRAM``)."""
+
+    def layer_columns(self, layer: LayerResult) -> dict[str, str]:
+        """Family-specific columns of the terminal table for one layer (header → cell)."""
+        return {}
+
+    def total_lines(self, result: Result) -> list[tuple[str, str]]:
+        """Family-specific lines under the terminal table's totals (label, text)."""
+        return []
+
+    # ------------------------------------------------------------------ simulation
+    @abstractmethod
+    def simulate(self, workload: Network, spec: ChipSpec, *, engine: Any = None,
+                 tech: TechTable | None = None, trace: bool = False) -> Result:
+        """Run ``workload`` on ``spec`` with ``engine`` (a name from :attr:`engines`, or a
+        family engine instance; ``None``: the first). Raises
+        :class:`~workloads.errors.InfeasibleError` when the chip cannot run a layer."""

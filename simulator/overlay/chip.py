@@ -1,0 +1,230 @@
+"""Overlay chips: the settings table of a chip file and the frozen, validated spec.
+
+Every number a user can set lives in the file and is checked on load (:data:`SCHEMA`); a bad
+value raises :class:`~workloads.errors.ConfigError` naming the file, the key path, the value
+and what is allowed. ``--set key.path=value`` overrides go through the same validation.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.family import spec_digest
+from simulator.overlay.pe_types import PE_TYPES, PeType
+from simulator.settings import Schema, Setting, unflatten
+from workloads.errors import ConfigError
+
+__all__ = [
+    "SCHEMA",
+    "BufferSpec",
+    "Chip",
+    "Dataflow",
+    "DramSpec",
+    "FullPrecision",
+    "Objective",
+    "PeArraySpec",
+    "chip_from_settings",
+]
+
+
+class Dataflow(enum.Enum):
+    OUTPUT_STATIONARY = "output_stationary"
+    WEIGHT_STATIONARY = "weight_stationary"
+    INPUT_STATIONARY = "input_stationary"
+
+
+class FullPrecision(enum.Enum):
+    INT8_UNIT = "int8_unit"  # 8-bit layers run on the separate int8 MAC unit
+    BIT_SERIAL = "bit_serial"  # 8-bit layers run bit-serially on the XNOR array
+
+
+class Objective(enum.Enum):
+    LATENCY = "latency"  # fewest cycles, then least DRAM traffic (default: monotone)
+    DRAM = "dram"  # least DRAM traffic, then fewest cycles
+
+
+@dataclass(frozen=True, slots=True)
+class PeArraySpec:
+    rows: int
+    cols: int
+    lane_bits: int
+    pe_type: str  # a key of simulator.overlay.pe_types.PE_TYPES
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def pe(self) -> PeType:
+        """The PE type's model (operand words, peak rate, actions, energy, area)."""
+        return PE_TYPES[self.pe_type]
+
+
+@dataclass(frozen=True, slots=True)
+class BufferSpec:
+    size_kib: float
+    port_bits: int
+    double_buffered: bool
+
+    @property
+    def size_bits(self) -> int:
+        return int(self.size_kib * 1024 * 8)
+
+    @property
+    def tile_bits(self) -> int:
+        """Largest tile one slot holds (half the buffer when double-buffered)."""
+        return self.size_bits // (2 if self.double_buffered else 1)
+
+    @property
+    def slots(self) -> int:
+        return 2 if self.double_buffered else 1
+
+
+@dataclass(frozen=True, slots=True)
+class DramSpec:
+    bandwidth_gbps: float  # GB/s, all channels together
+    latency_ns: float
+    burst_bytes: int
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """A chip of the overlay template (see docs/simulator.md)."""
+
+    name: str
+    clock_mhz: float
+    pe_array: PeArraySpec
+    dataflow: Dataflow
+    input_buffer: BufferSpec
+    weight_buffer: BufferSpec
+    output_buffer: BufferSpec
+    dram: DramSpec
+    ppu_lanes: int
+    int8_unit_macs: int  # MACs per cycle of the int8 unit; 0 = none
+    full_precision: FullPrecision
+    accumulator_bits: int
+    objective: Objective
+    tech: str  # built-in table name or a path
+    source: str = ""  # file it came from
+    raw: tuple[tuple[str, Any], ...] = ()  # the validated flat settings, for --set and digests
+    family: str = "overlay"
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram.bandwidth_gbps * 1e9 / (self.clock_mhz * 1e6)
+
+    @property
+    def dram_latency_cycles(self) -> int:
+        return round(self.dram.latency_ns * self.clock_mhz / 1e3)
+
+    @property
+    def peak_binary_macs_per_cycle(self) -> int:
+        """Binary MACs per cycle of the whole array (int8 PEs: int8 MACs per cycle)."""
+        return self.pe_array.pes * self.pe_array.pe.macs_per_cycle(self.pe_array.lane_bits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return unflatten(dict(self.raw))
+
+    def digest(self) -> str:
+        return spec_digest(self.raw)
+
+
+# ------------------------------------------------------------------------- schema
+def _int(low: int, high: int) -> Setting:
+    return Setting("int", low, high)
+
+
+def _float(low: float, high: float) -> Setting:
+    return Setting("float", low, high)
+
+
+def _choice(enum_or_names: Any, **kw: Any) -> Setting:
+    names = tuple(getattr(x, "value", x) for x in enum_or_names)
+    return Setting("str", choices=names, **kw)
+
+
+def _buffer(name: str) -> dict[str, Setting]:
+    return {f"buffers.{name}.size_kib": _float(0.0625, 1 << 20),
+            f"buffers.{name}.port_bits": _int(1, 1 << 20),
+            f"buffers.{name}.double_buffered": Setting("bool")}
+
+
+#: The overlay chip file: key path → type and range.
+SCHEMA = Schema({
+    "family": _choice(("overlay",), required=False, default="overlay"),
+    "name": Setting("str"),
+    "description": Setting("str", required=False, default="", allow_empty=True),
+    "clock_mhz": _float(1.0, 10_000.0),
+    "pe_array.rows": _int(1, 4096),
+    "pe_array.cols": _int(1, 4096),
+    "pe_array.lane_bits": _int(1, 4096),
+    "pe_array.pe_type": _choice(PE_TYPES),
+    "dataflow": _choice(Dataflow),
+    **_buffer("input"),
+    **_buffer("weight"),
+    **_buffer("output"),
+    "dram.bandwidth_gbps": _float(0.001, 100_000.0),
+    "dram.latency_ns": _float(0.0, 100_000.0),
+    "dram.burst_bytes": _int(1, 1 << 16),
+    "dram.channels": _int(1, 64),
+    "ppu.lanes": _int(1, 1 << 16),
+    "int8_unit.macs_per_cycle": _int(0, 1 << 20),
+    "full_precision": _choice(FullPrecision),
+    "accumulator_bits": _int(8, 64),
+    "mapping.objective": _choice(Objective, required=False, default="latency"),
+    "tech": Setting("str"),
+})
+
+
+def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
+    """A :class:`Chip` from validated flat settings, with the checks across fields."""
+    if v["dram.burst_bytes"] & (v["dram.burst_bytes"] - 1):
+        raise ConfigError("must be a power of two", file=file, key="dram.burst_bytes",
+                          value=v["dram.burst_bytes"], has_value=True)
+    pe = PE_TYPES[v["pe_array.pe_type"]]
+    problem = pe.check_lane(v["pe_array.lane_bits"])
+    if problem:
+        raise ConfigError(problem, file=file, key="pe_array.lane_bits",
+                          value=v["pe_array.lane_bits"], has_value=True)
+    fp = FullPrecision(v["full_precision"])
+    if fp is FullPrecision.INT8_UNIT and v["int8_unit.macs_per_cycle"] == 0:
+        raise ConfigError("full_precision: int8_unit needs int8_unit.macs_per_cycle ≥ 1 "
+                          "(or set full_precision: bit_serial)", file=file,
+                          key="int8_unit.macs_per_cycle", value=0, has_value=True)
+
+    def buf(name: str) -> BufferSpec:
+        return BufferSpec(v[f"buffers.{name}.size_kib"], v[f"buffers.{name}.port_bits"],
+                          v[f"buffers.{name}.double_buffered"])
+
+    tech = v["tech"]
+    if file is not None and ("/" in tech or tech.endswith((".yaml", ".yml"))):
+        base = Path(file.removesuffix(" + --set"))
+        candidate = base.parent / tech
+        if candidate.exists():
+            tech = str(candidate)
+    return Chip(
+        name=v["name"],
+        clock_mhz=v["clock_mhz"],
+        pe_array=PeArraySpec(v["pe_array.rows"], v["pe_array.cols"], v["pe_array.lane_bits"],
+                             v["pe_array.pe_type"]),
+        dataflow=Dataflow(v["dataflow"]),
+        input_buffer=buf("input"),
+        weight_buffer=buf("weight"),
+        output_buffer=buf("output"),
+        dram=DramSpec(v["dram.bandwidth_gbps"], v["dram.latency_ns"], v["dram.burst_bytes"],
+                      v["dram.channels"]),
+        ppu_lanes=v["ppu.lanes"],
+        int8_unit_macs=v["int8_unit.macs_per_cycle"],
+        full_precision=fp,
+        accumulator_bits=v["accumulator_bits"],
+        objective=Objective(v["mapping.objective"]),
+        tech=tech,
+        source=file or "",
+        raw=tuple(sorted(v.items())),
+    )

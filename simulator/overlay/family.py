@@ -1,0 +1,212 @@
+"""The overlay family: one PE array that runs a network one layer at a time.
+
+Per layer: lower it onto the chip's units (:mod:`.problem`), choose and price a mapping
+(:mod:`.mapping`), time it with an engine (:mod:`.engines`), count its actions and their
+energy (:mod:`.energy`). Layers run back to back and a frame starts when the previous one
+ends, so a frame's latency and the interval between frames are both the sum of the layers.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from importlib.abc import Traversable
+from importlib.resources import files
+from typing import Any
+
+from simulator.family import ChipSpec, Family
+from simulator.overlay.chip import SCHEMA, Chip, chip_from_settings
+from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.overlay.engines import ENGINES, Engine, get_engine
+from simulator.overlay.mapping import Mapping, choose_mapping
+from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
+from simulator.result import LayerResult, Result
+from simulator.tech import TechTable, load_tech
+from simulator.trace import Trace
+from workloads.errors import ConfigError
+from workloads.layers import Conv2d, Layer
+from workloads.network import Network
+
+__all__ = ["OverlayFamily", "OverlayLayer", "OverlayTotals"]
+
+#: Technology-table entries the overlay's cost model reads.
+TECH_ENTRIES = frozenset({
+    ("int_adder", "add"), ("int_multiplier", "multiply"), ("xnor", "xnor"),
+    ("popcount", "count"), ("register", "write"), ("or_gate", "or"), ("sram", "read"),
+    ("sram", "area"), ("dram", "access"),
+})
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayLayer:
+    """What the overlay knows about one layer beyond the common fields."""
+
+    binary_ops: int  # XNOR bit-ops (MACs × bit-plane passes); 0 off the XNOR array
+    compute_cycles: int  # busy cycles of the unit that runs the layer
+    stall_cycles: int  # cycles - compute_cycles
+    compute_wait_cycles: int  # the unit waiting for operands / output space (event engine)
+    load_wait_cycles: int  # loads waiting for buffer space (event engine)
+    lower_bound_cycles: int  # the analytical bound
+    serial_cycles: int  # everything back to back
+    dram_bytes_by_stream: dict[str, int]
+    dram_busy_cycles: int
+    mapping: Mapping
+    actions: Actions
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayTotals:
+    """Network totals only the overlay has."""
+
+    peak_binary_macs_per_cycle: int  # of the PE array (int8 PEs: int8 MACs per cycle)
+    array_utilization: float  # work done on the array / (latency × its peak)
+    stall_cycles: int
+
+
+def _version() -> str:
+    try:
+        return metadata.version("bnnsim")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _precision(layer: Layer) -> str:
+    if isinstance(layer, Conv2d):
+        return f"w{layer.weights.label}a{layer.activations.label}"
+    return f"a{layer.activations.label}"
+
+
+def _peak(p: Problem, chip: Chip) -> int:
+    if p.unit is Unit.ARRAY:
+        return chip.peak_binary_macs_per_cycle
+    if p.unit is Unit.INT8:
+        return chip.int8_unit_macs
+    return chip.ppu_lanes
+
+
+class OverlayFamily(Family):
+    """The overlay PE-array accelerator (chip files with ``family: overlay``, the default)."""
+
+    name = "overlay"
+    engines = tuple(ENGINES)
+    schema = SCHEMA
+
+    def from_settings(self, values: Any, *, file: str | None) -> Chip:
+        return chip_from_settings(values, file=file)
+
+    def builtin_dir(self) -> Traversable:
+        return files("simulator.overlay") / "chips"
+
+    def describe(self, spec: ChipSpec) -> str:
+        chip = _chip(spec)
+        pe = chip.pe_array
+        sram = (chip.input_buffer.size_kib + chip.weight_buffer.size_kib
+                + chip.output_buffer.size_kib)
+        return (f"{pe.rows}x{pe.cols} {pe.pe.describe(pe.lane_bits)}, {chip.dataflow.value}, "
+                f"{sram:g} KiB SRAM, {chip.dram.bandwidth_gbps:g} GB/s DRAM")
+
+    def layer_columns(self, layer: LayerResult) -> dict[str, str]:
+        d: OverlayLayer = layer.details
+        return {"stall": str(d.stall_cycles), "mapping": d.mapping.describe()}
+
+    def total_lines(self, result: Result) -> list[tuple[str, str]]:
+        d: OverlayTotals = result.details
+        return [("stall cycles", f"{d.stall_cycles:,}"),
+                ("array utilization", f"{100 * d.array_utilization:.1f} % of "
+                                      f"{d.peak_binary_macs_per_cycle:,} binary MACs/cycle")]
+
+    def simulate(self, workload: Network, spec: ChipSpec, *, engine: Any = None,
+                 tech: TechTable | None = None, trace: bool = False) -> Result:
+        chip = _chip(spec)
+        eng: Engine = get_engine(self.engines[0] if engine is None else engine)
+        table = _tech_table(chip, tech)
+        area = area_breakdown_mm2(chip, table)
+        area_total = sum(area.values())
+        rec = Trace() if trace else None
+        layers = []
+        offset = 0
+        for layer in workload.layers:
+            p = problem_for(layer, chip)
+            mapping, totals = choose_mapping(p, chip)
+            if rec is not None:
+                rec.offset, rec.layer = offset, layer.name
+            timing = eng.time_layer(p, chip, mapping, totals, trace=rec)
+            actions = count_actions(p, chip, mapping, totals)
+            model = mac_model(p, chip)
+            energy = energy_breakdown_pj(actions, chip, table, cycles=timing.cycles,
+                                         area_mm2=area_total, acc_bits=chip.accumulator_bits,
+                                         model=model)
+            if model is None:
+                work = actions.pool_ops or actions.ppu_ops
+            else:
+                work = model.useful_ops(actions.compute)
+            details = OverlayLayer(
+                binary_ops=actions.binary_ops, compute_cycles=totals.compute_cycles,
+                stall_cycles=timing.cycles - totals.compute_cycles,
+                compute_wait_cycles=timing.compute_wait_cycles,
+                load_wait_cycles=timing.load_wait_cycles,
+                lower_bound_cycles=totals.lower_bound(chip.dram_latency_cycles),
+                serial_cycles=totals.serial_cycles,
+                dram_bytes_by_stream={"weights": totals.weight_bytes,
+                                      "inputs": totals.input_bytes,
+                                      "outputs": totals.output_bytes,
+                                      "psums": totals.psum_bytes},
+                dram_busy_cycles=totals.dram_occupancy, mapping=mapping, actions=actions,
+            )
+            layers.append(LayerResult(
+                name=layer.name, kind=layer.kind.value, unit=p.unit.value,
+                precision=_precision(layer), macs=layer.macs, weight_bits=layer.weight_bits,
+                cycles=timing.cycles, energy_pj=sum(energy.values()),
+                energy_breakdown_pj=energy, dram_bytes=totals.dram_bytes,
+                utilization=work / (timing.cycles * _peak(p, chip)) if timing.cycles else 0.0,
+                bound=totals.bound(chip.dram_latency_cycles), details=details,
+            ))
+            offset += timing.cycles
+        cycles = offset
+        provenance = {
+            "bnnsim_version": _version(),
+            "python": platform.python_version(),
+            "family": self.name,
+            "chip_source": chip.source or chip.name,
+            "chip_digest": chip.digest(),
+            "tech": table.name,
+            "tech_source": table.source,
+            "workload_source": workload.source,
+            "workload_digest": workload.digest(),
+        }
+        return Result(
+            family=self.name, network=workload.name, quant=workload.quant, chip=chip.name,
+            engine=eng.name, clock_mhz=chip.clock_mhz, latency_cycles=cycles,
+            interval_cycles=cycles, layers=tuple(layers), area_mm2=area_total,
+            area_breakdown_mm2=area, provenance=provenance,
+            details=OverlayTotals(
+                peak_binary_macs_per_cycle=chip.peak_binary_macs_per_cycle,
+                array_utilization=_array_utilization(layers, cycles, chip),
+                stall_cycles=sum(x.details.stall_cycles for x in layers)),
+            trace=tuple(rec.intervals) if rec is not None else None,
+        )
+
+
+def _chip(spec: ChipSpec) -> Chip:
+    if not isinstance(spec, Chip):
+        raise TypeError(f"the overlay family simulates an overlay Chip, not "
+                        f"{type(spec).__name__} (family {getattr(spec, 'family', '?')!r})")
+    return spec
+
+
+def _tech_table(chip: Chip, tech: TechTable | None) -> TechTable:
+    try:
+        table = tech if tech is not None else load_tech(chip.tech)
+        table.require(TECH_ENTRIES)
+    except ConfigError as err:
+        raise err.with_context(file=chip.source or chip.name, key="tech") from None
+    return table
+
+
+def _array_utilization(layers: list[LayerResult], cycles: int, chip: Chip) -> float:
+    """Work done on the array (binary MACs, or int8 MACs on an int8 array) over what the
+    array could do in the whole run."""
+    on_array = [x.details.actions for x in layers if x.unit == Unit.ARRAY.value]
+    ops = sum(chip.pe_array.pe.useful_ops(a.compute) for a in on_array)
+    return ops / (cycles * chip.peak_binary_macs_per_cycle) if cycles else 0.0

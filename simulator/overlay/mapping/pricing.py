@@ -1,0 +1,128 @@
+"""Pricing: the exact totals of every candidate tiling under every loop order, at once.
+
+Every candidate is priced with the same closed forms the analytical engine reports. Channel
+tiles fall into ≤ 2 classes per dimension (full tiles and the remainder) and pixel tiles into
+the classes of :mod:`.candidates`, so the exact sums over all tiles are sums over classes,
+vectorised over candidates; the order-dependent parts (fetch multiplicities, spills) come from
+:mod:`.reuse`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.overlay.chip import Chip
+from simulator.overlay.cost import (
+    ceil_div,
+    input_tile_bytes,
+    output_tile_bytes,
+    ppu_cycles,
+    psum_tile_bytes,
+    tile_compute_cycles,
+    weight_tile_bytes,
+)
+from simulator.overlay.dram import transfer
+from simulator.overlay.mapping.candidates import Candidates
+from simulator.overlay.mapping.records import PricedCandidates
+from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
+from simulator.overlay.problem import Problem, Unit
+
+__all__ = ["price_candidates"]
+
+
+def _dim_classes(sizes: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """(count, size) of the ≤ 2 tile classes of a dimension: full tiles and the remainder."""
+    n = len(sizes)
+    cnt = np.zeros((n, 2), dtype=np.int64)
+    sz = np.ones((n, 2), dtype=np.int64)
+    full = total // sizes
+    rem = total - full * sizes
+    cnt[:, 0], sz[:, 0] = full, sizes
+    cnt[:, 1], sz[:, 1] = (rem > 0).astype(np.int64), np.where(rem > 0, rem, 1)
+    return cnt, sz
+
+
+def price_candidates(p: Problem, chip: Chip, cands: Candidates,
+                     orders: tuple[tuple[str, ...], ...]) -> PricedCandidates:
+    """Exact totals for every candidate under each loop order: shape (len(orders), n)."""
+    n = len(cands)
+    lat = chip.dram_latency_cycles
+    pt = cands.pixels
+    kc, ks = _dim_classes(cands.tk, p.K)
+    cc, cs = _dim_classes(cands.tc, p.C)
+    pc, pout, pin = pt.count, pt.out_px, pt.in_px
+    nk = ceil_div(p.K, cands.tk)
+    nc = ceil_div(p.C, cands.tc)
+    npx = pt.n_tiles
+    g = p.groups
+
+    # compute: all (k, c, p) class combinations
+    k3, c3, p3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
+    cnt3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :]
+    per_tile = tile_compute_cycles(p, chip, k3, c3, p3)
+    compute = (cnt3 * per_tile).sum(axis=(1, 2, 3)) * g
+    min_tile = np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(1, 2, 3))
+
+    # operand traffic: sums over each operand's own tiles (times a fetch multiplicity below)
+    def traffic(cnt: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, ...]:
+        occ, moved = transfer(chip, nbytes)
+        live = (cnt > 0) & (nbytes > 0)
+        return ((cnt * occ).sum(axis=(1, 2)), (cnt * moved).sum(axis=(1, 2)),
+                (cnt * live).sum(axis=(1, 2)))
+
+    zeros = np.zeros(n, dtype=np.int64)
+    w = (traffic(kc[:, :, None] * cc[:, None, :],
+                 weight_tile_bytes(p, ks[:, :, None], cs[:, None, :]))
+         if p.w_bits else (zeros, zeros, zeros))
+    if p.depthwise:
+        i_t = traffic(kc[:, :, None] * pc[:, None, :],
+                      input_tile_bytes(p, ks[:, :, None], pin[:, None, :]))
+    else:
+        i_t = traffic(cc[:, :, None] * pc[:, None, :],
+                      input_tile_bytes(p, cs[:, :, None], pin[:, None, :]))
+    kp_cnt = kc[:, :, None] * pc[:, None, :]
+    o_t = traffic(kp_cnt, output_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+    s_t = traffic(kp_cnt, psum_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+    post = zeros if p.unit is Unit.PPU else \
+        (kp_cnt * ppu_cycles(p, chip, ks[:, :, None], pout[:, None, :])).sum(axis=(1, 2)) * g
+
+    # the first tile's loads and the last tile's post-processing and store
+    k0, c0 = ks[:, 0], cs[:, 0]
+    first_occ = transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in))[0]
+    if p.w_bits:
+        first_occ = first_occ + transfer(chip, weight_tile_bytes(p, k0, c0))[0]
+    k_last = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
+    last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, pt.last_out)
+    last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0]
+                  + lat)
+    first_load = first_occ + lat
+
+    # order-dependent terms for all orders at once: shape (orders, candidates)
+    w_mult = (fetch_multiplicity("w", orders, nk, nc, npx) if p.w_bits
+              else np.ones((len(orders), n), dtype=np.int64))
+    i_mult = fetch_multiplicity("i_dw" if p.depthwise else "i", orders, nk, nc, npx)
+    spill = spills_for(orders, nk, nc, npx)
+    s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
+    occupancy = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
+    transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
+    # each load holds a slot for its transfer, its latency and at least one tile's compute;
+    # each output tile holds one from its first compute to the end of its store
+    hold_w = (w[0] + w[2] * (lat + min_tile)) * w_mult * g
+    hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
+    stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
+    hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
+    slot = np.maximum(np.maximum(ceil_div(hold_w, chip.weight_buffer.slots),
+                                 ceil_div(hold_i, chip.input_buffer.slots)),
+                      ceil_div(hold_o, chip.output_buffer.slots))
+    return PricedCandidates.broadcast(
+        (len(orders), n),
+        compute=compute, post=post, weight_bytes=w[1] * w_mult * g,
+        input_bytes=i_t[1] * i_mult * g, output_bytes=o_t[1] * g,
+        psum_bytes=s_t[1] * s_rounds * g, occupancy=occupancy, transfers=transfers,
+        first_load=first_load, last_post=last_post, last_store=last_store, slot=slot,
+        serial=compute + post + occupancy + transfers * lat, spill=spill,
+        tiles=nk * nc * npx * g,
+        cycles=np.maximum(np.maximum(
+            first_load + np.maximum(compute, post - last_post) + last_store,
+            occupancy + lat), slot),
+    )

@@ -1,0 +1,116 @@
+"""The typed records the mapper's stages pass on: a chosen mapping, its exact totals, and the
+priced candidates the search picks from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+__all__ = ["Mapping", "PricedCandidates", "Totals"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """The chosen tiling and loop order of one layer (part of every result): tiles of ``tk``
+    output channels × ``tc`` input channels × ``toy × tox`` output pixels."""
+
+    unit: str
+    dataflow: str
+    tk: int
+    tc: int
+    toy: int
+    tox: int
+    order: tuple[str, ...]  # outer → inner, group loop outside
+    tiles: int
+    spills_psums: bool
+
+    def describe(self) -> str:
+        return (f"{''.join(self.order)} k{self.tk} c{self.tc} p{self.toy}x{self.tox}"
+                f"{' spill' if self.spills_psums else ''}")
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Exact per-layer sums for one mapping (what the analytical engine reports)."""
+
+    compute_cycles: int
+    ppu_cycles: int  # post-processing after MAC tiles (PPU layers: 0, it is their compute)
+    weight_bytes: int  # DRAM bytes moved per stream (burst-rounded)
+    input_bytes: int
+    output_bytes: int
+    psum_bytes: int  # spilled partial sums, written and read back
+    dram_occupancy: int  # channel-busy cycles of all transfers
+    transfers: int
+    first_load: int  # cycles until the first tile's operands are on chip (latency included)
+    last_post: int  # post-processing of the last output tile
+    last_store: int  # post-processing + store of the last output tile (latency included)
+    slot_cycles: int  # buffer-slot bound: Σ slot hold times / slots, worst buffer
+    serial_cycles: int  # every tile's transfers, compute and post-processing back to back
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.weight_bytes + self.input_bytes + self.output_bytes + self.psum_bytes
+
+    def lower_bound(self, latency: int) -> int:
+        """Contention-free cycles, a lower bound of any schedule: the first load, then the
+        compute (or the post-processing of all but the last tile, if longer), then the last
+        tile's post-processing and store; or the DRAM's busy time; or the time the buffer slots
+        must be held (each load holds a slot for its transfer, latency and one tile's compute)."""
+        return max(self.first_load + max(self.compute_cycles, self.ppu_cycles - self.last_post)
+                   + self.last_store, self.dram_occupancy + latency, self.slot_cycles)
+
+    def bound(self, latency: int) -> str:
+        """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``, or
+        ``memory`` (DRAM bandwidth, latency behind too few slots, or the first load and last
+        store that cannot overlap)."""
+        memory = max(self.dram_occupancy + latency, self.slot_cycles,
+                     self.first_load + self.last_store - self.last_post)
+        terms = {"compute": self.compute_cycles, "ppu": self.ppu_cycles, "memory": memory}
+        return max(terms, key=lambda k: terms[k])
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCandidates:
+    """Exact totals of every candidate tiling under every loop order: arrays of shape
+    (orders, candidates). ``cycles`` is the analytical bound the search ranks by."""
+
+    compute: np.ndarray
+    post: np.ndarray
+    weight_bytes: np.ndarray
+    input_bytes: np.ndarray
+    output_bytes: np.ndarray
+    psum_bytes: np.ndarray
+    occupancy: np.ndarray
+    transfers: np.ndarray
+    first_load: np.ndarray
+    last_post: np.ndarray
+    last_store: np.ndarray
+    slot: np.ndarray
+    serial: np.ndarray
+    spill: np.ndarray
+    tiles: np.ndarray
+    cycles: np.ndarray
+
+    @classmethod
+    def broadcast(cls, shape: tuple[int, int], **arrays: np.ndarray) -> PricedCandidates:
+        return cls(**{f.name: np.broadcast_to(arrays[f.name], shape) for f in fields(cls)})
+
+    @property
+    def dram_bytes(self) -> np.ndarray:
+        return self.weight_bytes + self.input_bytes + self.output_bytes + self.psum_bytes
+
+    def totals(self, o: int, i: int) -> Totals:
+        """The :class:`Totals` of order ``o``, candidate ``i``."""
+        def at(a: np.ndarray) -> int:
+            return int(a[o, i])
+
+        return Totals(
+            compute_cycles=at(self.compute), ppu_cycles=at(self.post),
+            weight_bytes=at(self.weight_bytes), input_bytes=at(self.input_bytes),
+            output_bytes=at(self.output_bytes), psum_bytes=at(self.psum_bytes),
+            dram_occupancy=at(self.occupancy), transfers=at(self.transfers),
+            first_load=at(self.first_load), last_post=at(self.last_post),
+            last_store=at(self.last_store), slot_cycles=at(self.slot),
+            serial_cycles=at(self.serial),
+        )

@@ -1,0 +1,184 @@
+"""What each multiply-accumulate datapath knows, in one place.
+
+A PE type says how a layer's operands map onto its words (elements per word, bits per word,
+bit-serial passes), its peak MACs per cycle, which compute actions one layer costs it, their
+energy, and the area of one PE. The chip's ``pe_array.pe_type`` names one of :data:`PE_TYPES`;
+the int8 unit beside the array (for 8-bit first/last layers) is :data:`INT8_UNIT`.
+
+Adding a PE type: a class here and an entry in :data:`PE_TYPES` (the chip schema lists its
+name from there), plus technology-table entries for any new component it uses.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from simulator.tech import TechTable
+from workloads.formats import NumberFormat
+
+__all__ = ["INT8_UNIT", "PE_TYPES", "ComputeActions", "Int8Mac", "OperandWords", "PeType",
+           "XnorPe"]
+
+
+@dataclass(frozen=True, slots=True)
+class OperandWords:
+    """How a layer's reduction reaches a PE: ``word_elems`` reduction elements per PE step in
+    words of ``word_bits``, repeated for ``a_passes × w_passes`` bit-plane (or byte) passes."""
+
+    word_elems: int
+    word_bits: int
+    a_passes: int
+    w_passes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeActions:
+    """The compute actions of one layer on one datapath (the rest of ``Actions`` is memory)."""
+
+    binary_ops: int  # useful XNOR bit-ops (MACs × bit-plane passes)
+    popcount_bits: int
+    accumulations: int  # adds into accumulators (popcount words and shift-adds)
+    int8_macs: int
+    register_bits: int  # PE pipeline and accumulator register writes
+
+
+class PeType(ABC):
+    """One MAC datapath."""
+
+    name: str
+    #: Whether 8-bit (first/last) layers run natively; otherwise they go to the int8 unit or
+    #: run bit-serially (``full_precision``).
+    runs_full_precision: bool
+
+    def check_lane(self, lane_bits: int) -> str | None:
+        """Why ``lane_bits`` does not fit this PE type (None: it does)."""
+        return None
+
+    @abstractmethod
+    def macs_per_cycle(self, lane_bits: int) -> int:
+        """Peak MACs of one PE per cycle."""
+
+    @abstractmethod
+    def operand_words(self, lane_bits: int, weights: NumberFormat,
+                      activations: NumberFormat) -> OperandWords: ...
+
+    @abstractmethod
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
+                        acc_bits: int) -> ComputeActions:
+        """Compute actions of a layer of ``macs`` MACs, ``passes`` bit-plane passes and
+        ``accumulations`` accumulator updates (one per PE word step)."""
+
+    @abstractmethod
+    def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float: ...
+
+    @abstractmethod
+    def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
+        """Area of one PE (or one MAC of a unit)."""
+
+    @abstractmethod
+    def useful_ops(self, a: ComputeActions) -> int:
+        """The work utilisation counts (binary ops, or int8 MACs)."""
+
+    def describe(self, lane_bits: int) -> str:
+        return self.name
+
+
+class XnorPe(PeType):
+    """``lane_bits``-wide XNOR + popcount + accumulator: ``lane_bits`` binary MACs per cycle;
+    multi-bit operands run bit-serially (a-bit × w-bit = a·w binary passes + shift-add)."""
+
+    name = "xnor"
+    runs_full_precision = False
+
+    def macs_per_cycle(self, lane_bits: int) -> int:
+        return lane_bits
+
+    def operand_words(self, lane_bits: int, weights: NumberFormat,
+                      activations: NumberFormat) -> OperandWords:
+        return OperandWords(lane_bits, lane_bits, activations.planes, weights.planes)
+
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
+                        acc_bits: int) -> ComputeActions:
+        binary = macs * passes
+        # two operand words per useful PE step, and the accumulator write
+        registers = accumulations * 2 * word_bits + accumulations * acc_bits
+        return ComputeActions(binary, binary, accumulations, 0, registers)
+
+    def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
+        return (a.binary_ops * tech.energy_pj("xnor", "xnor", 1)
+                + a.popcount_bits * tech.energy_pj("popcount", "count", 1)
+                + a.accumulations * tech.energy_pj("int_adder", "add", acc_bits)
+                + a.register_bits * tech.energy_pj("register", "write", 1))
+
+    def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
+        dff = tech.area_um2("register", "write", 1)
+        return (lane_bits * (tech.area_um2("xnor", "xnor", 1)
+                             + tech.area_um2("popcount", "count", 1) + 2 * dff)
+                + tech.area_um2("int_adder", "add", acc_bits) + acc_bits * dff)
+
+    def useful_ops(self, a: ComputeActions) -> int:
+        return a.binary_ops
+
+    def describe(self, lane_bits: int) -> str:
+        return f"xnor x{lane_bits}b"
+
+
+class Int8Mac(PeType):
+    """One int8 multiply-accumulate per cycle; wider operands take ⌈bits / 8⌉ passes each.
+    ``operand_registers``: the PE latches its two 8-bit operands (an array PE does; the
+    separate int8 unit streams them)."""
+
+    runs_full_precision = True
+
+    def __init__(self, name: str, *, operand_registers: bool) -> None:
+        self.name = name
+        self.operand_registers = operand_registers
+
+    def check_lane(self, lane_bits: int) -> str | None:
+        return None if lane_bits == 8 else "an int8 PE has an 8-bit lane"
+
+    def macs_per_cycle(self, lane_bits: int) -> int:
+        return 1
+
+    def operand_words(self, lane_bits: int, weights: NumberFormat,
+                      activations: NumberFormat) -> OperandWords:
+        return OperandWords(1, 8, _byte_passes(activations), _byte_passes(weights))
+
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
+                        acc_bits: int) -> ComputeActions:
+        int8_macs = macs * passes
+        operands = 2 * word_bits if self.operand_registers else 0
+        return ComputeActions(0, 0, 0, int8_macs, int8_macs * operands
+                              + accumulations * acc_bits)
+
+    def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
+        return (a.int8_macs * (tech.energy_pj("int_multiplier", "multiply", 8)
+                               + tech.energy_pj("int_adder", "add", acc_bits))
+                + a.register_bits * tech.energy_pj("register", "write", 1))
+
+    def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
+        dff = tech.area_um2("register", "write", 1)
+        operands = 16 * dff if self.operand_registers else 0.0
+        return (tech.area_um2("int_multiplier", "multiply", 8)
+                + tech.area_um2("int_adder", "add", acc_bits) + operands + acc_bits * dff)
+
+    def useful_ops(self, a: ComputeActions) -> int:
+        return a.int8_macs
+
+
+def _byte_passes(fmt: NumberFormat) -> int:
+    return max(1, math.ceil(fmt.storage_bits / 8))
+
+
+#: PE types of the array, by the name a chip file gives ``pe_array.pe_type``.
+PE_TYPES: Mapping[str, PeType] = MappingProxyType({
+    "xnor": XnorPe(),
+    "int8": Int8Mac("int8", operand_registers=True),
+})
+
+#: The int8 MAC unit beside the array that runs 8-bit layers (``full_precision: int8_unit``).
+INT8_UNIT: PeType = Int8Mac("int8_unit", operand_registers=False)
