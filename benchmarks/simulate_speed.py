@@ -42,10 +42,11 @@ def one(network: str, chip_name: str, repeat: int) -> dict:
         event.append(time.perf_counter() - t0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "network": network, "layers": len(net), "tiles": sum(x.mapping.tiles for x in ana.layers),
+        "network": network, "layers": len(net),
+        "tiles": sum(x.details.mapping.tiles for x in ana.layers),
         "analytical_cold_s": cold, "analytical_warm_s": statistics.median(warm),
         "event_s": statistics.median(event), "peak_rss_mb": rss_mb,
-        "cycles_analytical": ana.cycles, "cycles_event": ev.cycles,
+        "cycles_analytical": ana.latency_cycles, "cycles_event": ev.latency_cycles,
     }
 
 

@@ -128,7 +128,8 @@ def _print_result(result: Any, family: Any) -> None:
           f"{result.tops_per_w:.3f} TOPS/W (2 ops per MAC)")
     print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
           f"weights {result.weight_bits:,} bits")
-    print(f"area              {result.area_mm2:.3f} mm² (tech {result.provenance['tech']})")
+    tech = result.provenance.get("tech")
+    print(f"area              {result.area_mm2:.3f} mm²" + (f" (tech {tech})" if tech else ""))
     for label, text in family.total_lines(result):
         print(f"{label:<17} {text}")
 

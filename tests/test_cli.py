@@ -78,7 +78,8 @@ def test_quant_and_set(tmp_path):
                  "--set", "pe_array.rows=32", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["quant"] == "w1a2" and data["clock_mhz"] == 400
-    assert data["layers"][1]["details"]["binary_ops"] == 1024 * 1024 * 2  # 2 activation planes
+    # 2 activation planes
+    assert data["layers"][1]["details"]["actions"]["compute"]["binary_ops"] == 1024 * 1024 * 2
 
 
 def test_quant_file(tmp_path):

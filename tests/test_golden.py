@@ -45,3 +45,35 @@ def test_torch_models_are_unchanged(recorder):
     recorded = json.loads((GOLDEN / "models.json").read_text())
     diffs = _compare(recorded, recorder.record_models())
     assert not diffs, "\n".join(diffs[:10])
+
+
+def _schema_module():
+    spec = importlib.util.spec_from_file_location("result_schema", GOLDEN / "result_schema.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_result_schema_is_the_golden_one():
+    """The --json key paths of an overlay result (schema version 2, trace included). A
+    change of schema updates tests/golden/result_schema.json, SCHEMA_VERSION and
+    docs/result-schema.md together."""
+    from simulator import SCHEMA_VERSION, simulate
+    from workloads import get_network
+
+    doc = simulate(get_network("resnet18"), "edge", engine="event",
+                   trace=True).to_dict(include_trace=True)
+    paths = _schema_module().key_paths(doc)
+    golden = set(json.loads((GOLDEN / "result_schema.json").read_text()))
+    assert SCHEMA_VERSION == doc["schema_version"] == 2
+    assert paths == golden, (f"new: {sorted(paths - golden)}; "
+                             f"gone: {sorted(golden - paths)}")
+
+
+def test_every_result_key_is_documented():
+    text = (Path(__file__).parents[1] / "docs" / "result-schema.md").read_text()
+    golden = json.loads((GOLDEN / "result_schema.json").read_text())
+    missing = sorted({p.split(".")[-1].removesuffix("[]") for p in golden}
+                     - {w.strip("`()|:;.") for w in text.replace(",", " ").split()})
+    assert not missing, f"undocumented result keys: {missing}"

@@ -18,9 +18,10 @@ import simpy
 
 from simulator.overlay.chip import Chip
 from simulator.overlay.cost import Int, ceil_div
+from simulator.tech import TechTable
 from simulator.trace import Trace
 
-__all__ = ["Dram", "transfer"]
+__all__ = ["Dram", "dram_energy_pj", "transfer"]
 
 
 def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,6 +34,11 @@ def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:
     per_channel = chip.dram_bytes_per_cycle / ch
     occ = np.ceil(ceil_div(bursts, ch) * burst / per_channel - 1e-9).astype(np.int64)
     return np.where(n > 0, occ, 0), bursts * burst
+
+
+def dram_energy_pj(chip: Chip, tech: TechTable, nbytes: int) -> float:
+    """Energy of moving ``nbytes`` to or from the DRAM (the table's per-bit access energy)."""
+    return nbytes * 8 * tech.dram_energy_pj_per_bit
 
 
 class Dram:

@@ -1,19 +1,20 @@
 """Action counts per layer and their energy; chip area. Action counts × energy per action.
 
 Counts are exact sums over the mapping's tiles (grouped into size classes). What counts:
-XNOR bit-ops and popcount input bits (only useful lanes toggle; idle lanes are gated),
-accumulator adds (one per popcount word and bit-plane pass), int8 multiply-accumulates,
-PE pipeline-register writes (two operand words per useful PE-step), buffer reads and writes
-in bits per buffer, DRAM bytes, and post-processing operations.
+the compute actions of the PE type that ran the layer (``pe_types``: XNOR bit-ops and
+popcount input bits — only useful lanes toggle, idle lanes are gated — accumulator adds,
+int8 multiply-accumulates, PE register writes), buffer reads and writes in bits per buffer,
+DRAM bytes (priced by ``dram``), and post-processing operations.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from simulator.overlay.chip import Chip, Dataflow
 from simulator.overlay.cost import ceil_div, effective_array
+from simulator.overlay.dram import dram_energy_pj
 from simulator.overlay.mapping import Mapping, Totals
 from simulator.overlay.pe_types import INT8_UNIT, ComputeActions, PeType
 from simulator.overlay.problem import Problem, Unit, mac_model
@@ -24,11 +25,9 @@ __all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_p
 
 @dataclass(frozen=True, slots=True)
 class Actions:
-    binary_ops: int  # useful XNOR bit-ops (MACs × bit-plane passes)
-    popcount_bits: int
-    accumulations: int  # adds into accumulators (popcount words and shift-adds)
-    int8_macs: int
-    register_bits: int  # PE pipeline and accumulator register writes
+    """What one layer does: its compute actions (by the PE type that ran it) and the rest."""
+
+    compute: ComputeActions
     ppu_ops: int  # threshold compares / requantisations / residual adds (acc-width adds)
     pool_ops: int  # inputs combined by pooling (OR on binary maps, compare/add otherwise)
     input_buffer_bits: int  # reads + writes
@@ -36,13 +35,6 @@ class Actions:
     output_buffer_bits: int
     dram_bytes: int
 
-    def to_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    @property
-    def compute(self) -> ComputeActions:
-        return ComputeActions(self.binary_ops, self.popcount_bits, self.accumulations,
-                              self.int8_macs, self.register_bits)
 
 
 def _classes(n: int, t: int) -> list[tuple[int, int]]:
@@ -60,7 +52,8 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
     if p.unit is Unit.PPU:
         pool = out_elems * p.window if p.operands == 1 else 0
         adds = out_elems if p.operands == 2 else 0
-        return Actions(0, 0, 0, 0, 0, adds, pool, in_w * 2, 0, o_w * 2, dram_bytes)
+        return Actions(ComputeActions(0, 0, 0, 0, 0), adds, pool, in_w * 2, 0, o_w * 2,
+                       dram_bytes)
 
     rows, cols, _ = effective_array(p, chip)
     reads_in = reads_w = psum_rw = accum = 0
@@ -102,9 +95,7 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
     work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
                                  word_bits=p.word_bits, acc_bits=p.acc_bits)
     return Actions(
-        binary_ops=work.binary_ops, popcount_bits=work.popcount_bits,
-        accumulations=work.accumulations, int8_macs=work.int8_macs,
-        register_bits=work.register_bits, ppu_ops=out_elems, pool_ops=0,
+        compute=work, ppu_ops=out_elems, pool_ops=0,
         input_buffer_bits=in_w + reads_in, weight_buffer_bits=w_w + reads_w,
         output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
     )
@@ -127,7 +118,7 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
             chip.weight_buffer.size_kib),
         "output_buffer": a.output_buffer_bits * tech.sram_energy_pj_per_bit(
             chip.output_buffer.size_kib),
-        "dram": a.dram_bytes * 8 * tech.dram_energy_pj_per_bit,
+        "dram": dram_energy_pj(chip, tech, a.dram_bytes),
         "leakage": tech.leakage_mw_per_mm2 * area_mm2 * seconds * 1e9,
     }
 

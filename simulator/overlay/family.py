@@ -20,6 +20,7 @@ from simulator.overlay.chip import SCHEMA, Chip, chip_from_settings
 from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.engines import ENGINES, Engine, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
+from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
 from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
@@ -30,10 +31,9 @@ from workloads.network import Network
 
 __all__ = ["OverlayFamily", "OverlayLayer", "OverlayTotals"]
 
-#: Technology-table entries the overlay's cost model reads.
+#: Technology-table entries the overlay reads besides its PE types' (buffers, DRAM, PPU).
 TECH_ENTRIES = frozenset({
-    ("int_adder", "add"), ("int_multiplier", "multiply"), ("xnor", "xnor"),
-    ("popcount", "count"), ("register", "write"), ("or_gate", "or"), ("sram", "read"),
+    ("int_adder", "add"), ("register", "write"), ("or_gate", "or"), ("sram", "read"),
     ("sram", "area"), ("dram", "access"),
 })
 
@@ -42,7 +42,6 @@ TECH_ENTRIES = frozenset({
 class OverlayLayer:
     """What the overlay knows about one layer beyond the common fields."""
 
-    binary_ops: int  # XNOR bit-ops (MACs × bit-plane passes); 0 off the XNOR array
     compute_cycles: int  # busy cycles of the unit that runs the layer
     stall_cycles: int  # cycles - compute_cycles
     compute_wait_cycles: int  # the unit waiting for operands / output space (event engine)
@@ -142,7 +141,7 @@ class OverlayFamily(Family):
             else:
                 work = model.useful_ops(actions.compute)
             details = OverlayLayer(
-                binary_ops=actions.binary_ops, compute_cycles=totals.compute_cycles,
+                compute_cycles=totals.compute_cycles,
                 stall_cycles=timing.cycles - totals.compute_cycles,
                 compute_wait_cycles=timing.compute_wait_cycles,
                 load_wait_cycles=timing.load_wait_cycles,
@@ -198,7 +197,7 @@ def _chip(spec: ChipSpec) -> Chip:
 def _tech_table(chip: Chip, tech: TechTable | None) -> TechTable:
     try:
         table = tech if tech is not None else load_tech(chip.tech)
-        table.require(TECH_ENTRIES)
+        table.require(TECH_ENTRIES | chip.pe_array.pe.tech_entries | INT8_UNIT.tech_entries)
     except ConfigError as err:
         raise err.with_context(file=chip.source or chip.name, key="tech") from None
     return table

@@ -53,6 +53,8 @@ class PeType(ABC):
     #: Whether 8-bit (first/last) layers run natively; otherwise they go to the int8 unit or
     #: run bit-serially (``full_precision``).
     runs_full_precision: bool
+    #: (component, action) entries of the technology table its energy and area read.
+    tech_entries: frozenset[tuple[str, str]]
 
     def check_lane(self, lane_bits: int) -> str | None:
         """Why ``lane_bits`` does not fit this PE type (None: it does)."""
@@ -93,6 +95,8 @@ class XnorPe(PeType):
 
     name = "xnor"
     runs_full_precision = False
+    tech_entries = frozenset({("xnor", "xnor"), ("popcount", "count"), ("int_adder", "add"),
+                              ("register", "write")})
 
     def macs_per_cycle(self, lane_bits: int) -> int:
         return lane_bits
@@ -133,6 +137,8 @@ class Int8Mac(PeType):
     separate int8 unit streams them)."""
 
     runs_full_precision = True
+    tech_entries = frozenset({("int_multiplier", "multiply"), ("int_adder", "add"),
+                              ("register", "write")})
 
     def __init__(self, name: str, *, operand_registers: bool) -> None:
         self.name = name

@@ -24,7 +24,8 @@ def test_hand_derived_actions_and_compute_energy():
     p = problem_for(Linear("fc", 16, 2, weights=B1, activations=B1, output=B1), chip)
     m, t = price(p, chip, tk=2, tc=16, toy=1, tox=1)
     a = count_actions(p, chip, m, t)
-    assert (a.binary_ops, a.popcount_bits, a.accumulations, a.register_bits) == (32, 32, 4, 128)
+    c = a.compute
+    assert (c.binary_ops, c.popcount_bits, c.accumulations, c.register_bits) == (32, 32, 4, 128)
     assert a.ppu_ops == 2 and a.dram_bytes == 4 + 2 + 1
     # buffers: inputs 16 bits written + 1 row × 2 words × 8 bits read; weights 32 written +
     # 2 cols × 2 words × 8 read; outputs 2 × 16 drained + 8 bits read out to DRAM
