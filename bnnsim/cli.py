@@ -124,8 +124,8 @@ def _print_result(result: Any, family: Any) -> None:
           f"at {result.clock_mhz:g} MHz)")
     print(f"throughput        {result.frames_per_s:,.1f} frames/s (a frame every "
           f"{result.interval_cycles:,} cycles)")
-    print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ); "
-          f"{result.tops_per_w:.3f} TOPS/W (2 ops per MAC)")
+    print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ)")
+    print(f"efficiency        {result.tops_per_w:.3f} TOPS/W (2 ops per MAC)")
     print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
           f"weights {result.weight_bits:,} bits")
     tech = result.provenance.get("tech")
