@@ -1,19 +1,25 @@
 """The ``bnnsim`` command line: simulate, list, and the reference's train / eval / summary.
 
-Bad input (a :class:`~workloads.errors.ConfigError`) prints one line and exits with code 2.
-``bnnsim simulate`` never imports torch unless ``--network`` is a checkpoint.
+Every bad input — a flag argparse rejects, a :class:`~workloads.errors.ConfigError` from a
+file, a flag value or an infeasible design — prints one line ``bnnsim <command>: error: …``
+and exits with code 2. Each command declares its output files before any work
+(:class:`~workloads.files.Outputs`) and writes them atomically only after it succeeded, never
+onto a file it reads. ``bnnsim simulate`` never imports torch unless ``--network`` is a
+checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from workloads.errors import ConfigError
-from workloads.files import check_output_path, write_json
+from workloads.files import Outputs, track_reads
 
 __all__ = ["main"]
 
@@ -40,17 +46,17 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
-def _check_output(target: str | None, flag: str) -> None:
-    """Fail before any work when an output file cannot be written."""
-    check_output_path(target, flag=flag)
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
 
 
-def _open_output(target: str, flag: str) -> Any:
-    try:
-        return open(target, "w", newline="", encoding="utf-8")  # the caller closes it
-    except OSError as err:
-        raise ConfigError(f"cannot write ({err.strerror or err})", key=flag, value=target,
-                          has_value=True) from None
+def _existing_path(spec: str | None) -> str | None:
+    """``spec`` if it names an existing file (a flag that takes a name or a path)."""
+    return spec if spec is not None and Path(spec).exists() else None
 
 
 def _load_network(spec: str, quant: str | None) -> Any:
@@ -66,37 +72,39 @@ def _load_network(spec: str, quant: str | None) -> Any:
 
 
 # --------------------------------------------------------------------------- simulate
-def _cmd_simulate(args: argparse.Namespace) -> int:
+def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
     from simulator import apply_overrides, get_family, load_chip, simulate
 
-    for target, flag in ((args.json, "--json"), (args.csv, "--csv"), (args.trace, "--trace")):
-        _check_output(target, flag)
+    out.inputs(_existing_path(args.chip), _existing_path(args.network),
+               _existing_path(args.quant))
+    for flag, target in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
+        out.declare(flag, target)
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
     family = get_family(chip.family)
-    engine = args.engine or family.engines[0]
+    engine = args.engine or (family.trace_engines[0] if args.trace and family.trace_engines
+                             else family.engines[0])
     if engine not in family.engines:
         raise ConfigError(f"allowed for the {family.name} family: {', '.join(family.engines)}",
                           key="--engine", value=engine, has_value=True)
+    if args.trace and engine not in family.trace_engines:
+        traced = ", ".join(family.trace_engines) or "none"
+        raise ConfigError(f"the {engine} engine records no busy intervals; engines that do: "
+                          f"{traced}", key="--trace", value=args.trace, has_value=True)
     net = _load_network(args.network, args.quant)
     result = simulate(net, chip, engine=engine, trace=bool(args.trace))
     if args.json != "-":
         _print_result(result, family)
     if args.json:
-        write_json(args.json, result.to_dict(include_trace=bool(args.trace)))
+        out.stage_json("--json", result.to_dict(include_trace=bool(args.trace)))
     if args.csv:
         rows = result.layer_rows()
-        with _open_output(args.csv, "--csv") as fh:
-            table = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            table.writeheader()
-            table.writerows(rows)
+        out.stage_text("--csv", _csv_text(list(rows[0]), [list(r.values()) for r in rows]))
     if args.trace:
-        with _open_output(args.trace, "--trace") as fh:
-            w = csv.writer(fh)
-            w.writerow(["component", "start", "end", "label"])
-            for t in result.trace or ():
-                w.writerow([t.component, t.start, t.end, t.label])
+        out.stage_text("--trace", _csv_text(("component", "start", "end", "label"),
+                                            [(t.component, t.start, t.end, t.label)
+                                             for t in result.trace or ()]))
     return 0
 
 
@@ -117,7 +125,8 @@ def _print_result(result: Any, family: Any) -> None:
           f"{result.engine} engine")
     print(_fmt_table(("layer", "kind", "prec", "unit", "MACs", "cycles", "util%", "DRAM KiB",
                       "energy uJ", "bound", *heads), rows,
-                     "lllllrrrrl" + "".join(_align(h) for h in heads)))
+                     "lllllrrrrl" + "".join(_align([cols[h] for cols in extra])
+                                            for h in heads)))
     parts = ", ".join(f"{k} {v / 1e6:.3f}" for k, v in result.energy_breakdown_pj.items())
     print()
     print(f"latency           {result.latency_cycles:,} cycles ({result.latency_s * 1e3:.4f} ms "
@@ -134,16 +143,24 @@ def _print_result(result: Any, family: Any) -> None:
         print(f"{label:<17} {text}")
 
 
-def _align(head: str) -> str:
-    return "r" if head in ("stall",) else "l"
+def _align(cells: Sequence[str]) -> str:
+    """Right-align a column of numbers, left-align anything else."""
+    def number(text: str) -> bool:
+        try:
+            float(text.replace(",", ""))
+        except ValueError:
+            return False
+        return True
+
+    return "r" if cells and all(number(c) for c in cells) else "l"
 
 
 # --------------------------------------------------------------------------- list
-def _cmd_list(args: argparse.Namespace) -> int:
+def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
     from simulator import FAMILIES, builtin_chips, builtin_tech, get_family, load_chip
     from workloads import ZOO, get_network, zoo_names
 
-    _check_output(args.json, "--json")
+    out.declare("--json", args.json)
     nets: list[dict[str, Any]] = []
     for name in zoo_names():
         net = get_network(name)
@@ -158,7 +175,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     families = {name: {"engines": list(f.engines)} for name, f in FAMILIES.items()}
     payload = {"networks": nets, "chips": chips, "tech": builtin_tech(), "families": families}
     if args.json:
-        write_json(args.json, payload)
+        out.stage_json("--json", payload)
         if args.json == "-":
             return 0
     print("networks")
@@ -176,8 +193,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one error style: ``bnnsim <command>: error: …`` on one line, exit 2
+    (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {line}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bnnsim",
         description="Cycle-level simulator and design-space explorer for binary and ternary "
                     "neural-network accelerators.")
@@ -218,14 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "trace", None) and getattr(args, "engine", "event") != "event":
-        # only an event engine records busy intervals
-        parser.error("--trace needs --engine event")
     try:
-        return int(args.func(args) or 0)
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # a bad flag (one line on stderr) or --help
+        return stop.code if isinstance(stop.code, int) else 2
+    out = Outputs()
+    try:
+        with track_reads() as reads:
+            code = int(args.func(args, out) or 0)
+            if code == 0:
+                out.commit(reads=reads)
+        return code
     except ConfigError as err:
-        print(f"bnnsim: error: {err}", file=sys.stderr)
+        print(f"bnnsim {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bnnsim: interrupted", file=sys.stderr)

@@ -9,14 +9,19 @@ it without running pickled code)::
     train: {...training settings...}, history: [{epoch, loss, train_accuracy, test_accuracy}],
     state_dict: {...}
 
-Every way a file can be wrong (missing, truncated, not a checkpoint, weights that do not fit
-the model) is a one-line :class:`~workloads.files.ConfigError`.
+Every way a file can be wrong is a one-line :class:`~workloads.errors.ConfigError` naming the
+file, before any of it is used: not a regular file or too large, a damaged archive (the zip
+members' CRC-32 checksums are verified: torch itself does not), not a checkpoint, entries of
+the wrong type, a model the zoo does not know, a quantisation that does not parse, tensors whose
+names, shapes or dtypes are not the claimed model's, or weights that are not finite.
+Checkpoints are written atomically (a temporary file, then a rename).
 """
 
 from __future__ import annotations
 
 import pickle
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +32,26 @@ from torch import nn
 
 from reference.models import QuantNet, build_model
 from workloads.errors import ConfigError
+from workloads.files import atomic_write, check_regular
 from workloads.quant import QuantConfig, parse_quant
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "MAX_CHECKPOINT_BYTES",
     "Checkpoint",
     "bnnsim_version",
     "build_from_checkpoint",
+    "checkpoint_payload",
     "load_checkpoint",
     "save_checkpoint",
+    "verify_checkpoint",
+    "write_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = "bnnsim-checkpoint"
 FORMAT_VERSION = 1
+#: Largest checkpoint file read (bytes).
+MAX_CHECKPOINT_BYTES = 4 * 2**30
 _REQUIRED = ("model", "quant", "dataset", "accuracy", "state_dict")
 
 
@@ -70,9 +82,8 @@ class Checkpoint:
     path: Path | None = None
 
 
-def save_checkpoint(
+def checkpoint_payload(
     model: QuantNet,
-    path: str | Path,
     *,
     dataset: str,
     accuracy: float | None,
@@ -80,13 +91,9 @@ def save_checkpoint(
     seed: int,
     train_settings: Mapping[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
-) -> Path:
-    """Write ``model`` and its provenance to ``path`` (parent folders are created).
-
-    A path that cannot be written is a one-line :class:`ConfigError`.
-    """
-    p = Path(path)
-    payload = {
+) -> dict[str, Any]:
+    """The plain dict a checkpoint file holds (see the module doc)."""
+    return {
         "format": CHECKPOINT_FORMAT,
         "format_version": FORMAT_VERSION,
         "model": model.network,
@@ -102,14 +109,46 @@ def save_checkpoint(
         "history": list(history or []),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+
+
+def write_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
+    """Write a :func:`checkpoint_payload` to ``path`` atomically (parent folders are created).
+
+    A path that cannot be written is a one-line :class:`ConfigError`; an existing file is
+    replaced only once the new one is complete.
+    """
+    p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(payload, p)
+        if p.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        atomic_write(p, lambda tmp: torch.save(dict(payload), tmp), flag="checkpoint")
+    except ConfigError as err:  # "cannot write (reason)" from atomic_write
+        reason = err.message.removeprefix("cannot write ")
+        raise ConfigError(f"cannot write checkpoint {reason}", file=p) from None
     except (OSError, RuntimeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else _first_line(err)
         reason = reason.rsplit("strerror: ", 1)[-1]  # torch's "[enforce fail at ...]" prefix
         raise ConfigError(f"cannot write checkpoint ({reason})", file=p) from None
     return p
+
+
+def save_checkpoint(
+    model: QuantNet,
+    path: str | Path,
+    *,
+    dataset: str,
+    accuracy: float | None,
+    epochs: int,
+    seed: int,
+    train_settings: Mapping[str, Any] | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> Path:
+    """Write ``model`` and its provenance to ``path`` (atomically; parent folders created)."""
+    return write_checkpoint(checkpoint_payload(model, dataset=dataset, accuracy=accuracy,
+                                               epochs=epochs, seed=seed,
+                                               train_settings=train_settings,
+                                               history=history), path)
 
 
 def _first_line(err: BaseException) -> str:
@@ -160,11 +199,8 @@ def _check_fields(raw: Mapping[str, Any], p: Path) -> None:
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError("checkpoint not found", file=p)
-    if not p.is_file():
-        raise ConfigError("checkpoint path is not a file", file=p)
+    p = check_regular(path, limit=MAX_CHECKPOINT_BYTES, what="checkpoint")
+    _verify_archive(p)
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -191,6 +227,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     state = raw["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ConfigError("checkpoint state_dict is not a mapping of tensors", file=p)
+    if not isinstance(raw["quant"], Mapping):  # never a path or a spec to resolve
+        raise ConfigError("bad checkpoint entry; expected a quantisation mapping", file=p,
+                          key="quant", value=_shown(raw["quant"]), has_value=True)
     try:
         quant = parse_quant(raw["quant"])
     except ConfigError as err:
@@ -202,6 +241,23 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                       dataset=str(raw["dataset"]), meta=meta, path=p)
 
 
+def _verify_archive(p: Path) -> None:
+    """A checkpoint is a zip archive (``torch.save``'s format); every member's CRC-32 must
+    match, since torch's reader does not check them."""
+    try:
+        with zipfile.ZipFile(p) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise ConfigError(f"unreadable checkpoint, truncated or corrupt (not a readable zip "
+                          f"archive: {_first_line(err)})", file=p) from None
+    except zlib.error as err:
+        raise ConfigError(f"corrupt checkpoint (damaged compressed data: {_first_line(err)})",
+                          file=p) from None
+    if bad is not None:
+        raise ConfigError(f"corrupt checkpoint: archive member {bad!r} fails its CRC-32 "
+                          "checksum", file=p)
+
+
 def _mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str | None:
     """A one-line description of how ``state`` fails to fit ``model``, or None."""
     want = model.state_dict()
@@ -209,17 +265,20 @@ def _mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str | None
     unexpected = [k for k in state if k not in want]
     shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
               for k, v in want.items() if k in state and state[k].shape != v.shape]
+    dtypes = [f"{k} {state[k].dtype} vs model {v.dtype}"
+              for k, v in want.items() if k in state and state[k].dtype != v.dtype]
     parts = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes),
+                         ("dtype", dtypes)):
         if items:
             more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
             parts.append(f"{label}: {', '.join(items[:3])}{more}")
     return "; ".join(parts) or None
 
 
-def build_from_checkpoint(checkpoint: str | Path | Checkpoint) -> QuantNet:
-    """Rebuild the checkpoint's model with its weights, in eval mode."""
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+def verify_checkpoint(ckpt: Checkpoint) -> QuantNet:
+    """The model the checkpoint claims to be, built and checked against it: every tensor's
+    name, shape and dtype, and finite values. Returns the model (weights not yet loaded)."""
     where = ckpt.path
     try:
         model = build_model(ckpt.model_name, ckpt.quant,
@@ -231,5 +290,17 @@ def build_from_checkpoint(checkpoint: str | Path | Checkpoint) -> QuantNet:
     if problem:
         raise ConfigError(f"state dict does not fit model '{ckpt.model_name}' "
                           f"({ckpt.quant.name}): {problem}", file=where)
+    for name, tensor in ckpt.state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ConfigError(f"tensor {name!r} holds {bad:,} non-finite values (NaN or "
+                              "infinity) of " f"{tensor.numel():,}", file=where)
+    return model
+
+
+def build_from_checkpoint(checkpoint: str | Path | Checkpoint) -> QuantNet:
+    """Rebuild the checkpoint's model with its weights (verified first), in eval mode."""
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    model = verify_checkpoint(ckpt)
     model.load_state_dict(ckpt.state_dict, strict=True)
     return model.eval()

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
+import math
 import os
 import pickle
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from workloads.errors import ConfigError
+from workloads.files import read_regular
 
 __all__ = [
     "DATASETS",
@@ -143,13 +147,27 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     raise ConfigError(f"no data directory: pass --data-dir or set {DATA_ENV}")
 
 
+#: Largest dataset file read, and largest decompressed IDX file (bytes).
+MAX_DATA_BYTES = 2 * 2**30
+
+
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """Decompress a gzip stream of at most :data:`MAX_DATA_BYTES` decompressed bytes."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            raw = fh.read(MAX_DATA_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ConfigError(f"damaged gzip stream ({err.__class__.__name__}: "
+                          f"{str(err)[:80]})", file=path) from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise ConfigError(f"decompresses to more than {MAX_DATA_BYTES:,} bytes", file=path)
+    return raw
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (unsigned-byte data, gzipped or not) into an array of its shape."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise ConfigError(f"cannot read IDX file ({err.__class__.__name__}: {err})",
-                          file=path) from None
+    data = read_regular(path, limit=MAX_DATA_BYTES, what="IDX file")
+    raw = _gunzip(data, path) if path.suffix == ".gz" else data
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ConfigError("not an unsigned-byte IDX file (bad magic number)", file=path)
     ndim = raw[3]
@@ -157,7 +175,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < header:
         raise ConfigError("truncated IDX header", file=path)
     dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
-    count = int(np.prod(dims))
+    count = math.prod(dims)
     if len(raw) != header + count:
         raise ConfigError(f"IDX size mismatch: header says {dims}, file has "
                           f"{len(raw) - header} data bytes", file=path)
@@ -205,7 +223,18 @@ def read_mnist(root: Path, *, split: Split, name: str = "mnist") -> tuple[np.nda
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise ConfigError(f"images {images.shape} and labels {labels.shape} do not match",
                           file=img_path)
+    _check_split(images, labels, img_path, lbl_path)
     return images, labels
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, img_path: Path, lbl_path: Path,
+                 *, classes: int = 10) -> None:
+    if images.shape[0] == 0:
+        raise ConfigError("empty split: no images", file=img_path)
+    if labels.size and int(labels.max()) >= classes:
+        bad = int(np.argmax(labels >= classes))
+        raise ConfigError(f"label {int(labels[bad])} of image {bad} is outside the "
+                          f"{classes} classes 0..{classes - 1}", file=lbl_path)
 
 
 _NDARRAY_RECONSTRUCT = np.array(0).__reduce__()[0]
@@ -231,31 +260,49 @@ class _CifarUnpickler(pickle.Unpickler):
 
 
 def _read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = read_regular(path, limit=MAX_DATA_BYTES, what="CIFAR-10 batch")
     try:
-        with path.open("rb") as fh:
-            batch = _CifarUnpickler(fh, encoding="bytes").load()
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
-        raise ConfigError(f"not a CIFAR-10 python batch ({err.__class__.__name__}: {err})",
-                          file=path) from None
+        batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, MemoryError, RecursionError, OverflowError) as err:
+        raise ConfigError(f"not a CIFAR-10 python batch ({err.__class__.__name__}: "
+                          f"{str(err)[:80]})", file=path) from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ConfigError("not a CIFAR-10 python batch (no b'data' / b'labels')", file=path)
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
-    labels = np.asarray(batch[b"labels"], dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
-        raise ConfigError(f"unexpected CIFAR-10 batch shape {data.shape}", file=path)
-    return data.reshape(-1, 3, 32, 32), labels
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+        raise ConfigError(f"b'data' must be a uint8 array, not {_describe(data)}", file=path)
+    if not (isinstance(labels, list) and all(type(x) is int for x in labels)) and not (
+            isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1):
+        raise ConfigError(f"b'labels' must be a list of integers, not {_describe(labels)}",
+                          file=path)
+    lab = np.asarray(labels, dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != lab.shape[0]:
+        raise ConfigError(f"unexpected CIFAR-10 batch shape {data.shape} with {lab.shape[0]} "
+                          "labels", file=path)
+    if lab.size and (lab.min() < 0 or lab.max() > 9):
+        raise ConfigError("CIFAR-10 labels must be 0..9", file=path)
+    return data.reshape(-1, 3, 32, 32), lab.astype(np.uint8)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.dtype}"
+    return f"a {type(value).__name__}"
 
 
 def _read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        raw = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        raise ConfigError(f"cannot read CIFAR-10 batch ({err})", file=path) from None
+    raw = np.frombuffer(read_regular(path, limit=MAX_DATA_BYTES, what="CIFAR-10 batch"),
+                        dtype=np.uint8)
     if raw.size == 0 or raw.size % _CIFAR_RECORD_BYTES:
         raise ConfigError(f"size {raw.size} bytes is not a multiple of the "
                           f"{_CIFAR_RECORD_BYTES}-byte CIFAR-10 record", file=path)
     records = raw.reshape(-1, _CIFAR_RECORD_BYTES)
-    return records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].copy()
+    labels = records[:, 0].copy()
+    if labels.max() > 9:
+        raise ConfigError(f"label {int(labels.max())} is outside CIFAR-10's classes 0..9",
+                          file=path)
+    return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
 def read_cifar10(root: Path, *, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -278,8 +325,8 @@ def read_cifar10(root: Path, *, split: Split) -> tuple[np.ndarray, np.ndarray]:
         parts = [_read_cifar_py(p) for p in paths]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
-    if labels.size and labels.max() > 9:
-        raise ConfigError("CIFAR-10 labels must be 0..9", file=paths[0])
+    if images.shape[0] == 0:
+        raise ConfigError("empty split: no images", file=paths[0])
     return images, labels
 
 

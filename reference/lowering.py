@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference.checkpoint import load_checkpoint
+from reference.checkpoint import load_checkpoint, verify_checkpoint
 from workloads.errors import ConfigError
 from workloads.network import Network
 from workloads.quant import QuantConfig
@@ -21,19 +21,18 @@ __all__ = ["network_from_checkpoint"]
 def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig | None = None
                             ) -> Network:
     """The workload of a trained checkpoint: the zoo network it was trained as, with its
-    quantisation, class count and input channels. ``quant`` must be ``None`` (a checkpoint
-    carries its own; a ``--quant`` given with it is a :class:`ConfigError`)."""
+    quantisation, class count and input channels. The checkpoint is verified first (see
+    ``reference.checkpoint``). ``quant`` must be ``None`` (a checkpoint carries its own; a
+    ``--quant`` given with it is a :class:`ConfigError`)."""
     text = str(path)
     if quant is not None:
         raise ConfigError("a checkpoint carries its own quantisation; drop --quant",
                           key="--quant", value=str(quant), has_value=True)
-    if not Path(text).exists():
-        raise ConfigError("checkpoint file not found", key="--network", value=text,
-                          has_value=True)
     ckpt = load_checkpoint(path)
     if ckpt.model_name not in ZOO:
         raise ConfigError(f"checkpoint of model '{ckpt.model_name}', which has no workload; "
                           f"known: {', '.join(ZOO)}", file=text)
+    verify_checkpoint(ckpt)  # the weights are the claimed model's, and finite
     entry = ZOO[ckpt.model_name]
     try:
         net = entry.network(ckpt.quant, num_classes=ckpt.meta.get("num_classes"),

@@ -139,7 +139,7 @@ class QuantNet(nn.Module):
         for i, step in enumerate(self._steps):
             for src in step.inputs:
                 last_use[src] = i
-        self._frees = tuple(tuple(src for src in step.inputs if last_use[src] == i)
+        self._frees = tuple(tuple(src for src in dict.fromkeys(step.inputs) if last_use[src] == i)
                             for i, step in enumerate(self._steps))
         first_layer = next(iter(mac_layers(self).values()))
         self.input_transform = "centered" if first_layer.input_kind == "binary" else "unit"

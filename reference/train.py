@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference.checkpoint import build_from_checkpoint, save_checkpoint
+from reference.checkpoint import build_from_checkpoint, checkpoint_payload, write_checkpoint
 from reference.data import ImageDataset, load_dataset
 from reference.models import QuantNet, build_model, mac_layers
 from workloads.errors import ConfigError
@@ -38,6 +38,7 @@ __all__ = [
     "TrainResult",
     "configure_threads",
     "evaluate",
+    "load_datasets",
     "train",
 ]
 
@@ -113,6 +114,7 @@ class TrainResult:
     steps: int
     wall_s: float
     checkpoint: Path | None
+    payload: dict[str, Any] = field(default_factory=dict, repr=False)  # what a checkpoint holds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no model)."""
@@ -163,8 +165,10 @@ def _schedule(kind: ScheduleName, total_steps: int) -> Any:
     raise ConfigError("allowed: cosine, step", key="schedule", value=kind, has_value=True)
 
 
-def _datasets(name: str | tuple[ImageDataset, ImageDataset], model_name: str,
-              data_dir: str | Path | None) -> tuple[ImageDataset, ImageDataset]:
+def load_datasets(model_name: str, name: str | tuple[ImageDataset, ImageDataset],
+                  data_dir: str | Path | None = None) -> tuple[ImageDataset, ImageDataset]:
+    """The (train, test) splits of dataset ``name`` shaped for zoo model ``model_name`` (a
+    pair of datasets passes through)."""
     if not isinstance(name, str):
         train_ds, test_ds = name
         return train_ds, test_ds
@@ -266,8 +270,14 @@ def train(
     weights. ``max_steps`` stops early (for tests). ``out`` writes a checkpoint.
     """
     zoo_network(model_name)  # an unknown name raises the ConfigError listing the zoo
-    if epochs < 1 or batch_size < 1 or (max_steps is not None and max_steps < 1):
-        raise ConfigError("epochs, batch size and max steps must be positive")
+    for key, value, high in (("epochs", epochs, 100_000), ("batch_size", batch_size, 1 << 20),
+                             ("max_steps", max_steps, 1 << 40), ("seed", seed, 2**32 - 1)):
+        low = 0 if key == "seed" else 1
+        if value is None and key == "max_steps":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"must be an integer in [{low}, {high}]", key=key, value=value,
+                              has_value=True)
     if not (math.isfinite(lr) and lr > 0):
         raise ConfigError("must be a finite number > 0", key="lr", value=lr, has_value=True)
     if not (math.isfinite(bnnplus_reg) and bnnplus_reg >= 0):
@@ -279,7 +289,7 @@ def train(
     qc = None if quant is None else parse_quant(quant)
     threads = configure_threads()
     start = time.perf_counter()
-    train_ds, test_ds = _datasets(dataset, model_name, data_dir)
+    train_ds, test_ds = load_datasets(model_name, dataset, data_dir)
     with _deterministic(seed):
         model = build_model(model_name, qc, num_classes=train_ds.num_classes, dropout=dropout)
         _check_fit(model, train_ds)
@@ -324,17 +334,16 @@ def train(
     model.eval()
     accuracy = history[-1].test_accuracy
     wall_s = time.perf_counter() - start
-    ckpt = None
-    if out is not None:
-        settings = {"batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-                    "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
-                    "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
-                    "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
-        ckpt = save_checkpoint(model, out, dataset=train_ds.name, accuracy=accuracy,
-                               epochs=len(history), seed=seed, train_settings=settings,
-                               history=[asdict(h) for h in history])
+    settings = {"batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+                "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
+                "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
+                "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
+    payload = checkpoint_payload(model, dataset=train_ds.name, accuracy=accuracy,
+                                 epochs=len(history), seed=seed, train_settings=settings,
+                                 history=[asdict(h) for h in history])
+    ckpt = write_checkpoint(payload, out) if out is not None else None
     return TrainResult(model=model, accuracy=accuracy, history=tuple(history), steps=step,
-                       wall_s=wall_s, checkpoint=ckpt)
+                       wall_s=wall_s, checkpoint=ckpt, payload=payload)
 
 
 def _train_epoch(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from simulator.result import LayerResult, Result
-from simulator.settings import Schema, unflatten
+from simulator.settings import Schema
 from simulator.tech import TechTable
 from workloads.files import loads_yaml
 from workloads.network import Network
@@ -54,8 +54,10 @@ class ChipSpec(Protocol):
 
 
 def spec_digest(raw: tuple[tuple[str, Any], ...]) -> str:
-    """A short hash of a spec's validated settings, for provenance."""
-    return hashlib.sha256(repr(sorted(raw)).encode()).hexdigest()[:16]
+    """A short hash of a spec's validated settings, for provenance (the family, recorded
+    beside it, is left out: a file that gains ``family: overlay`` keeps its digest)."""
+    return hashlib.sha256(repr(sorted(x for x in raw if x[0] != "family")).encode()
+                          ).hexdigest()[:16]
 
 
 class Family(ABC):
@@ -66,6 +68,8 @@ class Family(ABC):
     name: ClassVar[str]
     #: Timing engines by name; the first is the default.
     engines: ClassVar[tuple[str, ...]]
+    #: The engines that record busy intervals (``simulate(..., trace=True)``).
+    trace_engines: ClassVar[tuple[str, ...]] = ()
     #: The chip file's settings (``family`` among them).
     schema: ClassVar[Schema]
 
@@ -84,7 +88,7 @@ class Family(ABC):
                         ) -> ChipSpec:
         """A new spec with dotted-path overrides (``pe_array.rows=32`` strings or a mapping),
         validated exactly like the file."""
-        data, _ = self.schema.merge(dict(spec.raw), overrides)
+        data = self.schema.merge(dict(spec.raw), overrides)
         where = (spec.source if spec.source.endswith("--set")
                  else f"{spec.source} + --set" if spec.source else "--set")
         return self.spec_from_dict(data, file=where)
@@ -102,20 +106,18 @@ class Family(ABC):
     def load_builtin(self, name: str) -> ChipSpec:
         folder = self.builtin_dir()
         if folder is None or name not in self.builtin_names():
-            raise KeyError(name)
+            raise ValueError(f"no built-in {self.name} chip {name!r}; built-in: "
+                             f"{', '.join(self.builtin_names()) or 'none'}")
         text = (folder / f"{name}.yaml").read_text(encoding="utf-8")
         return self.spec_from_dict(loads_yaml(text, source=name), file=name)
-
-    def to_dict(self, spec: ChipSpec) -> dict[str, Any]:
-        """The spec as a nested mapping that :meth:`spec_from_dict` reads back."""
-        return unflatten(dict(spec.raw))
 
     @abstractmethod
     def describe(self, spec: ChipSpec) -> str:
         """A one-line summary of a chip for listings (``16x16 xnor x64b, 160 KiB SRAM``)."""
 
     def layer_columns(self, layer: LayerResult) -> dict[str, str]:
-        """Family-specific columns of the terminal table for one layer (header → cell)."""
+        """Family-specific columns of the terminal table for one layer (header → cell; cells
+        that are all numbers are right-aligned)."""
         return {}
 
     def total_lines(self, result: Result) -> list[tuple[str, str]]:

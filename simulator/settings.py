@@ -39,11 +39,6 @@ class Setting:
     def numeric(self) -> bool:
         return self.kind in ("int", "float")
 
-    @property
-    def categorical(self) -> bool:
-        """A string with a fixed set of values, or a bool."""
-        return self.choices is not None or self.kind == "bool"
-
     def check(self, path: str, value: Any, *, file: str | None) -> Any:
         """``value`` converted to the setting's type; a :class:`ConfigError` otherwise."""
         if self.kind == "bool":
@@ -64,17 +59,18 @@ class Setting:
             with contextlib.suppress(ValueError):
                 value = (float(value) if self.kind == "float" or not value.isdigit()
                          else int(value))
+        span = f" in [{low}, {high}]" if low is not None and high is not None else ""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"must be a number in [{low}, {high}]", file=file, key=path,
+            raise ConfigError(f"must be a number{span}", file=file, key=path,
                               value=value, has_value=True)
         if self.kind == "int":
             if isinstance(value, float) and not value.is_integer():
-                raise ConfigError(f"must be an integer in [{low}, {high}]", file=file, key=path,
+                raise ConfigError(f"must be an integer{span}", file=file, key=path,
                                   value=value, has_value=True)
             value = int(value)
         if (low is not None and not low <= value) or (high is not None and not value <= high):
             what = "an integer" if self.kind == "int" else "a number"
-            raise ConfigError(f"must be {what} in [{low}, {high}]", file=file, key=path,
+            raise ConfigError(f"must be {what}{span}", file=file, key=path,
                               value=value, has_value=True)
         return float(value) if self.kind == "float" else value
 
@@ -148,13 +144,13 @@ class Schema(Mapping[str, Setting]):
                 raise ConfigError(f"not a chip setting{hint}", file=file, key=key)
 
     def merge(self, raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any]
-              ) -> tuple[dict[str, Any], dict[str, Any]]:
+              ) -> dict[str, Any]:
         """``raw`` (validated flat values) with ``overrides`` (``KEY=VALUE`` strings or a
-        mapping) applied: the nested mapping to validate again, and the overrides by key."""
+        mapping) applied: the nested mapping to validate again."""
         pairs = dict(overrides.items() if isinstance(overrides, Mapping)
                      else map(parse_override, overrides))
         self.check_keys(list(pairs))
-        return unflatten({**raw, **pairs}), pairs
+        return unflatten({**raw, **pairs})
 
 
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:

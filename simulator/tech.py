@@ -110,11 +110,43 @@ class TechTable:
         return self.energy_pj("dram", "access", 1)
 
 
+#: Largest value of each number a technology table holds (finite, well inside float64).
+LIMITS = {"width": 1 << 16, "size_kib": float(1 << 30), "energy_pj": 1e9, "area_um2": 1e12,
+          "node_nm": 1e4, "voltage_v": 100.0, "leakage_mw_per_mm2": 1e6}
+
+
 def _number(value: Any, *, file: str, key: str, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"must be a number ≥ {minimum}", file=file, key=key, value=value,
-                          has_value=True)
+    high = LIMITS[key.rsplit(".", 1)[-1]]
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not minimum <= value <= high):  # NaN fails both comparisons
+        raise ConfigError(f"must be a finite number in [{minimum:g}, {high:g}]", file=file,
+                          key=key, value=value, has_value=True)
     return float(value)
+
+
+def _text(value: Any, *, file: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("must be a non-empty string", file=file, key=key, value=value,
+                          has_value=True)
+    return value
+
+
+def _check_unique(entries: list[TechEntry], *, file: str) -> None:
+    """Interpolation needs distinct points: one entry per width (per size for SRAM reads)
+    for each component, action and quantity."""
+    seen: dict[tuple[str, str, str, float], int] = {}
+    for i, e in enumerate(entries):
+        x = e.size_kib if e.component == "sram" else e.width
+        for quantity in ("energy_pj", "area_um2"):
+            if getattr(e, quantity) is None or x is None:
+                continue
+            key = (e.component, e.action, quantity, x)
+            if key in seen:
+                at = "size_kib" if e.component == "sram" else "width"
+                raise ConfigError(f"a second {quantity} of {e.component}/{e.action} at {at} "
+                                  f"{x:g} (first in entries[{seen[key]}]); interpolation "
+                                  "needs one entry per point", file=file, key=f"entries[{i}]")
+            seen[key] = i
 
 
 def tech_from_dict(data: Any, *, file: str) -> TechTable:
@@ -139,10 +171,14 @@ def tech_from_dict(data: Any, *, file: str) -> TechTable:
                            minimum=1e-12 if k in ("width", "size_kib") else 0.0)
                    if k in e else None)
                for k in ("width", "size_kib", "energy_pj", "area_um2")}
-        entries.append(TechEntry(str(e["component"]), str(e["action"]), opt["width"],
-                                 opt["size_kib"], opt["energy_pj"], opt["area_um2"],
-                                 str(e["source"])))
-    return TechTable(str(data["name"]), _number(data.get("node_nm", 0), file=file, key="node_nm"),
+        entries.append(TechEntry(_text(e["component"], file=file, key=f"{key}.component"),
+                                 _text(e["action"], file=file, key=f"{key}.action"),
+                                 opt["width"], opt["size_kib"], opt["energy_pj"],
+                                 opt["area_um2"], _text(e["source"], file=file,
+                                                        key=f"{key}.source")))
+    _check_unique(entries, file=file)
+    return TechTable(_text(data["name"], file=file, key="name"),
+                     _number(data.get("node_nm", 0), file=file, key="node_nm"),
                      _number(data.get("voltage_v", 0), file=file, key="voltage_v"),
                      _number(data["leakage_mw_per_mm2"], file=file, key="leakage_mw_per_mm2"),
                      tuple(entries), file)

@@ -49,4 +49,20 @@ def test_corrupt_checkpoint_is_one_line(tmp_path, capsys):
 def test_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["simulate", "--network", str(tmp_path / "nowhere.pt")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "checkpoint file not found" in err and err.count("\n") == 0
+    assert "checkpoint not found" in err and err.count("\n") == 0
+
+
+def test_checkpoint_lowers_with_its_classes_and_channels(tmp_path, capsys):
+    """A cnv trained on 1-channel images with 5 classes lowers to that network, not the zoo's
+    3-channel, 10-class default."""
+    from reference.checkpoint import save_checkpoint
+    from reference.models import build_model
+
+    model = build_model("cnv", "w1a1", num_classes=5, in_channels=1)
+    path = save_checkpoint(model, tmp_path / "cnv5.pt", dataset="synthetic", accuracy=0.5,
+                           epochs=1, seed=0)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--network", str(path), "--json", str(out)]) == 0
+    layers = {x["name"]: x for x in json.loads(out.read_text())["layers"]}
+    assert layers["conv1"]["macs"] == 64 * 30 * 30 * 1 * 9  # one input channel
+    assert layers["fc3"]["macs"] == 512 * 5  # five classes

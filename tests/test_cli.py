@@ -66,10 +66,13 @@ def test_csv_and_trace(tmp_path):
     assert {r["component"] for r in spans} >= {"dram", "array", "ppu"}
 
 
-def test_trace_needs_event_engine(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["simulate", "--trace", "x.csv"])
-    assert info.value.code == 2
+def test_trace_needs_event_engine(tmp_path, capsys):
+    trace = tmp_path / "t.csv"
+    assert main(["simulate", "--network", "sfc", "--engine", "analytical", "--trace",
+                 str(trace)]) == 2
+    assert "engines that do: event" in capsys.readouterr().err and not trace.exists()
+    assert main(["simulate", "--network", "sfc", "--trace", str(trace)]) == 0  # event implied
+    assert trace.read_text().startswith("component,start,end,label")
 
 
 def test_quant_and_set(tmp_path):

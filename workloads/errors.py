@@ -15,16 +15,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BnnsimError", "ConfigError", "InfeasibleError"]
+__all__ = ["ECHO_CHARS", "BnnsimError", "ConfigError", "InfeasibleError", "shorten"]
 
 
 class BnnsimError(Exception):
     """Base of the errors bnnsim reports to a user as one line (never a bug)."""
 
 
+#: Characters of a key or a value's repr an error message echoes (longer ones are shortened).
+ECHO_CHARS = 80
+
+
+def shorten(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis and the length mark the cut)."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}… ({len(text):,} chars)"
+
+
 def _one_line(text: str) -> str:
     """Newlines inside a user's key or value must not break the one-line rule."""
-    return " ".join(text.split("\n")) if "\n" in text else text
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
+def _repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (sys.int_info.str_digits_check_threshold)
+        text = f"<int of {value.bit_length():,} bits>" if isinstance(value, int) \
+            else f"<{type(value).__name__}>"
+    return shorten(text)
 
 
 class ConfigError(BnnsimError):
@@ -49,11 +67,11 @@ class ConfigError(BnnsimError):
         self.message = message
         parts = []
         if self.file:
-            parts.append(self.file)
+            parts.append(shorten(self.file, 4 * ECHO_CHARS))
         if key:
-            parts.append(f"key '{key}'")
+            parts.append(f"key '{shorten(str(key))}'")
         if has_value:
-            parts.append(f"value {value!r}")
+            parts.append(f"value {_repr(value)}")
         parts.append(message)
         super().__init__(_one_line(": ".join(parts)))
 

@@ -17,6 +17,8 @@ from workloads.errors import ConfigError
 from workloads.formats import BINARY, INT8, NumberFormat
 
 __all__ = [
+    "LIMITS",
+    "MAX_LAYER_MACS",
     "Add",
     "Conv2d",
     "Layer",
@@ -36,10 +38,22 @@ class LayerKind(enum.Enum):
     ADD = "add"
 
 
-def _positive(name: str, key: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError("must be a positive integer", key=f"{name}.{key}", value=value,
-                          has_value=True)
+#: Upper bounds of a layer's numbers: every product the simulator forms from them stays far
+#: inside int64 (a layer's MACs at most ``MAX_LAYER_MACS``; see docs/hardening.md).
+LIMITS = {"channels": 1 << 24, "size": 1 << 16, "kernel": 1 << 12, "stride": 1 << 12,
+          "padding": 1 << 12}
+MAX_LAYER_MACS = 1 << 50
+_LIMIT_OF = {"out_channels": "channels", "in_c": "channels", "groups": "channels",
+             "in_h": "size", "in_w": "size", "kernel": "kernel", "kernel_h": "kernel",
+             "kernel_w": "kernel", "stride": "stride", "padding": "padding"}
+
+
+def _positive(name: str, key: str, value: object, *, minimum: int = 1) -> None:
+    high = LIMITS[_LIMIT_OF[key]]
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not minimum <= value <= high):
+        raise ConfigError(f"must be an integer in [{minimum}, {high:,}]", key=f"{name}.{key}",
+                          value=value, has_value=True)
 
 
 def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -70,9 +84,7 @@ class Conv2d:
                            ("kernel_w", self.kernel[1]), *zip(("in_c", "in_h", "in_w"),
                                                               self.in_shape, strict=True)):
             _positive(self.name, key, value)
-        if self.padding < 0:
-            raise ConfigError("must be ≥ 0", key=f"{self.name}.padding", value=self.padding,
-                              has_value=True)
+        _positive(self.name, "padding", self.padding, minimum=0)
         c = self.in_shape[0]
         if c % self.groups or self.out_channels % self.groups:
             raise ConfigError(f"groups must divide in ({c}) and out ({self.out_channels}) "
@@ -81,6 +93,9 @@ class Conv2d:
         if self.out_h < 1 or self.out_w < 1:
             raise ConfigError(f"kernel {self.kernel} does not fit the input {self.in_shape}",
                               key=f"{self.name}.kernel")
+        if self.macs > MAX_LAYER_MACS:
+            raise ConfigError(f"{self.macs:,} MACs; a layer may have at most "
+                              f"{MAX_LAYER_MACS:,} (2**50)", key=f"{self.name}.out_channels")
 
     @property
     def out_h(self) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 from workloads.errors import ConfigError
 from workloads.files import check_keys, load_yaml
+from workloads.layers import LIMITS
 from workloads.network import Network, NetworkBuilder
 from workloads.quant import QuantConfig, parse_layer_quant, parse_quant
 from workloads.zoo import ZOO, get_network
@@ -44,14 +45,31 @@ _LAYER_KEYS = {
 }
 
 
+_MAXIMUM = {"out_channels": LIMITS["channels"], "out_features": LIMITS["channels"],
+            "groups": LIMITS["channels"], "kernel": LIMITS["kernel"],
+            "stride": LIMITS["stride"], "padding": LIMITS["padding"]}
+
+
+def _name(value: Any, *, file: str, key: str) -> str:
+    """A name: a non-empty single-line string of at most 200 characters (or a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if (not isinstance(value, str) or not value.strip() or len(value) > 200
+            or any(ch in value for ch in "\n\r\t")):
+        raise ConfigError("must be a name: a string of 1 to 200 characters on one line",
+                          file=file, key=key, value=value, has_value=True)
+    return value
+
+
 def _int(layer: Mapping[str, Any], key: str, *, file: str, where: str, default: int | None = None,
          minimum: int = 1) -> int:
     value = layer.get(key, default)
     if value is None:
         raise ConfigError("missing required key", file=file, key=f"{where}.{key}")
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"must be an integer ≥ {minimum}", file=file, key=f"{where}.{key}",
-                          value=value, has_value=True)
+    high = _MAXIMUM[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= high:
+        raise ConfigError(f"must be an integer in [{minimum}, {high:,}]", file=file,
+                          key=f"{where}.{key}", value=value, has_value=True)
     return value
 
 
@@ -64,14 +82,18 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
     check_keys(data, allowed=("name", "input", "quant", "layers"),
                required=("name", "input", "layers"), file=file)
     shape = data["input"]
+    highs = (LIMITS["channels"], LIMITS["size"], LIMITS["size"])
     if (not isinstance(shape, list) or len(shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise ConfigError("expected [channels, height, width] of positive integers", file=file,
-                          key="input", value=shape, has_value=True)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= high
+                       for v, high in zip(shape, highs, strict=True))):
+        raise ConfigError(f"expected [channels, height, width]: integers in [1, "
+                          f"{LIMITS['channels']:,}], [1, {LIMITS['size']:,}], "
+                          f"[1, {LIMITS['size']:,}]", file=file, key="input", value=shape,
+                          has_value=True)
     layers = data["layers"]
     if not isinstance(layers, list) or not layers:
         raise ConfigError("expected a non-empty list of layers", file=file, key="layers")
-    b = NetworkBuilder(str(data["name"]), (shape[0], shape[1], shape[2]))
+    b = NetworkBuilder(_name(data["name"], file=file, key="name"), (shape[0], shape[1], shape[2]))
     fixed: dict[str, Any] = {}
     shapes: dict[str, tuple[int, int, int]] = {"input": b.input_shape}
     for i, layer in enumerate(layers):
@@ -84,7 +106,7 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
                               file=file, key=f"{where}.type", value=kind, has_value=True)
         check_keys(layer, allowed=("name", "type", "inputs", "quant", *_LAYER_KEYS[kind]),
                    required=("name", "type"), file=file, prefix=f"{where}.")
-        name = str(layer["name"])
+        name = _name(layer["name"], file=file, key=f"{where}.name")
         where = f"layers.{name}"
         inputs = layer.get("inputs", [b.current])
         if not isinstance(inputs, list) or not inputs or any(x not in shapes for x in inputs):

@@ -19,6 +19,7 @@ from simulator.settings import Schema, Setting, unflatten
 from workloads.errors import ConfigError
 
 __all__ = [
+    "OVERLAY",
     "SCHEMA",
     "BufferSpec",
     "Chip",
@@ -29,6 +30,10 @@ __all__ = [
     "PeArraySpec",
     "chip_from_settings",
 ]
+
+
+#: The family name overlay chip files carry (``family: overlay``, the default).
+OVERLAY = "overlay"
 
 
 class Dataflow(enum.Enum):
@@ -112,7 +117,7 @@ class Chip:
     tech: str  # built-in table name or a path
     source: str = ""  # file it came from
     raw: tuple[tuple[str, Any], ...] = ()  # the validated flat settings, for --set and digests
-    family: str = "overlay"
+    family: str = OVERLAY
 
     # ---------------------------------------------------------------- derived
     @property
@@ -157,7 +162,7 @@ def _buffer(name: str) -> dict[str, Setting]:
 
 #: The overlay chip file: key path → type and range.
 SCHEMA = Schema({
-    "family": _choice(("overlay",), required=False, default="overlay"),
+    "family": _choice((OVERLAY,), required=False, default=OVERLAY),
     "name": Setting("str"),
     "description": Setting("str", required=False, default="", allow_empty=True),
     "clock_mhz": _float(1.0, 10_000.0),

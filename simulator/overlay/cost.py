@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.overlay.chip import Chip, Dataflow
+from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "effective_array",
     "in_extent",
     "input_tile_bytes",
+    "k_tile_unit",
     "output_tile_bytes",
     "ppu_cycles",
     "psum_tile_bytes",
+    "psums_outside_pes",
     "tile_compute_cycles",
     "weight_tile_bytes",
 ]
@@ -91,8 +94,18 @@ def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:
     return ceil_div(np.asarray(k) * px * p.window, chip.ppu_lanes)
 
 
-#: Pipeline depth of the int8 MAC unit (multiply, accumulate).
-INT8_UNIT_PIPELINE = 2
+def k_tile_unit(p: Problem, chip: Chip) -> int:
+    """The output-channel tile size the array's columns favour (their count, unless columns
+    hold pixels as under input-stationary)."""
+    if p.unit is Unit.ARRAY and chip.dataflow is not Dataflow.INPUT_STATIONARY:
+        return chip.pe_array.cols
+    return 1
+
+
+def psums_outside_pes(p: Problem, chip: Chip) -> bool:
+    """Whether partial sums leave the PEs between steps (weight- and input-stationary arrays
+    accumulate in the output buffer at accumulator width)."""
+    return chip.dataflow is not Dataflow.OUTPUT_STATIONARY and p.unit is Unit.ARRAY
 
 
 def tile_compute_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
@@ -101,7 +114,7 @@ def tile_compute_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.n
         return array_cycles(p, chip, k, c, px)
     if p.unit is Unit.INT8:
         macs = np.asarray(k) * c * p.FY * p.FX * px * p.passes
-        return ceil_div(macs, chip.int8_unit_macs) + INT8_UNIT_PIPELINE
+        return ceil_div(macs, chip.int8_unit_macs) + INT8_UNIT.pipeline_cycles
     return ppu_cycles(p, chip, k, px)
 
 

@@ -65,8 +65,8 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
         words = int(ceil_div(c * p.FY * p.FX, p.word_elems))
         accum += n * k * px * words * p.passes
         if p.unit is Unit.INT8:
-            reads_in += n * c * p.FY * p.FX * px * p.a_passes * 8
-            reads_w += n * k * c * p.FY * p.FX * p.w_passes * 8
+            reads_in += n * c * p.FY * p.FX * px * p.a_passes * p.word_bits
+            reads_w += n * k * c * p.FY * p.FX * p.w_passes * p.word_bits
             continue
         wb = p.word_bits
         if chip.dataflow is Dataflow.OUTPUT_STATIONARY:

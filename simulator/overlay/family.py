@@ -16,7 +16,7 @@ from importlib.resources import files
 from typing import Any
 
 from simulator.family import ChipSpec, Family
-from simulator.overlay.chip import SCHEMA, Chip, chip_from_settings
+from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, chip_from_settings
 from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.engines import ENGINES, Engine, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
@@ -87,8 +87,9 @@ def _peak(p: Problem, chip: Chip) -> int:
 class OverlayFamily(Family):
     """The overlay PE-array accelerator (chip files with ``family: overlay``, the default)."""
 
-    name = "overlay"
+    name = OVERLAY
     engines = tuple(ENGINES)
+    trace_engines = tuple(n for n, e in ENGINES.items() if e.traces)
     schema = SCHEMA
 
     def from_settings(self, values: Any, *, file: str | None) -> Chip:

@@ -55,6 +55,9 @@ class PeType(ABC):
     runs_full_precision: bool
     #: (component, action) entries of the technology table its energy and area read.
     tech_entries: frozenset[tuple[str, str]]
+    #: Cycles a unit of this type adds to a tile to fill its pipeline (a unit beside the array;
+    #: the array's own fill is the systolic formula's).
+    pipeline_cycles: int = 0
 
     def check_lane(self, lane_bits: int) -> str | None:
         """Why ``lane_bits`` does not fit this PE type (None: it does)."""
@@ -139,6 +142,8 @@ class Int8Mac(PeType):
     runs_full_precision = True
     tech_entries = frozenset({("int_multiplier", "multiply"), ("int_adder", "add"),
                               ("register", "write")})
+
+    pipeline_cycles = 2  # multiply, accumulate
 
     def __init__(self, name: str, *, operand_registers: bool) -> None:
         self.name = name

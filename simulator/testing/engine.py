@@ -50,6 +50,7 @@ class EngineContract:
 
     def test_trace_stays_inside_the_run(self, engine: Engine) -> None:
         result = simulate(get_network("cnv"), "edge", engine=engine, trace=True)
+        assert bool(result.trace) == engine.traces
         by: dict[str, list] = {}
         for t in result.trace or ():
             assert 0 <= t.start < t.end <= result.latency_cycles

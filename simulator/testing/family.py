@@ -67,6 +67,7 @@ class FamilyContract:
         assert isinstance(family, Family)
         assert isinstance(family.name, str) and family.name
         assert family.engines and all(isinstance(e, str) and e for e in family.engines)
+        assert set(family.trace_engines) <= set(family.engines)
         assert isinstance(family.schema, Schema)
         assert "family" in family.schema and "name" in family.schema
         assert family.schema["family"].choices == (family.name,)
@@ -83,7 +84,7 @@ class FamilyContract:
             == spec.digest()
 
     def test_spec_round_trips_through_its_dict(self, family: Family, spec: Any) -> None:
-        again = family.spec_from_dict(family.to_dict(spec), file="again.yaml")
+        again = family.spec_from_dict(spec.to_dict(), file="again.yaml")
         assert again.raw == spec.raw and again.digest() == spec.digest()
         assert unflatten(dict(spec.raw)) == spec.to_dict()
 
@@ -172,6 +173,18 @@ class FamilyContract:
             rows = result.layer_rows()
             assert len(rows) == len(workload.layers)
             assert all(list(r) == list(rows[0]) for r in rows)  # one set of CSV columns
+
+    def test_trace_engines_record_busy_intervals(self, family: Family, spec: Any,
+                                                 workload: Network) -> None:
+        for engine in family.engines:
+            result = family.simulate(workload, spec, engine=engine, trace=True)
+            if engine in family.trace_engines:
+                assert result.trace, f"{engine} records no trace"
+                for t in result.trace:
+                    assert 0 <= t.start < t.end <= result.latency_cycles
+            assert "trace" not in result.to_dict()  # only when asked for
+            assert bool(result.to_dict(include_trace=True).get("trace")) \
+                == (engine in family.trace_engines)
 
     def test_results_are_deterministic(self, family: Family, spec: Any,
                                        workload: Network) -> None:

@@ -7,7 +7,8 @@
 full-precision variants on ``edge``: total latency cycles, energy (pJ, exact float repr),
 DRAM bytes, area, MACs, weight bits, energy by part and per-layer cycles.
 ``models.json``: every zoo torch model's state-dict keys and shapes, and its output on a fixed
-input with deterministic weights (so checkpoints keep loading and the models compute the same).
+input with deterministic weights, as exact float reprs (so checkpoints keep loading and the
+models compute the same, bit for bit, with one thread).
 
 Re-record only when a change is *meant* to move numbers, and say so in the commit.
 """
@@ -126,8 +127,8 @@ def record_models() -> dict[str, Any]:
             y = model(x.reshape(1, *shape).float())[0].double()
         out[name] = {
             "state_dict": {k: list(v.shape) for k, v in sorted(state.items())},
-            "output_sum": round(float(y.sum()), 3),
-            "output_head": [round(float(v), 3) for v in y[:5]],
+            "output_sum": repr(float(y.sum())),
+            "output_head": [repr(float(v)) for v in y[:16]],
             "argmax": int(y.argmax()),
         }
     return out

@@ -56,7 +56,7 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_checkpoint(tmp_path / "nope.pt")
     assert "checkpoint not found" in _one_line(err)
-    with pytest.raises(ConfigError, match="not a file"):
+    with pytest.raises(ConfigError, match="is a directory, not a regular file"):
         load_checkpoint(tmp_path)
 
 

@@ -12,15 +12,21 @@ import pytest
 
 from reference.commands import register
 from workloads.errors import ConfigError
+from workloads.files import Outputs, track_reads
 
 _ROOT = Path(__file__).parents[2]
 
 
 def _run(*argv: str) -> int:
+    """A subcommand as the CLI runs it: outputs declared, then committed after success."""
     parser = argparse.ArgumentParser(prog="bnnsim")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
-    return args.func(args)
+    out = Outputs()
+    with track_reads() as reads:
+        code = args.func(args, out)
+        out.commit(reads=reads)
+    return code
 
 
 def test_imports_stay_torch_free() -> None:
@@ -94,7 +100,7 @@ def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     assert main(list(argv)) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("bnnsim: error: "), err
+    assert len(lines) == 1 and lines[0].startswith(f"bnnsim {argv[0]}: error: "), err
     return lines[0]
 
 
@@ -131,7 +137,7 @@ def test_cli_bad_json_fails_before_any_work(tmp_path: Path,
 def test_cli_bad_hyperparameters(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                  flag: str, value: str) -> None:
     line = _cli_error(capsys, *_train_argv(tmp_path, flag, value))
-    assert flag in line and "finite" in line
+    assert flag in line and "allowed: a number in" in line
     assert not (tmp_path / "c.pt").exists()
 
 

@@ -25,6 +25,8 @@ class Engine(ABC):
     they account for overlap and contention."""
 
     name: str = ""
+    #: Whether it records busy intervals when given a :class:`Trace`.
+    traces: bool = False
 
     @abstractmethod
     def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,

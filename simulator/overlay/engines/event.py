@@ -23,15 +23,26 @@ from simulator.overlay.pe_array import ComputeUnit
 from simulator.overlay.problem import Problem
 from simulator.overlay.schedule import build_schedule
 from simulator.trace import Trace
+from workloads.errors import ConfigError
 
-__all__ = ["EventEngine"]
+__all__ = ["MAX_EVENT_TILES", "EventEngine"]
+
+#: Most tiles of one layer the event engine times (about a minute at 15 k tiles/s); beyond it
+#: the analytical engine (which sums tile classes, not tiles) is the tool.
+MAX_EVENT_TILES = 1_000_000
 
 
 class EventEngine(Engine):
     name = "event"
+    traces = True
 
     def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,
                    trace: Trace | None = None) -> LayerTiming:
+        if mapping.tiles > MAX_EVENT_TILES:
+            raise ConfigError(f"layer '{p.name}' maps to {mapping.tiles:,} tiles on this chip; "
+                              f"the event engine times at most {MAX_EVENT_TILES:,} per layer — "
+                              "use --engine analytical (or larger buffers)", key="--engine",
+                              value=self.name, has_value=True)
         s = build_schedule(p, chip, mapping)
         env = simpy.Environment()
         dram = Dram(env, chip, trace)

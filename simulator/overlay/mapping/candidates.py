@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from simulator.overlay.chip import Chip, Dataflow
-from simulator.overlay.cost import in_extent
+from simulator.overlay.chip import Chip
+from simulator.overlay.cost import in_extent, k_tile_unit, psums_outside_pes
 from simulator.overlay.problem import Problem, Unit
 
 __all__ = [
@@ -156,9 +156,7 @@ class Candidates:
 def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
     """Every tiling tried for ``p``: power-of-two (and array-width) channel tiles × row bands
     and column strips of pixels."""
-    col_unit = chip.pe_array.cols if (p.unit is Unit.ARRAY and chip.dataflow is not
-                                      Dataflow.INPUT_STATIONARY) else 1
-    k_cands = pow2_candidates(p.K, col_unit)
+    k_cands = pow2_candidates(p.K, k_tile_unit(p, chip))
     c_cands = [1] if p.depthwise else pow2_candidates(p.C)
     px_cands = _pixel_candidates(p)
     ptable = _pixel_table(p.OY, p.OX, p.FY, p.FX, p.stride, p.pad, p.H, p.W)
@@ -194,7 +192,7 @@ def buffer_needs(p: Problem, chip: Chip, c: Candidates) -> BufferNeeds:
     in_rows, in_cols = np.minimum(in_rows, p.H + 2 * p.pad), np.minimum(in_cols, p.W + 2 * p.pad)
     ch = c.tk if p.depthwise else c.tc
     split = -(-p.C // c.tc) > 1
-    psum = split | (chip.dataflow is not Dataflow.OUTPUT_STATIONARY and p.unit is Unit.ARRAY)
+    psum = split | psums_outside_pes(p, chip)
     return BufferNeeds(
         input=ch * in_rows * in_cols * p.a_bits * p.operands,
         weight=c.tk * c.tc * p.FY * p.FX * p.w_bits,

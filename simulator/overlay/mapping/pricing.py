@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.overlay.chip import Chip
+from simulator.overlay.chip import Chip, Dataflow
 from simulator.overlay.cost import (
     ceil_div,
+    effective_array,
     input_tile_bytes,
     output_tile_bytes,
     ppu_cycles,
@@ -27,7 +28,50 @@ from simulator.overlay.mapping.records import PricedCandidates
 from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
 from simulator.overlay.problem import Problem, Unit
 
-__all__ = ["price_candidates"]
+__all__ = ["EXACT_LIMIT", "exact_bounds", "price_candidates"]
+
+#: Totals are exact integers below this (float64's integer range; SimPy keeps time in floats).
+EXACT_LIMIT = 2.0**53
+
+
+def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """Upper bounds, in float64 (which cannot overflow), of the largest cycle count and the
+    largest byte count pricing may form for each candidate. A candidate whose bounds stay below
+    :data:`EXACT_LIMIT` is priced exactly in int64; the others are never priced."""
+    f = np.float64
+    tk, tc = cands.tk.astype(f), cands.tc.astype(f)
+    toy, tox = cands.toy.astype(f), cands.tox.astype(f)
+    tiles = (np.ceil(p.K / tk) * np.ceil(p.C / tc) * cands.pixels.n_tiles.astype(f)
+             * p.groups)
+    px = toy * tox
+    in_px = ((toy - 1) * p.stride + p.FY) * ((tox - 1) * p.stride + p.FX)
+    words = np.ceil(tc * p.FY * p.FX / p.word_elems)
+    # one transfer moves at most the largest tile plus a burst per channel
+    largest = np.maximum.reduce([
+        tk * tc * p.FY * p.FX * p.w_bits / 8,
+        (tk if p.depthwise else tc) * in_px * p.a_bits / 8 * p.operands,
+        tk * px * max(p.acc_bits, p.out_bits) / 8,
+    ]) + chip.dram.channels * chip.dram.burst_bytes
+    occupancy = largest / chip.dram_bytes_per_cycle + 1
+    transfers = 5 * tiles  # weights, inputs, outputs, partial sums written and read back
+    if p.unit is Unit.ARRAY:  # Σ over folds of 2r + c + t − 2, every fold counted in full
+        stretch = effective_array(p, chip)[2]
+        df = chip.dataflow
+        if df is Dataflow.OUTPUT_STATIONARY:
+            sr, sc, t, mult = px, tk, words * p.passes * stretch, 1
+        elif df is Dataflow.WEIGHT_STATIONARY:
+            sr, sc, t, mult = words, tk, px * p.a_passes * stretch, p.w_passes
+        else:
+            sr, sc, t, mult = words, px, tk * p.w_passes * stretch, p.a_passes
+        tile = mult * (2 * (sc + 1) * sr + (sr + 1) * sc + (sr + 1) * (sc + 1) * (t + 2))
+    elif p.unit is Unit.INT8:
+        tile = tk * tc * p.FY * p.FX * px * p.passes / chip.int8_unit_macs + 3
+    else:
+        tile = tk * px * p.window / chip.ppu_lanes + 1
+    post = tk * px * p.window / chip.ppu_lanes + 1
+    cycles = (tiles * (tile + post)
+              + transfers * (occupancy + chip.dram_latency_cycles + tile))
+    return cycles, transfers * largest
 
 
 def _dim_classes(sizes: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from simulator.overlay.mapping.candidates import (
     buffer_needs,
     enumerate_candidates,
 )
-from simulator.overlay.mapping.pricing import price_candidates
+from simulator.overlay.mapping.pricing import EXACT_LIMIT, exact_bounds, price_candidates
 from simulator.overlay.mapping.records import Mapping, PricedCandidates, Totals
 from simulator.overlay.mapping.reuse import LOOP_ORDERS
 from simulator.overlay.problem import Problem, Unit
@@ -61,6 +61,7 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
     if not ok.any():
         _raise_infeasible(p, chip, needs)
     cands = cands.take(np.flatnonzero(ok))
+    cands = cands.take(np.flatnonzero(_exact(p, chip, cands)))
     orders = LOOP_ORDERS if not p.depthwise else (("k", "c", "p"),)
     priced = price_candidates(p, chip, cands, orders)
     keys = ((priced.cycles, priced.dram_bytes, priced.tiles)
@@ -92,6 +93,24 @@ def _raise_infeasible(p: Problem, chip: Chip, needs: BufferNeeds) -> None:
                        "fits its smallest tile; please report")
 
 
+def _exact(p: Problem, chip: Chip, cands: Candidates) -> np.ndarray:
+    """Which candidates price exactly (see ``pricing.exact_bounds``); none is an
+    :class:`InfeasibleError`: the layer is too large for this chip to count in cycles."""
+    cycles, nbytes = exact_bounds(p, chip, cands)
+    ok = (cycles < EXACT_LIMIT) & (nbytes < EXACT_LIMIT)
+    if not ok.any():
+        i = int(np.argmin(cycles))
+        slow_dram = nbytes[i] >= EXACT_LIMIT or chip.dram_bytes_per_cycle < 1
+        raise InfeasibleError(
+            f"layer '{p.name}' is too large for this chip to simulate exactly: its cheapest "
+            f"tiling may take {cycles[i]:.3g} cycles or move {nbytes[i]:.3g} bytes, beyond "
+            f"the 2**53 the simulator counts exactly",
+            layer=p.name, resource="dram.bandwidth_gbps" if slow_dram else "pe_array.rows",
+            needed=float(max(cycles[i], nbytes[i])), available=EXACT_LIMIT, unit="cycles",
+            file=chip.source or chip.name)
+    return ok
+
+
 def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
           order: tuple[str, ...] = ("k", "c", "p")) -> tuple[Mapping, Totals]:
     """Exact totals of one given tiling (what-if mappings; the tests' hand derivations).
@@ -109,5 +128,6 @@ def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
     needs = buffer_needs(p, chip, cands)
     if not bool(needs.fits(chip)[0]):
         _raise_infeasible(p, chip, needs)
+    _exact(p, chip, cands)
     priced = price_candidates(p, chip, cands, (order,))
     return _mapping(p, chip, cands, priced, 0, 0, order), priced.totals(0, 0)
