@@ -195,14 +195,16 @@ def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
 # --------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse with the one error style: ``bnnsim <command>: error: …`` on one line, exit 2
-    (no usage block)."""
+    (no usage block). ``commands`` maps each subcommand to its parser."""
+
+    commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
         line = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {line}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog="bnnsim",
         description="Cycle-level simulator and design-space explorer for binary and ternary "
@@ -239,13 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     from reference import commands
 
     commands.register(sub)
+    parser.commands = dict(sub.choices)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the command's own parser: "bnnsim simulate: error: ..."
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as stop:  # a bad flag (one line on stderr) or --help
         return stop.code if isinstance(stop.code, int) else 2
     out = Outputs()

@@ -49,7 +49,7 @@ def _bounded(flag: str, kind: type) -> Any:
         except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(
                 f"{text[:40]!r} is not {what}; allowed: {what} in [{low:g}, {high:g}]") from None
-        if not (math.isfinite(value) and low <= value <= high):
+        if not (low <= value <= high and math.isfinite(value)):  # an int compares first
             shown = text if len(text) <= 40 else f"{text[:20]}… ({len(text)} chars)"
             raise argparse.ArgumentTypeError(f"{shown!r} is out of range; allowed: {what} in "
                                              f"[{low:g}, {high:g}]")

@@ -244,8 +244,11 @@ _CIFAR_PICKLE_GLOBALS: Mapping[tuple[str, str], Any] = MappingProxyType({
     ("numpy._core.multiarray", "_reconstruct"): _NDARRAY_RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    # Python 3 writes bytes as _codecs.encode(text, "latin1") in protocol-2 pickles.
+    # Python 3 writes bytes as _codecs.encode(text, "latin1") in protocol-2 pickles (and an
+    # empty bytes object as a call of bytes itself).
     ("_codecs", "encode"): codecs.encode,
+    ("__builtin__", "bytes"): bytes,
+    ("builtins", "bytes"): bytes,
 })
 
 

@@ -17,8 +17,9 @@ import pytest
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _recorder():
-    spec = importlib.util.spec_from_file_location("golden_record", GOLDEN / "record.py")
+def _load(name: str):
+    """A helper module of tests/golden/ by file name (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"golden_{name}", GOLDEN / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -27,7 +28,7 @@ def _recorder():
 
 @pytest.fixture(scope="module")
 def recorder():
-    return _recorder()
+    return _load("record")
 
 
 def _compare(recorded: dict, now: dict) -> list[str]:
@@ -48,14 +49,6 @@ def test_torch_models_are_unchanged(recorder):
     assert not diffs, "\n".join(diffs[:10])
 
 
-def _schema_module():
-    spec = importlib.util.spec_from_file_location("result_schema", GOLDEN / "result_schema.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_result_schema_is_the_golden_one():
     """The --json key paths of an overlay result (schema version 2, trace included). A
     change of schema updates tests/golden/result_schema.json, SCHEMA_VERSION and
@@ -65,7 +58,7 @@ def test_result_schema_is_the_golden_one():
 
     doc = simulate(get_network("resnet18"), "edge", engine="event",
                    trace=True).to_dict(include_trace=True)
-    paths = _schema_module().key_paths(doc)
+    paths = _load("result_schema").key_paths(doc)
     golden = set(json.loads((GOLDEN / "result_schema.json").read_text()))
     assert SCHEMA_VERSION == doc["schema_version"] == 2
     assert paths == golden, (f"new: {sorted(paths - golden)}; "

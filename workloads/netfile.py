@@ -101,7 +101,7 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
         if not isinstance(layer, Mapping):
             raise ConfigError("each layer must be a mapping", file=file, key=where)
         kind = layer.get("type")
-        if kind not in _LAYER_KEYS:
+        if not isinstance(kind, str) or kind not in _LAYER_KEYS:
             raise ConfigError(f"unknown layer type; allowed: {', '.join(_LAYER_KEYS)}",
                               file=file, key=f"{where}.type", value=kind, has_value=True)
         check_keys(layer, allowed=("name", "type", "inputs", "quant", *_LAYER_KEYS[kind]),
@@ -109,7 +109,8 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
         name = _name(layer["name"], file=file, key=f"{where}.name")
         where = f"layers.{name}"
         inputs = layer.get("inputs", [b.current])
-        if not isinstance(inputs, list) or not inputs or any(x not in shapes for x in inputs):
+        if (not isinstance(inputs, list) or not inputs
+                or any(not isinstance(x, str) or x not in shapes for x in inputs)):
             raise ConfigError(f"inputs must name earlier layers or 'input'; known: "
                               f"{', '.join(shapes)}", file=file, key=f"{where}.inputs",
                               value=inputs, has_value=True)
