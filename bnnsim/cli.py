@@ -11,8 +11,10 @@ checkpoint.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +77,10 @@ def _load_network(spec: str, quant: str | None) -> Any:
 def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
     from simulator import apply_overrides, get_family, load_chip, simulate
 
+    for flag, value in (("--chip", args.chip), ("--network", args.network),
+                        ("--quant", args.quant), ("--engine", args.engine)):
+        if value is not None and not value.strip():
+            raise ConfigError("is empty", key=flag, value=value, has_value=True)
     out.inputs(_existing_path(args.chip), _existing_path(args.network),
                _existing_path(args.quant))
     for flag, target in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
@@ -83,8 +89,8 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
     if args.set:
         chip = apply_overrides(chip, args.set)
     family = get_family(chip.family)
-    engine = args.engine or (family.trace_engines[0] if args.trace and family.trace_engines
-                             else family.engines[0])
+    engine = args.engine if args.engine is not None else (
+        family.trace_engines[0] if args.trace and family.trace_engines else family.engines[0])
     if engine not in family.engines:
         raise ConfigError(f"allowed for the {family.name} family: {', '.join(family.engines)}",
                           key="--engine", value=engine, has_value=True)
@@ -134,7 +140,9 @@ def _print_result(result: Any, family: Any) -> None:
     print(f"throughput        {result.frames_per_s:,.1f} frames/s (a frame every "
           f"{result.interval_cycles:,} cycles)")
     print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ)")
-    print(f"efficiency        {result.tops_per_w:.3f} TOPS/W (2 ops per MAC)")
+    efficiency = "n/a (no energy)" if result.tops_per_w is None else \
+        f"{result.tops_per_w:.3f} TOPS/W (2 ops per MAC)"
+    print(f"efficiency        {efficiency}")
     print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
           f"weights {result.weight_bits:,} bits")
     tech = result.provenance.get("tech")
@@ -254,20 +262,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # a bad flag (one line on stderr) or --help
         return stop.code if isinstance(stop.code, int) else 2
     out = Outputs()
+    stdout = sys.stdout
+    if stdout is not None:
+        reconfigure = getattr(stdout, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")  # e.g. an ASCII-only terminal
+        sys.stdout = _Stdout(stdout)
     try:
         with track_reads() as reads:
             code = int(args.func(args, out) or 0)
             if code == 0:
                 out.commit(reads=reads)
+            sys.stdout.flush()
         return code
     except ConfigError as err:
         print(f"bnnsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except _StdoutError as err:
+        _silence_stdout()
+        print(f"bnnsim {args.command}: error: cannot write to standard output "
+              f"({err.reason})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bnnsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    finally:
+        if isinstance(sys.stdout, _Stdout):
+            sys.stdout = sys.stdout.stream
+
+
+class _StdoutError(Exception):
+    """Standard output could not be written (a full disk, a closed descriptor)."""
+
+    def __init__(self, err: OSError) -> None:
+        self.reason = err.strerror or str(err)
+        super().__init__(self.reason)
+
+
+class _Stdout:
+    """Standard output whose write failures are reported as such, not as internal errors."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self.stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _StdoutError(err) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _StdoutError(err) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _silence_stdout() -> None:
+    """Point the real standard output at /dev/null so the interpreter's final flush of what
+    could not be written raises nothing more."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ Checkpoints are written atomically (a temporary file, then a rename).
 
 from __future__ import annotations
 
+import errno
 import pickle
 import zipfile
 import zlib
@@ -34,6 +35,7 @@ from reference.models import QuantNet, build_model
 from workloads.errors import ConfigError
 from workloads.files import atomic_write, check_regular
 from workloads.quant import QuantConfig, parse_quant
+from workloads.zoo import ZOO
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -44,14 +46,20 @@ __all__ = [
     "checkpoint_payload",
     "load_checkpoint",
     "save_checkpoint",
+    "save_payload",
     "verify_checkpoint",
     "write_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = "bnnsim-checkpoint"
 FORMAT_VERSION = 1
-#: Largest checkpoint file read (bytes).
+#: Largest checkpoint file read (bytes), and the most its archive may hold unpacked.
 MAX_CHECKPOINT_BYTES = 4 * 2**30
+#: Most archive members (a torch checkpoint has a few per tensor).
+MAX_ARCHIVE_MEMBERS = 100_000
+#: Bounds of a checkpoint's class count and input channels.
+MAX_CLASSES = 1_000_000
+MAX_IN_CHANNELS = 4_096
 _REQUIRED = ("model", "quant", "dataset", "accuracy", "state_dict")
 
 
@@ -111,6 +119,16 @@ def checkpoint_payload(
     }
 
 
+def save_payload(payload: Mapping[str, Any], path: str | Path) -> None:
+    """``torch.save`` of a checkpoint payload; a failed write (a full disk) is an OSError, as
+    for any other file, not torch's RuntimeError."""
+    try:
+        torch.save(dict(payload), path)
+    except RuntimeError as err:
+        reason = _first_line(err).rsplit("strerror: ", 1)[-1]
+        raise OSError(errno.EIO, f"torch.save failed: {reason}") from None
+
+
 def write_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
     """Write a :func:`checkpoint_payload` to ``path`` atomically (parent folders are created).
 
@@ -122,7 +140,7 @@ def write_checkpoint(payload: Mapping[str, Any], path: str | Path) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         if p.is_dir():
             raise IsADirectoryError(21, "Is a directory")
-        atomic_write(p, lambda tmp: torch.save(dict(payload), tmp), flag="checkpoint")
+        atomic_write(p, lambda tmp: save_payload(payload, tmp), flag="checkpoint")
     except ConfigError as err:  # "cannot write (reason)" from atomic_write
         reason = err.message.removeprefix("cannot write ")
         raise ConfigError(f"cannot write checkpoint {reason}", file=p) from None
@@ -190,11 +208,14 @@ def _check_fields(raw: Mapping[str, Any], p: Path) -> None:
         if not isinstance(raw[key], str):
             raise ConfigError("bad checkpoint entry; expected a string", file=p, key=key,
                               value=_shown(raw[key]), has_value=True)
-    for key in ("num_classes", "in_channels"):
+    if raw["model"] not in ZOO:
+        raise ConfigError(f"bad checkpoint entry; not a zoo model (known: {', '.join(ZOO)})",
+                          file=p, key="model", value=_shown(raw["model"]), has_value=True)
+    for key, high in (("num_classes", MAX_CLASSES), ("in_channels", MAX_IN_CHANNELS)):
         value = raw.get(key)
-        if value is not None and (not _is_int(value) or value < 1):
-            raise ConfigError("bad checkpoint entry; expected a positive integer", file=p,
-                              key=key, value=_shown(value), has_value=True)
+        if value is not None and (not _is_int(value) or not 1 <= value <= high):
+            raise ConfigError(f"bad checkpoint entry; expected an integer in [1, {high:,}]",
+                              file=p, key=key, value=_shown(value), has_value=True)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -246,6 +267,16 @@ def _verify_archive(p: Path) -> None:
     match, since torch's reader does not check them."""
     try:
         with zipfile.ZipFile(p) as archive:
+            members = archive.infolist()
+            names = [m.filename for m in members]
+            unpacked = sum(m.file_size for m in members)
+            if len(members) > MAX_ARCHIVE_MEMBERS or len(set(names)) != len(names):
+                raise ConfigError(f"corrupt checkpoint: {len(members):,} archive members"
+                                  + (", some sharing a name" if len(set(names)) != len(names)
+                                     else ""), file=p)
+            if unpacked > MAX_CHECKPOINT_BYTES:
+                raise ConfigError(f"corrupt checkpoint: its archive unpacks to {unpacked:,} "
+                                  f"bytes, over the {MAX_CHECKPOINT_BYTES:,}-byte limit", file=p)
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
         raise ConfigError(f"unreadable checkpoint, truncated or corrupt (not a readable zip "
@@ -280,6 +311,11 @@ def verify_checkpoint(ckpt: Checkpoint) -> QuantNet:
     """The model the checkpoint claims to be, built and checked against it: every tensor's
     name, shape and dtype, and finite values. Returns the model (weights not yet loaded)."""
     where = ckpt.path
+    for name, tensor in ckpt.state_dict.items():
+        if tensor.layout is not torch.strided or tensor.device.type != "cpu":
+            raise ConfigError(f"tensor {name!r} is {tensor.layout} on {tensor.device}; a "
+                              "checkpoint holds dense CPU tensors", file=where)
+    _check_weight_shapes(ckpt)  # before building: a claimed model may be huge
     try:
         model = build_model(ckpt.model_name, ckpt.quant,
                             num_classes=ckpt.meta.get("num_classes"),
@@ -295,7 +331,27 @@ def verify_checkpoint(ckpt: Checkpoint) -> QuantNet:
             bad = int((~torch.isfinite(tensor)).sum())
             raise ConfigError(f"tensor {name!r} holds {bad:,} non-finite values (NaN or "
                               "infinity) of " f"{tensor.numel():,}", file=where)
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise ConfigError(f"tensor {name!r} holds negative batch-norm variances", file=where)
     return model
+
+
+def _check_weight_shapes(ckpt: Checkpoint) -> None:
+    """The MAC layers' weight shapes, from the workload the checkpoint claims (no torch
+    model built yet), against its state dict."""
+    try:
+        net = ZOO[ckpt.model_name].network(ckpt.quant, num_classes=ckpt.meta.get("num_classes"),
+                                           in_channels=ckpt.meta.get("in_channels"))
+    except ConfigError as err:
+        raise ConfigError(f"cannot rebuild model: {err}", file=ckpt.path) from None
+    for layer in net.mac_layers:
+        want = ((layer.out_channels, layer.in_channels_per_group, *layer.kernel)
+                if layer.kind.value == "conv" else (layer.out_channels, layer.in_shape[0]))
+        have = ckpt.state_dict.get(f"{layer.name}.weight")
+        if have is not None and tuple(have.shape) != want:  # missing ones: the full check
+            raise ConfigError(f"state dict does not fit model '{ckpt.model_name}' "
+                              f"({ckpt.quant.name}): {layer.name}.weight is "
+                              f"{tuple(have.shape)}, the model has {want}", file=ckpt.path)
 
 
 def build_from_checkpoint(checkpoint: str | Path | Checkpoint) -> QuantNet:

@@ -77,10 +77,10 @@ def _train(args: argparse.Namespace, out: Outputs) -> int:
         optimizer=args.optimizer, schedule=args.schedule, seed=args.seed,
         bnnplus_reg=args.bnnplus_reg, progress=not args.quiet, max_steps=args.max_steps,
     )
-    import torch
+    from reference.checkpoint import save_payload
 
     payload = result.payload
-    out.stage("--out", lambda path: torch.save(payload, path))
+    out.stage("--out", lambda path: save_payload(payload, path))
     if args.json != "-":
         print(f"{args.model} {result.model.quant.name} on {args.dataset}: test accuracy "
               f"{100 * result.accuracy:.2f} % after {len(result.history)} epoch(s), "
@@ -99,7 +99,7 @@ def _eval(args: argparse.Namespace, out: Outputs) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     model = build_from_checkpoint(ckpt)
-    dataset = args.dataset or ckpt.dataset
+    dataset = ckpt.dataset if args.dataset is None else args.dataset
     result = evaluate(model, dataset, args.data_dir, max_samples=args.max_samples)
     recorded = "" if ckpt.accuracy is None else f" (recorded {100 * ckpt.accuracy:.2f} %)"
     if args.json != "-":

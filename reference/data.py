@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from workloads.errors import ConfigError
-from workloads.files import read_regular
+from workloads.files import check_regular, read_regular
 
 __all__ = [
     "DATASETS",
@@ -171,6 +171,9 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ConfigError("not an unsigned-byte IDX file (bad magic number)", file=path)
     ndim = raw[3]
+    if not 1 <= ndim <= 4:
+        raise ConfigError(f"an IDX file of {ndim} dimensions; image and label files have 1 to 4",
+                          file=path)
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ConfigError("truncated IDX header", file=path)
@@ -188,6 +191,10 @@ def _locate(dirs: list[Path], names: tuple[str, ...], *,
     for d in dirs:
         found = []
         for name in names:
+            for s in suffixes:  # a FIFO or device under a dataset's name is an error, not absent
+                candidate = d / (name + s)
+                if candidate.exists() and not candidate.is_file():
+                    check_regular(candidate, limit=MAX_DATA_BYTES, what="dataset file")
             hit = next((d / (name + s) for s in suffixes if (d / (name + s)).is_file()), None)
             if hit is None:
                 break
@@ -279,6 +286,8 @@ def _read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
             isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 1):
         raise ConfigError(f"b'labels' must be a list of integers, not {_describe(labels)}",
                           file=path)
+    if isinstance(labels, list) and any(not 0 <= x <= 9 for x in labels):
+        raise ConfigError("CIFAR-10 labels must be 0..9", file=path)
     lab = np.asarray(labels, dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != lab.shape[0]:
         raise ConfigError(f"unexpected CIFAR-10 batch shape {data.shape} with {lab.shape[0]} "

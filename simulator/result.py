@@ -142,9 +142,10 @@ class Result:
         return sum(x.dram_bytes for x in self.layers)
 
     @property
-    def tops_per_w(self) -> float:
-        """Operations (2 per MAC) per joule / 1e12; equals TOPS per watt."""
-        return 2 * self.macs / (self.energy_pj * 1e-12) / 1e12 if self.energy_pj else 0.0
+    def tops_per_w(self) -> float | None:
+        """Operations (2 per MAC) per joule / 1e12; equals TOPS per watt (None when the frame
+        costs no energy, as with a technology table of zeros)."""
+        return 2 * self.macs / (self.energy_pj * 1e-12) / 1e12 if self.energy_pj > 0 else None
 
     # ---------------------------------------------------------------- schema
     def total_dict(self) -> dict[str, Any]:

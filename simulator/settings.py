@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workloads.errors import ConfigError
-from workloads.files import loads_yaml
+from workloads.files import is_printable_name, loads_yaml
 
 __all__ = ["Schema", "Setting", "parse_override", "unflatten"]
 
@@ -50,12 +50,16 @@ class Setting:
             if not isinstance(value, str) or (not value and not self.allow_empty):
                 raise ConfigError("must be a non-empty string", file=file, key=path, value=value,
                                   has_value=True)
+            if not is_printable_name(value) or len(value) > 4096:
+                raise ConfigError("must be printable text on one line (at most 4,096 "
+                                  "characters)", file=file, key=path, value=value,
+                                  has_value=True)
             if self.choices is not None and value not in self.choices:
                 raise ConfigError(f"allowed: {', '.join(self.choices)}", file=file, key=path,
                                   value=value, has_value=True)
             return value
         low, high = self.low, self.high
-        if isinstance(value, str):  # YAML 1.1 reads 1e3 as a string
+        if isinstance(value, str) and value.isascii():  # YAML 1.1 reads 1e3 as a string
             with contextlib.suppress(ValueError):
                 value = (float(value) if self.kind == "float" or not value.isdigit()
                          else int(value))

@@ -7,6 +7,7 @@ width and in log2(size) between entries. Every entry names its source.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,6 +118,9 @@ LIMITS = {"width": 1 << 16, "size_kib": float(1 << 30), "energy_pj": 1e9, "area_
 
 def _number(value: Any, *, file: str, key: str, minimum: float = 0.0) -> float:
     high = LIMITS[key.rsplit(".", 1)[-1]]
+    if isinstance(value, str) and value.isascii():  # YAML 1.1 reads 1e9 as a string
+        with contextlib.suppress(ValueError):
+            value = float(value)
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not minimum <= value <= high):  # NaN fails both comparisons
         raise ConfigError(f"must be a finite number in [{minimum:g}, {high:g}]", file=file,

@@ -163,7 +163,7 @@ def test_a_failed_write_changes_no_output(capsys, work, monkeypatch):
     real = workloads.files._write_text
 
     def full_disk(path: Path, text: str) -> None:
-        if ".old.csv." in path.name:
+        if text.startswith("name,kind"):  # the CSV, staged after the JSON
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, text)
 
@@ -393,7 +393,8 @@ def _tamper(checkpoint: Path, folder: Path, how: str) -> Path:
 
 @pytest.mark.parametrize(("how", "message"), [
     ("crc", "CRC-32"), ("other-model", "does not fit model 'lfc'"),
-    ("shape", "shape: fc1.weight"), ("dtype", "dtype: fc1.weight"), ("nan", "non-finite"),
+    ("shape", "fc1.weight is (3, 3), the model has (256, 784)"),
+    ("dtype", "dtype: fc1.weight"), ("nan", "non-finite"),
     ("missing", "missing: fc3.weight"),
 ])
 @pytest.mark.parametrize("command", ["eval", "simulate"])
@@ -469,3 +470,189 @@ def test_cifar_batches_with_wrong_fields_are_one_line(capsys, work, cnv_checkpoi
     (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
     line = fails(capsys, work, "eval", str(cnv_checkpoint), "--data-dir", str(work / "data"))
     assert message in line
+
+
+# --------------------------------------------------------------------------- found by review
+def test_integers_too_long_to_read_are_one_line(capsys, work):
+    huge = "9" * 5001
+    fails(capsys, work, "simulate", "--network", "sfc", "--set", f"pe_array.rows={huge}")
+    (work / "chip.yaml").write_text(yaml.safe_dump(EDGE).replace("rows: 16", f"rows: {huge}"))
+    assert "cannot be read" in fails(capsys, work, "simulate", "--chip", str(work / "chip.yaml"))
+
+
+@pytest.mark.parametrize("name", ["out.json/", "x" * 300, "a\nb.json", "."])
+def test_unusable_output_names_fail_before_work(capsys, work, name):
+    fails(capsys, work, "simulate", "--network", "sfc", "--json", f"{work}/{name}")
+
+
+def test_a_long_legal_output_name_is_written(work):
+    target = work / ("y" * 250)
+    assert main(["simulate", "--network", "sfc", "--json", str(target)]) == 0
+    assert json.loads(target.read_text())["network"] == "sfc"
+
+
+def test_writing_through_a_symlink_keeps_the_link(work):
+    os.symlink("old.json", work / "link.json")
+    assert main(["simulate", "--network", "sfc", "--json", str(work / "link.json")]) == 0
+    assert (work / "link.json").is_symlink()
+    assert json.loads((work / "old.json").read_text())["network"] == "sfc"
+
+
+def _cli(*argv: str, env: dict | None = None, stdout: object = None) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "bnnsim", *argv], cwd=ROOT, timeout=120,
+                          stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **(env or {})})
+    return proc.returncode, proc.stderr
+
+
+def test_a_full_stdout_is_one_line():
+    with open("/dev/full", "w") as full:
+        code, err = _cli("list", stdout=full)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("bnnsim list: error: cannot write to standard output")
+
+
+def test_an_ascii_terminal_gets_escapes_not_a_traceback():
+    code, err = _cli("simulate", "--network", "sfc", env={"PYTHONIOENCODING": "ascii"})
+    assert code == 0 and not err
+
+
+def test_bytes_that_are_not_utf8_in_a_flag(capsys, work):
+    fails(capsys, work, "simulate", "--network", "sfc", "--set", "name=\udcfe")
+
+
+@pytest.mark.parametrize("how", ["sparse", "running_var", "model_case", "classes"])
+def test_more_checkpoints_are_refused(capsys, work, checkpoint, how):
+    import torch
+
+    raw = torch.load(checkpoint, weights_only=True)
+    state = dict(raw["state_dict"])
+    if how == "sparse":
+        state["fc2.weight"] = state["fc2.weight"].to_sparse()
+    elif how == "running_var":
+        state["fc1_bn.running_var"] = -torch.ones_like(state["fc1_bn.running_var"])
+    elif how == "model_case":
+        raw = {**raw, "model": "SFC"}
+    else:
+        raw = {**raw, "num_classes": 10_000_000}
+    bad = work / f"{how}.pt"
+    torch.save({**raw, "state_dict": state}, bad)
+    for argv in (("eval", str(bad), "--dataset", "synthetic"), ("simulate", "--network",
+                                                                str(bad))):
+        assert str(bad) in fails(capsys, work, *argv)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_zip_with_repeated_members_is_refused(capsys, work, checkpoint):
+    bad = work / "dup.pt"
+    with zipfile.ZipFile(checkpoint) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr(src.infolist()[0], b"again")
+    assert "sharing a name" in fails(capsys, work, "eval", str(bad))
+
+
+def test_more_datasets_are_refused(capsys, work, checkpoint, cnv_checkpoint):
+    root = _mnist(work)
+    bad = root / "mnist" / "t10k-images-idx3-ubyte.gz"
+    bad.write_bytes(gzip.compress(bytes([0, 0, 8, 255]) + b"\x00\x00\x00\x01" * 255))
+    assert "dimensions" in fails(capsys, work, "eval", str(checkpoint), "--dataset", "mnist",
+                                 "--data-dir", str(root))
+    folder = work / "data" / "cifar10"
+    folder.mkdir(parents=True)
+    (folder / "test_batch").write_bytes(pickle.dumps(
+        {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 2**70]}, protocol=2))
+    assert "labels must be 0..9" in fails(capsys, work, "eval", str(cnv_checkpoint),
+                                          "--data-dir", str(work / "data"))
+    (folder / "test_batch").unlink()
+    _fifo(folder / "test_batch")
+    assert "FIFO" in fails(capsys, work, "eval", str(cnv_checkpoint), "--data-dir",
+                           str(work / "data"))
+
+
+def test_the_event_engine_refuses_runs_that_would_take_minutes(capsys, work):
+    # 262,144 tiles per layer (under the 1,000,000 per layer), 30 layers: 7.9 M in all
+    layers = "".join(f"  - {{name: c{i}, type: conv, out_channels: 64, kernel: 3, padding: 1}}\n"
+                     for i in range(30))
+    (work / "net.yaml").write_text(f"name: deep\ninput: [64, 128, 128]\nlayers:\n{layers}")
+    line = fails(capsys, work, "simulate", "--network", str(work / "net.yaml"), "--engine",
+                 "event", "--set", "pe_array.rows=1", "--set", "pe_array.cols=1",
+                 "--set", "buffers.input.size_kib=0.125", "--set",
+                 "buffers.weight.size_kib=0.125", "--set", "buffers.output.size_kib=0.125")
+    assert "--engine analytical" in line
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("simulate", "--network", ""), "is empty"),
+    (("simulate", "--chip", ""), "is empty"),
+    (("simulate", "--network", "sfc", "--engine", ""), "is empty"),
+    (("simulate", "--network", "sfc", "--set", 'name="a\\nb"'),
+     "printable text on one line"),
+    (("simulate", "--network", "sfc", "--set", "pe_array.rows=١٦"), "pe_array.rows"),
+])
+def test_empty_and_odd_flag_values(capsys, work, argv, message):
+    assert message in fails(capsys, work, *argv)
+
+
+def test_dataset_flag_may_not_be_empty(capsys, work, checkpoint):
+    assert "unknown dataset" in fails(capsys, work, "eval", str(checkpoint), "--dataset", "")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("- {name: pool1, type: maxpool, kernel: 2}",
+     "- {name: pool1, type: maxpool, kernel: 2, quant: w1a1}", "unknown key"),
+    ("name: conv2,", "name: \"conv\\u20282\",", "printable characters"),
+])
+def test_network_file_details(capsys, work, old, new, message):
+    (work / "net.yaml").write_text(NET.replace(old, new))
+    assert message in fails(capsys, work, "simulate", "--network", str(work / "net.yaml"))
+
+
+def test_quant_layers_must_be_a_mapping(capsys, work):
+    (work / "q.yaml").write_text("default: w1a2\nlayers: false\n")
+    assert "layers" in fails(capsys, work, "simulate", "--network", "sfc", "--quant",
+                             str(work / "q.yaml"))
+
+
+def test_yaml_merge_keys_override(work):
+    (work / "chip.yaml").write_text(yaml.safe_dump(EDGE).replace(
+        "buffers:\n", "buffers:\n  base: &b {size_kib: 64, port_bits: 1024, "
+                      "double_buffered: true}\n", 1).replace("  base: &b", "  _b: &b", 1))
+    text = (work / "chip.yaml").read_text()
+    text = text.replace("  _b: &b {size_kib: 64, port_bits: 1024, double_buffered: true}\n", "")
+    text = "anchors: &b {size_kib: 64, port_bits: 1024, double_buffered: true}\n" + text
+    data = yaml.safe_load(text)
+    data.pop("anchors")
+    # a merge with an override: the explicit size wins, the rest comes from the anchor
+    body = yaml.safe_dump(data).replace(
+        "  weight:\n    double_buffered: true\n    port_bits: 1024\n    size_kib: 64\n",
+        "  weight: {<<: *b, size_kib: 32}\n")
+    (work / "chip.yaml").write_text("x: &b {size_kib: 64, port_bits: 1024, "
+                                    "double_buffered: true}\n" + body)
+    from workloads.files import load_yaml
+
+    assert load_yaml(work / "chip.yaml")["buffers"]["weight"] == {
+        "size_kib": 32, "port_bits": 1024, "double_buffered": True}
+
+
+def test_numeric_strings_in_a_tech_table(work):
+    (work / "tech.yaml").write_text(TECH.replace("energy_pj: 0.03,", "energy_pj: 3e-2,", 1))
+    (work / "chip.yaml").write_text(yaml.safe_dump(dict(EDGE, tech="tech.yaml")))
+    assert main(["simulate", "--network", "sfc", "--chip", str(work / "chip.yaml")]) == 0
+
+
+def test_a_table_of_zero_energies_has_no_efficiency(work, capsys):
+    import re
+
+    zero = re.sub(r"energy_pj: [0-9.e-]+", "energy_pj: 0", TECH)
+    (work / "tech.yaml").write_text(zero.replace("leakage_mw_per_mm2: 1.0",
+                                                 "leakage_mw_per_mm2: 0"))
+    (work / "chip.yaml").write_text(yaml.safe_dump(dict(EDGE, tech="tech.yaml")))
+    assert main(["simulate", "--network", "sfc", "--chip", str(work / "chip.yaml"), "--json",
+                 str(work / "r.json")]) == 0
+    assert json.loads((work / "r.json").read_text())["total"]["tops_per_w"] is None
+    assert "n/a" in capsys.readouterr().out

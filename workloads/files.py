@@ -28,6 +28,7 @@ import os
 import stat
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "atomic_write",
     "check_keys",
     "check_output_path",
+    "is_printable_name",
     "load_yaml",
     "loads_yaml",
     "note_read",
@@ -188,7 +190,24 @@ class _StrictLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """A safe loader that rejects duplicate mapping keys (PyYAML silently keeps the last)."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    # A key written twice is an error; a key written once overrides what a merge (``<<``)
+    # brought in, as YAML's merge keys specify.
+    explicit: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"keys must be plain names, not {type(key).__name__} (line {line})")
+        if key in explicit:
+            line = key_node.start_mark.line + 1
+            raise ConfigError(f"duplicate key (line {line})", key=str(key))
+        explicit.add(key)
     loader.flatten_mapping(node)
     out: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -196,9 +215,6 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         if not isinstance(key, str | int | float | bool) and key is not None:
             line = key_node.start_mark.line + 1
             raise ConfigError(f"keys must be plain names, not {type(key).__name__} (line {line})")
-        if key in out:
-            line = key_node.start_mark.line + 1
-            raise ConfigError(f"duplicate key (line {line})", key=str(key))
         out[key] = loader.construct_object(value_node, deep=deep)
     return out
 
@@ -254,6 +270,11 @@ def loads_yaml(text: str, *, source: str = "<string>") -> Any:
         raise err.with_context(file=source) from None
     except RecursionError:
         raise ConfigError("nested too deeply", file=source) from None
+    except UnicodeError:
+        raise ConfigError("not valid UTF-8 text", file=source) from None
+    except ValueError as err:  # e.g. an integer longer than Python converts (4,300 digits)
+        raise ConfigError(f"a value cannot be read ({str(err).split(';')[0][:80]})",
+                          file=source) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -293,6 +314,12 @@ def check_keys(
             raise ConfigError("missing required key", file=file, key=f"{prefix}{key}")
 
 
+def is_printable_name(text: str) -> bool:
+    """Whether ``text`` holds no control, format or line/paragraph-separator characters (a
+    name that cannot move a terminal's cursor or break a CSV line)."""
+    return not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
 # --------------------------------------------------------------------------- writes
 def strict_json(payload: Any) -> str:
     """Indented JSON with no NaN or Infinity tokens: a non-finite float becomes ``null``
@@ -317,33 +344,65 @@ def check_output_path(path: str | Path | None, *, flag: str) -> None:
     """
     if path is None or str(path) == "-":
         return
-    p = Path(path)
-    if not str(path).strip():
-        raise ConfigError("is empty; give a file name", key=flag, value=str(path),
+    text = str(path)
+    if not text.strip():
+        raise ConfigError("is empty; give a file name", key=flag, value=text, has_value=True)
+    if text.endswith(("/", os.sep)) or Path(text).name in ("", ".", ".."):
+        raise ConfigError("names a directory; give a file name", key=flag, value=text,
                           has_value=True)
-    if p.is_dir():
-        raise ConfigError("is a directory; give a file name", key=flag, value=str(path),
-                          has_value=True)
-    if p.exists() and not p.is_file():
-        raise ConfigError("exists and is not a regular file; give a file name", key=flag,
-                          value=str(path), has_value=True)
-    parent = p.parent
-    if not parent.is_dir():
-        raise ConfigError(f"directory {str(parent)!r} does not exist", key=flag,
-                          value=str(path), has_value=True)
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
-                          value=str(path), has_value=True)
+    if any(ch in text for ch in "\n\r\0"):
+        raise ConfigError("a file name may not hold a line break or NUL", key=flag,
+                          value=text, has_value=True)
+    p = _target(Path(text))
+    try:
+        if p.is_dir():
+            raise ConfigError("is a directory; give a file name", key=flag, value=text,
+                              has_value=True)
+        if p.exists() and not p.is_file():
+            raise ConfigError("exists and is not a regular file; give a file name", key=flag,
+                              value=text, has_value=True)
+        parent = p.parent
+        if not parent.is_dir():
+            raise ConfigError(f"directory {str(parent)!r} does not exist", key=flag,
+                              value=text, has_value=True)
+        if not os.access(parent, os.W_OK):
+            raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
+                              value=text, has_value=True)
+        limit = os.pathconf(parent, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    except OSError as err:
+        raise ConfigError(f"cannot be written ({err.strerror or err})", key=flag, value=text,
+                          has_value=True) from None
+    if len(p.name.encode("utf-8", "surrogateescape")) > limit:
+        raise ConfigError(f"a file name may be at most {limit} bytes long", key=flag,
+                          value=text, has_value=True)
+
+
+def _target(path: Path) -> Path:
+    """Where writing ``path`` lands: through a symbolic link to the file it names, so the
+    user's link survives."""
+    try:
+        return path.resolve() if path.is_symlink() else path
+    except (OSError, RuntimeError):
+        return path
+
+
+def _temp_file(target: Path) -> Path:
+    """A new, empty temporary file beside ``target`` (a short name: never over the limit)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".bnnsim-", suffix=".tmp")
+    os.close(fd)
+    return Path(name)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], *, flag: str) -> None:
     """Write ``path`` through ``write(temporary path)`` into a temporary file in the same
     folder, then rename it over ``path``: readers see the old file or the new one, never a
     torn one, and a failure leaves the old file as it was."""
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    target = _target(Path(path))
+    try:
+        tmp = _temp_file(target)
+    except OSError as err:
+        raise ConfigError(f"cannot write ({err.strerror or err})", key=flag,
+                          value=str(path), has_value=True) from None
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
@@ -402,6 +461,9 @@ class Outputs:
             if text != "-" and other.path != "-" and _same_file(Path(text), Path(other.path)):
                 raise ConfigError(f"is also the {other.flag} output; give each output its "
                                   "own file", key=flag, value=text, has_value=True)
+        if text == "-" and sys.stdout is None:
+            raise ConfigError("standard output is closed", key=flag, value=text,
+                              has_value=True)
         check_output_path(path, flag=flag)
         if text != "-":
             self._refuse_inputs(flag, Path(text), self._inputs)
@@ -450,13 +512,13 @@ class Outputs:
         if reads is not None:
             self.check_reads(reads)
         temps: list[tuple[Path, _Staged]] = []
+        current = files[0] if files else None
         try:
             for item in files:
-                target = Path(item.path)
-                fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                            suffix=".tmp")
-                os.close(fd)
-                temps.append((Path(name), item))
+                current = item
+                target = _target(Path(item.path))
+                name = _temp_file(target)
+                temps.append((name, item))
                 assert item.write is not None
                 item.write(Path(name))
                 with open(name, "rb+") as fh:
@@ -469,15 +531,24 @@ class Outputs:
         except OSError as err:
             for tmp, _ in temps:
                 tmp.unlink(missing_ok=True)
-            failed = temps[-1][1] if temps else files[0]
+            assert current is not None
             raise ConfigError(f"cannot write ({err.strerror or err}); no output was changed",
-                              key=failed.flag, value=failed.path, has_value=True) from None
+                              key=current.flag, value=current.path, has_value=True) from None
         except BaseException:
             for tmp, _ in temps:
                 tmp.unlink(missing_ok=True)
             raise
-        for tmp, item in temps:
-            os.replace(tmp, item.path)
+        done = 0
+        try:
+            for tmp, item in temps:
+                os.replace(tmp, _target(Path(item.path)))
+                done += 1
+        except OSError as err:
+            for tmp, _ in temps[done:]:
+                tmp.unlink(missing_ok=True)
+            item = temps[done][1]
+            raise ConfigError(f"cannot write ({err.strerror or err})", key=item.flag,
+                              value=item.path, has_value=True) from None
         for item in self._items.values():
             if item.path == "-" and item.text is not None:
                 sys.stdout.write(item.text)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workloads.errors import ConfigError
-from workloads.files import check_keys, load_yaml
+from workloads.files import check_keys, is_printable_name, load_yaml
 from workloads.layers import LIMITS
 from workloads.network import Network, NetworkBuilder
 from workloads.quant import QuantConfig, parse_layer_quant, parse_quant
@@ -55,8 +55,8 @@ def _name(value: Any, *, file: str, key: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if (not isinstance(value, str) or not value.strip() or len(value) > 200
-            or any(ch in value for ch in "\n\r\t")):
-        raise ConfigError("must be a name: a string of 1 to 200 characters on one line",
+            or not is_printable_name(value)):
+        raise ConfigError("must be a name: 1 to 200 printable characters on one line",
                           file=file, key=key, value=value, has_value=True)
     return value
 
@@ -104,7 +104,8 @@ def network_from_yaml(path: str | Path, quant: str | Path | QuantConfig | None =
         if not isinstance(kind, str) or kind not in _LAYER_KEYS:
             raise ConfigError(f"unknown layer type; allowed: {', '.join(_LAYER_KEYS)}",
                               file=file, key=f"{where}.type", value=kind, has_value=True)
-        check_keys(layer, allowed=("name", "type", "inputs", "quant", *_LAYER_KEYS[kind]),
+        quantised = ("quant",) if kind in ("conv", "fc") else ()
+        check_keys(layer, allowed=("name", "type", "inputs", *quantised, *_LAYER_KEYS[kind]),
                    required=("name", "type"), file=file, prefix=f"{where}.")
         name = _name(layer["name"], file=file, key=f"{where}.name")
         where = f"layers.{name}"

@@ -271,7 +271,8 @@ def parse_layer_quant(data: Any, *, source: str = "", key: str = "") -> LayerQua
 def _from_mapping(data: Mapping[str, Any], *, source: str) -> QuantConfig:
     check_keys(data, allowed=("default", "first", "last", "layers"), required=("default",),
                file=source or None)
-    layers_raw = data.get("layers") or {}
+    layers_raw = data.get("layers")
+    layers_raw = {} if layers_raw is None else layers_raw
     if not isinstance(layers_raw, Mapping):
         raise ConfigError("expected a mapping of layer name to spec", file=source or None,
                           key="layers")

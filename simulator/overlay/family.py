@@ -126,9 +126,12 @@ class OverlayFamily(Family):
         rec = Trace() if trace else None
         layers = []
         offset = 0
+        plans = []
         for layer in workload.layers:
             p = problem_for(layer, chip)
-            mapping, totals = choose_mapping(p, chip)
+            plans.append((layer, p, *choose_mapping(p, chip)))
+        eng.check_network([mapping for _, _, mapping, _ in plans])
+        for layer, p, mapping, totals in plans:
             if rec is not None:
                 rec.offset, rec.layer = offset, layer.name
             timing = eng.time_layer(p, chip, mapping, totals, trace=rec)

@@ -128,7 +128,7 @@ def test_mismatched_state_dict(saved: tuple[Path, torch.nn.Module], tmp_path: Pa
     with pytest.raises(ConfigError, match=r"missing: fc2\.weight; unexpected: extra\.weight"):
         build_from_checkpoint(tmp_path / "edited.pt")
     torch.save({**raw, "model": "mlp9"}, tmp_path / "unknown.pt")
-    with pytest.raises(ConfigError, match="cannot rebuild model"):
+    with pytest.raises(ConfigError, match="not a zoo model"):
         build_from_checkpoint(tmp_path / "unknown.pt")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulator.overlay.chip import Chip
@@ -27,6 +28,11 @@ class Engine(ABC):
     name: str = ""
     #: Whether it records busy intervals when given a :class:`Trace`.
     traces: bool = False
+
+    def check_network(self, mappings: Sequence[Mapping]) -> None:
+        """Refuse, before any timing, a network this engine cannot time in reasonable time
+        (a :class:`~workloads.errors.ConfigError`); the default accepts everything."""
+        return None
 
     @abstractmethod
     def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,

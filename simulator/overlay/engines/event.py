@@ -9,7 +9,7 @@ next tiles compute. All DRAM traffic shares one bus, so the streams contend.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import simpy
@@ -25,16 +25,26 @@ from simulator.overlay.schedule import build_schedule
 from simulator.trace import Trace
 from workloads.errors import ConfigError
 
-__all__ = ["MAX_EVENT_TILES", "EventEngine"]
+__all__ = ["MAX_EVENT_TILES", "MAX_EVENT_TILES_TOTAL", "EventEngine"]
 
-#: Most tiles of one layer the event engine times (about a minute at 15 k tiles/s); beyond it
-#: the analytical engine (which sums tile classes, not tiles) is the tool.
+#: Most tiles of one layer, and of a whole network, the event engine times (about a minute
+#: and two at 15 k tiles/s); beyond them the analytical engine (which sums tile classes, not
+#: tiles) is the tool.
 MAX_EVENT_TILES = 1_000_000
+MAX_EVENT_TILES_TOTAL = 2_000_000
 
 
 class EventEngine(Engine):
     name = "event"
     traces = True
+
+    def check_network(self, mappings: Sequence[Mapping]) -> None:
+        total = sum(m.tiles for m in mappings)
+        if total > MAX_EVENT_TILES_TOTAL:
+            raise ConfigError(f"the network maps to {total:,} tiles on this chip; the event "
+                              f"engine times at most {MAX_EVENT_TILES_TOTAL:,} per run — use "
+                              "--engine analytical (or larger buffers)", key="--engine",
+                              value=self.name, has_value=True)
 
     def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,
                    trace: Trace | None = None) -> LayerTiming:
