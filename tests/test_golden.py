@@ -1,8 +1,11 @@
 """Golden numbers: restructuring must not move a single cycle, picojoule, byte or weight.
 
 ``tests/golden/*.json`` were recorded before the architecture restructure by
-``tests/golden/record.py``. A change that is *meant* to move numbers re-records them with
-``python tests/golden/record.py`` and says why in its commit.
+``tests/golden/record.py`` (the models as exact floats from the pre-restructure code) and held
+identical through it; ``totals.json`` was re-recorded when overlay fidelity work meant to move
+the numbers (fold pipelining, ports, the energy objective: docs/fidelity.md). A change that is
+*meant* to move numbers re-records them with ``python tests/golden/record.py`` and says why in
+its commit.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ __all__ = [
     "Chip",
     "Dataflow",
     "DramSpec",
+    "FoldTiming",
     "FullPrecision",
     "Objective",
     "PeArraySpec",
@@ -42,13 +43,20 @@ class Dataflow(enum.Enum):
     INPUT_STATIONARY = "input_stationary"
 
 
+class FoldTiming(enum.Enum):
+    PIPELINED = "pipelined"  # the next fold's fill overlaps the current drain (shadow registers)
+    PER_FOLD = "per_fold"  # SCALE-Sim's convention: every fold pays 2r + c + t − 2
+
+
 class FullPrecision(enum.Enum):
     INT8_UNIT = "int8_unit"  # 8-bit layers run on the separate int8 MAC unit
     BIT_SERIAL = "bit_serial"  # 8-bit layers run bit-serially on the XNOR array
 
 
 class Objective(enum.Enum):
-    LATENCY = "latency"  # fewest cycles, then least DRAM traffic (default: monotone)
+    ENERGY = "energy"  # least energy, then fewest cycles (the default)
+    EDP = "edp"  # least energy × cycles
+    LATENCY = "latency"  # fewest cycles, then least DRAM traffic (monotone in resources)
     DRAM = "dram"  # least DRAM traffic, then fewest cycles
 
 
@@ -58,6 +66,7 @@ class PeArraySpec:
     cols: int
     lane_bits: int
     pe_type: str  # a key of simulator.overlay.pe_types.PE_TYPES
+    fold_timing: FoldTiming = FoldTiming.PIPELINED
 
     @property
     def pes(self) -> int:
@@ -170,6 +179,7 @@ SCHEMA = Schema({
     "pe_array.cols": _int(1, 4096),
     "pe_array.lane_bits": _int(1, 4096),
     "pe_array.pe_type": _choice(PE_TYPES),
+    "pe_array.fold_timing": _choice(FoldTiming, required=False, default="pipelined"),
     "dataflow": _choice(Dataflow),
     **_buffer("input"),
     **_buffer("weight"),
@@ -182,7 +192,7 @@ SCHEMA = Schema({
     "int8_unit.macs_per_cycle": _int(0, 1 << 20),
     "full_precision": _choice(FullPrecision),
     "accumulator_bits": _int(8, 64),
-    "mapping.objective": _choice(Objective, required=False, default="latency"),
+    "mapping.objective": _choice(Objective, required=False, default="energy"),
     "tech": Setting("str"),
 })
 
@@ -217,7 +227,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         name=v["name"],
         clock_mhz=v["clock_mhz"],
         pe_array=PeArraySpec(v["pe_array.rows"], v["pe_array.cols"], v["pe_array.lane_bits"],
-                             v["pe_array.pe_type"]),
+                             v["pe_array.pe_type"], FoldTiming(v["pe_array.fold_timing"])),
         dataflow=Dataflow(v["dataflow"]),
         input_buffer=buf("input"),
         weight_buffer=buf("weight"),

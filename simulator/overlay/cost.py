@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.overlay.chip import Chip, Dataflow
+from simulator.overlay.chip import Chip, Dataflow, FoldTiming
 from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit
 
@@ -30,7 +30,9 @@ __all__ = [
     "ppu_cycles",
     "psum_tile_bytes",
     "psums_outside_pes",
+    "sub_arrays",
     "tile_compute_cycles",
+    "tile_tail_cycles",
     "weight_tile_bytes",
 ]
 
@@ -41,13 +43,51 @@ def ceil_div(a: Int, b: Int) -> np.ndarray:
     return -(-np.asarray(a, dtype=np.int64) // np.asarray(b, dtype=np.int64))
 
 
-def _systolic(s_r: Int, s_c: Int, t: Int, rows: int, cols: int) -> np.ndarray:
-    """Cycles to map an ``s_r × s_c`` spatial extent with ``t`` steps onto a rows × cols array:
-    ``2r + c + t − 2`` per fold, where the last fold of a dimension uses only what it needs."""
-    s_r, s_c, t = (np.asarray(x, dtype=np.int64) for x in (s_r, s_c, t))
+def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bool,
+              drain_in_skew: bool = False, repeats: Int = 1, held_bits: int = 0,
+              port_bits: int = 1, tail: bool = False) -> np.ndarray:
+    """Cycles to map an ``s_r × s_c`` spatial extent with ``t`` steps onto a rows × cols array,
+    ``repeats`` times (bit-plane passes).
+
+    Every fold takes ``t`` steps, ``r − 1 + c − 1`` cycles of operand skew and ``d`` cycles
+    to move its stationary side — ``held_bits`` per PE (the accumulators drained under
+    output-stationary, the operands preloaded under weight- and input-stationary) through a
+    ``port_bits``-wide port, never fewer than the ``r`` cycles of shifting them along the
+    columns: ``d = max(r, ⌈r·c·held_bits / port_bits⌉)``.
+
+    ``pipelined=False`` is SCALE-Sim 3.0's convention, measured against it
+    (docs/scalesim.md): folds one after another, each padded to the whole array (``r, c`` =
+    ``rows, cols``), ``2R + C + t − 2`` per fold — or ``R + C + t − 2`` under output-stationary
+    (``drain_in_skew``: its drain overlaps the skew), plus any time the port adds beyond ``R``.
+
+    ``pipelined=True`` overlaps consecutive folds — within a tile and across tiles (shadow
+    accumulators, double-buffered stationary registers) — and a fold uses only the rows and
+    columns it needs: fold ``f`` occupies the array's edge for ``max(t, d_f)`` cycles; this
+    returns that issue time, and with ``tail=True`` what the tile's last fold adds after it (its
+    skew and move, ``r + c − 2 + t + d − max(t, d)``), which a layer pays once, after its last
+    tile (docs/simulator.md derives it).
+    """
+    s_r, s_c, t, repeats = (np.asarray(x, dtype=np.int64) for x in (s_r, s_c, t, repeats))
     nfr, nfc = ceil_div(s_r, rows), ceil_div(s_c, cols)
-    # Σ over folds of 2r + c + t − 2 = 2·nfc·Σr + nfr·Σc + nfr·nfc·(t − 2)
-    return 2 * nfc * s_r + nfr * s_c + nfr * nfc * (t - 2)
+
+    def move(r: Int, c: Int) -> np.ndarray:
+        return np.maximum(r, ceil_div(np.asarray(r) * c * held_bits, port_bits))
+
+    if not pipelined:
+        if tail:
+            return np.zeros(np.broadcast(s_r, s_c, t).shape, dtype=np.int64)
+        d = move(rows, cols)
+        fold = rows + cols - 2 + t + (d - rows if drain_in_skew else d)
+        return repeats * nfr * nfc * fold
+    r_last = s_r - (nfr - 1) * rows
+    c_last = s_c - (nfc - 1) * cols
+    if tail:
+        d_last = move(r_last, c_last)
+        return r_last + c_last - 2 + t + d_last - np.maximum(t, d_last)
+    # the four fold shapes: full/last rows × full/last columns, with their counts
+    shapes = ((nfr - 1) * (nfc - 1), rows, cols), ((nfr - 1), rows, c_last), \
+        ((nfc - 1), r_last, cols), (1, r_last, c_last)
+    return repeats * sum(n * np.maximum(t, move(r, c)) for n, r, c in shapes)
 
 
 def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:
@@ -73,19 +113,53 @@ def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:
     return rows, cols, stretch
 
 
-def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
+def sub_arrays(p: Problem, chip: Chip) -> list[tuple[int, int]]:
+    """The (rows, cols) a layer's last tile may use. A bigger array has a longer pipeline:
+    the final skew and drain it adds can cost more, on a layer of few steps, than its extra
+    PEs save; so a pipelined array may run the last tile on a sub-array — rows and columns
+    halved any number of times — and the choices of a doubled array include all of the
+    smaller one's: more PEs never add cycles (every other tile's folds only merge, which
+    never costs more). SCALE-Sim's per-fold convention pads every fold to the whole array."""
+    rows, cols, _ = effective_array(p, chip)
+    if p.unit is not Unit.ARRAY or chip.pe_array.fold_timing is not FoldTiming.PIPELINED:
+        return [(rows, cols)]
+    return [(r, c) for r in _halvings(rows) for c in _halvings(cols)]
+
+
+def _halvings(n: int) -> list[int]:
+    out = [n]
+    while n > 1:
+        n //= 2
+        out.append(n)
+    return out
+
+
+def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int, *, tail: bool = False,
+                 used: tuple[Int, Int] | None = None) -> np.ndarray:
     """Cycles of one tile of ``k`` output channels × ``c`` input channels × ``px`` output
-    pixels on the PE array under the chip's dataflow."""
+    pixels on the PE array under the chip's dataflow, on the sub-array ``used`` (rows, cols;
+    default: all the ports can feed). With ``tail=True``: what a layer whose last tile this
+    is adds after it (see :func:`_systolic`)."""
     rows, cols, stretch = effective_array(p, chip)
+    if used is not None:
+        rows, cols = used  # type: ignore[assignment]
     words = ceil_div(np.asarray(c) * p.FY * p.FX, p.word_elems)  # reduction in PE words
     df = chip.dataflow
+    pipelined = chip.pe_array.fold_timing is FoldTiming.PIPELINED
     if df is Dataflow.OUTPUT_STATIONARY:  # rows ← pixels, cols ← filters, time ← reduction
-        return _systolic(px, k, words * p.passes * stretch, rows, cols)
+        # the accumulators drain through the output port
+        return _systolic(px, k, words * p.passes * stretch, rows, cols, pipelined=pipelined,
+                         drain_in_skew=True, held_bits=p.acc_bits,
+                         port_bits=chip.output_buffer.port_bits, tail=tail)
     if df is Dataflow.WEIGHT_STATIONARY:  # rows ← reduction, cols ← filters, time ← pixels
-        return p.w_passes * _systolic(words, k, np.asarray(px) * p.a_passes * stretch, rows,
-                                      cols)
-    # input stationary: rows ← reduction, cols ← pixels, time ← filters
-    return p.a_passes * _systolic(words, px, np.asarray(k) * p.w_passes * stretch, rows, cols)
+        # each weight-plane pass preloads its weight words through the weight port
+        return _systolic(words, k, np.asarray(px) * p.a_passes * stretch, rows, cols,
+                         pipelined=pipelined, repeats=p.w_passes, held_bits=p.word_bits,
+                         port_bits=chip.weight_buffer.port_bits, tail=tail)
+    # input stationary: rows ← reduction, cols ← pixels, time ← filters; inputs preload
+    return _systolic(words, px, np.asarray(k) * p.w_passes * stretch, rows, cols,
+                     pipelined=pipelined, repeats=p.a_passes, held_bits=p.word_bits,
+                     port_bits=chip.input_buffer.port_bits, tail=tail)
 
 
 def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:
@@ -108,10 +182,23 @@ def psums_outside_pes(p: Problem, chip: Chip) -> bool:
     return chip.dataflow is not Dataflow.OUTPUT_STATIONARY and p.unit is Unit.ARRAY
 
 
-def tile_compute_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int) -> np.ndarray:
-    """Cycles of one tile on the unit that runs the problem."""
+def tile_tail_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int, *,
+                     used: tuple[Int, Int] | None = None) -> np.ndarray:
+    """Cycles a layer adds after issuing its last tile ``(k, c, px)``: the pipelined array's
+    final skew and drain (0 for every other unit and for per-fold timing)."""
     if p.unit is Unit.ARRAY:
-        return array_cycles(p, chip, k, c, px)
+        return array_cycles(p, chip, k, c, px, tail=True, used=used)
+    return np.zeros(np.broadcast(np.asarray(k), np.asarray(c), np.asarray(px)).shape,
+                    dtype=np.int64)
+
+
+def tile_compute_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int, *,
+                        used: tuple[Int, Int] | None = None) -> np.ndarray:
+    """Cycles of one tile on the unit that runs the problem (a pipelined array: the cycles
+    its folds occupy the array's edge, see :func:`tile_tail_cycles`; ``used``: the
+    sub-array, see :func:`sub_arrays`)."""
+    if p.unit is Unit.ARRAY:
+        return array_cycles(p, chip, k, c, px, used=used)
     if p.unit is Unit.INT8:
         macs = np.asarray(k) * c * p.FY * p.FX * px * p.passes
         return ceil_div(macs, chip.int8_unit_macs) + INT8_UNIT.pipeline_cycles

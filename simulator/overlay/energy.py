@@ -9,18 +9,23 @@ DRAM bytes (priced by ``dram``), and post-processing operations.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from simulator.overlay.chip import Chip, Dataflow
 from simulator.overlay.cost import ceil_div, effective_array
 from simulator.overlay.dram import dram_energy_pj
-from simulator.overlay.mapping import Mapping, Totals
 from simulator.overlay.pe_types import INT8_UNIT, ComputeActions, PeType
 from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
 
-__all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_pj"]
+if TYPE_CHECKING:
+    from simulator.overlay.mapping.records import Mapping, Totals
+
+__all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_pj",
+           "layer_actions", "mac_counts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,7 @@ class Actions:
     """What one layer does: its compute actions (by the PE type that ran it) and the rest."""
 
     compute: ComputeActions
+    port_bits: int  # bits moved between the buffers and the array (or the int8 unit)
     ppu_ops: int  # threshold compares / requantisations / residual adds (acc-width adds)
     pool_ops: int  # inputs combined by pooling (OR on binary maps, compare/add otherwise)
     input_buffer_bits: int  # reads + writes
@@ -37,68 +43,103 @@ class Actions:
 
 
 
-def _classes(n: int, t: int) -> list[tuple[int, int]]:
+def _classes(n: int, t: int) -> tuple[list[int], list[int]]:
+    """(counts, sizes) of the ≤ 2 tile classes of a dimension of ``n`` in tiles of ``t``."""
     full, rem = divmod(n, t)
-    return ([(full, t)] if full else []) + ([(1, rem)] if rem else [])
+    return [full, 1 if rem else 0], [t, rem or 1]
 
 
-def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions:
-    """Exact action counts of one layer under its mapping."""
+def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.ndarray,
+               cs: np.ndarray, pc: np.ndarray, pout: np.ndarray, tc: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(accumulations, input reads, weight reads, partial-sum reads + writes) in bits of a MAC
+    layer for many candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape
+    (n, 2)) of output channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of
+    output pixels, and each candidate's reduction tile ``tc`` (n,). Shapes (n,)."""
+    rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
+    k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
+    n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
+    words = ceil_div(c3 * p.FY * p.FX, p.word_elems)
+    wb = p.word_bits
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return np.asarray((n3 * x).sum(axis=(1, 2, 3)), dtype=np.int64)
+
+    accum = total(k3 * px3 * words * p.passes)
+    zero = np.zeros(len(tc), dtype=np.int64)
+    if p.unit is Unit.INT8:
+        reads_in = total(c3 * p.FY * p.FX * px3 * p.a_passes * wb)
+        reads_w, psum_rw = total(k3 * c3 * p.FY * p.FX * p.w_passes * wb), zero
+    elif chip.dataflow is Dataflow.OUTPUT_STATIONARY:
+        nfr, nfc = ceil_div(px3, rows), ceil_div(k3, cols)
+        reads_in = total(px3 * words * p.passes * nfc * wb)
+        reads_w, psum_rw = total(k3 * words * p.passes * nfr * wb), zero
+    elif chip.dataflow is Dataflow.WEIGHT_STATIONARY:
+        nfr, nfc = ceil_div(words, rows), ceil_div(k3, cols)
+        reads_w = total(k3 * words * p.w_passes * wb)
+        reads_in = total(words * px3 * p.a_passes * p.w_passes * nfc * wb)
+        psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
+    else:
+        nfr, nfc = ceil_div(words, rows), ceil_div(px3, cols)
+        reads_in = total(words * px3 * p.a_passes * wb)
+        reads_w = total(words * k3 * p.passes * nfc * wb)
+        psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
     out_elems = p.groups * p.K * p.OY * p.OX
-    dram_bytes = totals.dram_bytes
-    in_w = totals.input_bytes * 8
-    w_w = totals.weight_bytes * 8
-    o_w = (totals.output_bytes + totals.psum_bytes) * 8  # drained to DRAM: read from buffer
-    if p.unit is Unit.PPU:
-        pool = out_elems * p.window if p.operands == 1 else 0
-        adds = out_elems if p.operands == 2 else 0
-        return Actions(ComputeActions(0, 0, 0, 0, 0), adds, pool, in_w * 2, 0, o_w * 2,
-                       dram_bytes)
-
-    rows, cols, _ = effective_array(p, chip)
-    reads_in = reads_w = psum_rw = accum = 0
-    kcl, ccl = _classes(p.K, m.tk), _classes(p.C, m.tc)
-    prow, pcol = _classes(p.OY, m.toy), _classes(p.OX, m.tox)
-    pcl = [(a * b, r * c) for (a, r), (b, c) in itertools.product(prow, pcol)]
-    for (nk, k), (nc, c), (npx, px) in itertools.product(kcl, ccl, pcl):
-        n = nk * nc * npx * p.groups
-        words = int(ceil_div(c * p.FY * p.FX, p.word_elems))
-        accum += n * k * px * words * p.passes
-        if p.unit is Unit.INT8:
-            reads_in += n * c * p.FY * p.FX * px * p.a_passes * p.word_bits
-            reads_w += n * k * c * p.FY * p.FX * p.w_passes * p.word_bits
-            continue
-        wb = p.word_bits
-        if chip.dataflow is Dataflow.OUTPUT_STATIONARY:
-            nfr, nfc = int(ceil_div(px, rows)), int(ceil_div(k, cols))
-            reads_in += n * px * words * p.passes * nfc * wb
-            reads_w += n * k * words * p.passes * nfr * wb
-        elif chip.dataflow is Dataflow.WEIGHT_STATIONARY:
-            nfr, nfc = int(ceil_div(words, rows)), int(ceil_div(k, cols))
-            reads_w += n * k * words * p.w_passes * wb
-            reads_in += n * words * px * p.a_passes * p.w_passes * nfc * wb
-            psum_rw += n * k * px * p.passes * (2 * nfr - 1) * p.acc_bits
-        else:
-            nfr, nfc = int(ceil_div(words, rows)), int(ceil_div(px, cols))
-            reads_in += n * words * px * p.a_passes * wb
-            reads_w += n * words * k * p.passes * nfc * wb
-            psum_rw += n * k * px * p.passes * (2 * nfr - 1) * p.acc_bits
-    n_c = int(ceil_div(p.C, m.tc))
+    n_c = ceil_div(p.C, tc)
     if p.unit is not Unit.ARRAY or chip.dataflow is Dataflow.OUTPUT_STATIONARY:
         # accumulators drain once per reduction tile; each later drain adds to the earlier
-        psum_rw += out_elems * (2 * n_c - 1) * p.acc_bits
+        psum_rw = psum_rw + out_elems * (2 * n_c - 1) * p.acc_bits
     else:
         # the per-fold partial sums are counted above; each later reduction tile reads back
-        psum_rw += out_elems * (n_c - 1) * p.acc_bits
+        psum_rw = psum_rw + out_elems * (n_c - 1) * p.acc_bits
+    return accum, reads_in, reads_w, psum_rw
+
+
+def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
+                  weight_bytes: Any, output_bytes: Any, psum_bytes: Any,
+                  mac: tuple[Any, Any, Any, Any] | None) -> Actions:
+    """The actions of a layer from its DRAM traffic by stream and, for a MAC layer, its
+    :func:`mac_counts` (ints for one mapping, or arrays for many in the search)."""
+    out_elems = p.groups * p.K * p.OY * p.OX
+    in_w, w_w = input_bytes * 8, weight_bytes * 8
+    o_w = (output_bytes + psum_bytes) * 8  # drained to DRAM: read from the buffer
+    if p.unit is Unit.PPU or mac is None:
+        pool = out_elems * p.window if p.operands == 1 else 0
+        adds = out_elems if p.operands == 2 else 0
+        return Actions(ComputeActions(0, 0, 0, 0, 0), 0, adds, pool, in_w * 2, 0, o_w * 2,
+                       dram_bytes)
+    accum, reads_in, reads_w, psum_rw = mac
     model = mac_model(p, chip)
     assert model is not None  # PPU problems returned above
     work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
                                  word_bits=p.word_bits, acc_bits=p.acc_bits)
     return Actions(
-        compute=work, ppu_ops=out_elems, pool_ops=0,
+        compute=work, port_bits=reads_in + reads_w + psum_rw, ppu_ops=out_elems, pool_ops=0,
         input_buffer_bits=in_w + reads_in, weight_buffer_bits=w_w + reads_w,
         output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
     )
+
+
+def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions:
+    """Exact action counts of one layer under its mapping."""
+    mac: tuple[int, int, int, int] | None = None
+    if p.unit is not Unit.PPU:
+        kc, ks = _classes(p.K, m.tk)
+        cc, cs = _classes(p.C, m.tc)
+        rows = [(n, s) for n, s in zip(*_classes(p.OY, m.toy), strict=True) if n]
+        cols = [(n, s) for n, s in zip(*_classes(p.OX, m.tox), strict=True) if n]
+        pix = [(nr * nc, r * c) for nr, r in rows for nc, c in cols]
+
+        def arr(x: list[int]) -> np.ndarray:
+            return np.array([x], dtype=np.int64)
+
+        counts = mac_counts(p, chip, arr(kc), arr(ks), arr(cc), arr(cs),
+                            arr([n for n, _ in pix]), arr([s for _, s in pix]),
+                            np.array([m.tc], dtype=np.int64))
+        mac = (int(counts[0][0]), int(counts[1][0]), int(counts[2][0]), int(counts[3][0]))
+    return layer_actions(p, chip, dram_bytes=totals.dram_bytes, input_bytes=totals.input_bytes,
+                         weight_bytes=totals.weight_bytes, output_bytes=totals.output_bytes,
+                         psum_bytes=totals.psum_bytes, mac=mac)
 
 
 def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
@@ -108,9 +149,11 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
     add_acc = tech.energy_pj("int_adder", "add", acc_bits)
     compute = 0.0 if model is None else model.compute_energy_pj(a.compute, tech, acc_bits)
     ppu = a.ppu_ops * add_acc + a.pool_ops * tech.energy_pj("or_gate", "or", 1)
+    ports = a.port_bits * tech.energy_pj("port", "transfer", 1)
     seconds = cycles / (chip.clock_mhz * 1e6)
     return {
         "compute": compute,
+        "ports": ports,
         "ppu": ppu,
         "input_buffer": a.input_buffer_bits * tech.sram_energy_pj_per_bit(
             chip.input_buffer.size_kib),
@@ -133,6 +176,8 @@ def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
         "pe_array": pe.pes * pe.pe.area_um2(tech, pe.lane_bits, acc),
         "int8_unit": chip.int8_unit_macs * INT8_UNIT.area_um2(tech, 8, acc),
         "ppu": chip.ppu_lanes * (add_acc + acc * dff),
+        "ports": (chip.input_buffer.port_bits + chip.weight_buffer.port_bits
+                  + chip.output_buffer.port_bits) * tech.area_um2("port", "transfer", 1),
         "input_buffer": tech.sram_area_um2(chip.input_buffer.size_kib),
         "weight_buffer": tech.sram_area_um2(chip.weight_buffer.size_kib),
         "output_buffer": tech.sram_area_um2(chip.output_buffer.size_kib),

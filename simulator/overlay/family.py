@@ -34,7 +34,7 @@ __all__ = ["OverlayFamily", "OverlayLayer", "OverlayTotals"]
 #: Technology-table entries the overlay reads besides its PE types' (buffers, DRAM, PPU).
 TECH_ENTRIES = frozenset({
     ("int_adder", "add"), ("register", "write"), ("or_gate", "or"), ("sram", "read"),
-    ("sram", "area"), ("dram", "access"),
+    ("sram", "area"), ("dram", "access"), ("port", "transfer"),
 })
 
 
@@ -129,7 +129,7 @@ class OverlayFamily(Family):
         plans = []
         for layer in workload.layers:
             p = problem_for(layer, chip)
-            plans.append((layer, p, *choose_mapping(p, chip)))
+            plans.append((layer, p, *choose_mapping(p, chip, table)))
         eng.check_network([mapping for _, _, mapping, _ in plans])
         for layer, p, mapping, totals in plans:
             if rec is not None:

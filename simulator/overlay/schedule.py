@@ -19,6 +19,7 @@ from simulator.overlay.cost import (
     ppu_cycles,
     psum_tile_bytes,
     tile_compute_cycles,
+    tile_tail_cycles,
     weight_tile_bytes,
 )
 from simulator.overlay.mapping import Mapping
@@ -101,13 +102,17 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     psum_in = np.where(new_o & (ci > 0), psum_tile_bytes(p, k, px), 0)
     store = np.where(final, output_tile_bytes(p, k, px),
                      np.where(spill, psum_tile_bytes(p, k, px), 0))
-    compute = tile_compute_cycles(p, chip, k, c, px)
+    compute = np.broadcast_to(tile_compute_cycles(p, chip, k, c, px), k.shape).astype(np.int64)
+    # the last tile runs on the mapping's sub-array and adds the final skew and drain
+    used = (m.rows, m.cols)
+    compute[-1] = int(tile_compute_cycles(p, chip, k[-1], c[-1], px[-1], used=used)
+                      + tile_tail_cycles(p, chip, k[-1], c[-1], px[-1], used=used))
     post = (np.where(final, ppu_cycles(p, chip, k, px), 0) if p.unit is not Unit.PPU
             else zero)
     return TileSchedule(
         k=k, c=c, px=px, new_weight=new_w, new_input=new_i, weight_bytes=w_bytes,
         input_bytes=i_bytes, psum_load_bytes=psum_in,
-        store_bytes=store, compute_cycles=np.broadcast_to(compute, k.shape).astype(np.int64),
+        store_bytes=store, compute_cycles=compute,
         post_cycles=post, new_output=new_o, output_done=end_o, weight_release=release_w,
         input_release=release_i,
     )

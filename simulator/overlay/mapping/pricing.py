@@ -19,14 +19,18 @@ from simulator.overlay.cost import (
     output_tile_bytes,
     ppu_cycles,
     psum_tile_bytes,
+    sub_arrays,
     tile_compute_cycles,
+    tile_tail_cycles,
     weight_tile_bytes,
 )
 from simulator.overlay.dram import transfer
+from simulator.overlay.energy import energy_breakdown_pj, layer_actions, mac_counts
 from simulator.overlay.mapping.candidates import Candidates
 from simulator.overlay.mapping.records import PricedCandidates
 from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
-from simulator.overlay.problem import Problem, Unit
+from simulator.overlay.problem import Problem, Unit, mac_model
+from simulator.tech import TechTable
 
 __all__ = ["EXACT_LIMIT", "exact_bounds", "price_candidates"]
 
@@ -87,8 +91,11 @@ def _dim_classes(sizes: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def price_candidates(p: Problem, chip: Chip, cands: Candidates,
-                     orders: tuple[tuple[str, ...], ...]) -> PricedCandidates:
-    """Exact totals for every candidate under each loop order: shape (len(orders), n)."""
+                     orders: tuple[tuple[str, ...], ...], *, tech: TechTable | None = None,
+                     area_mm2: float = 0.0) -> PricedCandidates:
+    """Exact totals for every candidate under each loop order: shape (len(orders), n). With a
+    technology table (and the chip's area, for leakage) each candidate's energy too, counted
+    by the same functions as a result's (``energy.layer_actions``)."""
     n = len(cands)
     lat = chip.dram_latency_cycles
     pt = cands.pixels
@@ -104,8 +111,22 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     k3, c3, p3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     cnt3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :]
     per_tile = tile_compute_cycles(p, chip, k3, c3, p3)
-    compute = (cnt3 * per_tile).sum(axis=(1, 2, 3)) * g
     min_tile = np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(1, 2, 3))
+    # The layer's last tile (its last k, c and pixel tiles) adds a pipelined array's final skew
+    # and drain, and may run on a sub-array (rows, cols) where that is shorter: all V choices
+    # at once, along a leading axis (``sub_arrays``).
+    k_end = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
+    c_end = np.where(cc[:, 1] > 0, cs[:, 1], cs[:, 0])
+    choices = np.array(sub_arrays(p, chip), dtype=np.int64)  # (V, 2)
+    used = (choices[:, :1], choices[:, 1:])
+    last = (tile_compute_cycles(p, chip, k_end, c_end, pt.last_out, used=used)
+            + tile_tail_cycles(p, chip, k_end, c_end, pt.last_out, used=used))
+    last = np.broadcast_to(last, (len(choices), n))  # (V, n)
+    best = np.argmin(last, axis=0)  # the first (the whole array) among equals
+    compute = ((cnt3 * per_tile).sum(axis=(1, 2, 3)) * g
+               - tile_compute_cycles(p, chip, k_end, c_end, pt.last_out)
+               + last[best, np.arange(n)])
+    used_rows, used_cols = choices[best, 0], choices[best, 1]
 
     # operand traffic: sums over each operand's own tiles (times a fetch multiplicity below)
     def traffic(cnt: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -158,15 +179,25 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     slot = np.maximum(np.maximum(ceil_div(hold_w, chip.weight_buffer.slots),
                                  ceil_div(hold_i, chip.input_buffer.slots)),
                       ceil_div(hold_o, chip.output_buffer.slots))
+    cycles = np.maximum(np.maximum(
+        first_load + np.maximum(compute, post - last_post) + last_store, occupancy + lat), slot)
+    streams = {"weight_bytes": w[1] * w_mult * g, "input_bytes": i_t[1] * i_mult * g,
+               "output_bytes": o_t[1] * g, "psum_bytes": s_t[1] * s_rounds * g}
+    energy = np.zeros((len(orders), n))
+    if tech is not None:
+        mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pc, pout,
+                                                          cands.tc)
+        dram = sum(streams.values())
+        actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
+        parts = energy_breakdown_pj(actions, chip, tech, cycles=cycles, area_mm2=area_mm2,
+                                    acc_bits=chip.accumulator_bits, model=mac_model(p, chip))
+        for value in parts.values():
+            energy = energy + np.asarray(value, dtype=np.float64)
     return PricedCandidates.broadcast(
         (len(orders), n),
-        compute=compute, post=post, weight_bytes=w[1] * w_mult * g,
-        input_bytes=i_t[1] * i_mult * g, output_bytes=o_t[1] * g,
-        psum_bytes=s_t[1] * s_rounds * g, occupancy=occupancy, transfers=transfers,
+        compute=compute, post=post, occupancy=occupancy, transfers=transfers,
         first_load=first_load, last_post=last_post, last_store=last_store, slot=slot,
         serial=compute + post + occupancy + transfers * lat, spill=spill,
-        tiles=nk * nc * npx * g,
-        cycles=np.maximum(np.maximum(
-            first_load + np.maximum(compute, post - last_post) + last_store,
-            occupancy + lat), slot),
+        tiles=nk * nc * npx * g, rows=used_rows, cols=used_cols, cycles=cycles,
+        energy=energy, **streams,
     )

@@ -24,6 +24,8 @@ class Mapping:
     order: tuple[str, ...]  # outer → inner, group loop outside
     tiles: int
     spills_psums: bool
+    rows: int = 1  # the sub-array used (array layers; a pipelined array may idle some)
+    cols: int = 1
 
     def describe(self) -> str:
         return (f"{''.join(self.order)} k{self.tk} c{self.tc} p{self.toy}x{self.tox}"
@@ -73,7 +75,8 @@ class Totals:
 @dataclass(frozen=True, slots=True)
 class PricedCandidates:
     """Exact totals of every candidate tiling under every loop order: arrays of shape
-    (orders, candidates). ``cycles`` is the analytical bound the search ranks by."""
+    (orders, candidates). ``cycles`` is the analytical bound and ``energy`` the energy the
+    search ranks by."""
 
     compute: np.ndarray
     post: np.ndarray
@@ -90,7 +93,10 @@ class PricedCandidates:
     serial: np.ndarray
     spill: np.ndarray
     tiles: np.ndarray
+    rows: np.ndarray  # the sub-array each candidate runs on
+    cols: np.ndarray
     cycles: np.ndarray
+    energy: np.ndarray  # pJ (zeros when priced without a technology table)
 
     @classmethod
     def broadcast(cls, shape: tuple[int, int], **arrays: np.ndarray) -> PricedCandidates:

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from simulator.overlay.chip import Chip, Objective
+from simulator.overlay.energy import area_breakdown_mm2
 from simulator.overlay.mapping.candidates import (
     BufferNeeds,
     Candidates,
@@ -24,19 +25,25 @@ from simulator.overlay.mapping.pricing import EXACT_LIMIT, exact_bounds, price_c
 from simulator.overlay.mapping.records import Mapping, PricedCandidates, Totals
 from simulator.overlay.mapping.reuse import LOOP_ORDERS
 from simulator.overlay.problem import Problem, Unit
+from simulator.tech import TechTable, load_tech
 from workloads.errors import InfeasibleError
 
 __all__ = ["choose_mapping", "price"]
 
 
-def choose_mapping(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
-    """The best legal mapping of ``p`` on ``chip`` and its exact totals.
+def choose_mapping(p: Problem, chip: Chip, tech: TechTable | None = None
+                   ) -> tuple[Mapping, Totals]:
+    """The best legal mapping of ``p`` on ``chip`` by the chip's objective, and its exact
+    totals. ``tech`` prices energy (default: the chip's own table) for the ``energy`` and
+    ``edp`` objectives.
 
     Raises :class:`InfeasibleError` naming the layer, the buffer and the size needed when not
     even the smallest tile fits. Layers of equal shape share one search (cached).
     """
+    if tech is None and chip.objective in (Objective.ENERGY, Objective.EDP):
+        tech = load_tech(chip.tech)
     try:
-        return _choose(dataclasses.replace(p, name=""), chip)
+        return _choose(dataclasses.replace(p, name=""), chip, tech)
     except InfeasibleError as err:
         raise InfeasibleError(err.message.replace("layer ''", f"layer '{p.name}'"),
                               layer=p.name, resource=err.resource, needed=err.needed,
@@ -50,11 +57,17 @@ def _mapping(p: Problem, chip: Chip, c: Candidates, priced: PricedCandidates, o:
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
         tk=int(c.tk[i]), tc=int(c.tc[i]), toy=int(c.toy[i]), tox=int(c.tox[i]), order=order,
         tiles=int(priced.tiles[o, i]), spills_psums=bool(priced.spill[o, i]),
+        rows=int(priced.rows[o, i]), cols=int(priced.cols[o, i]),
     )
 
 
+@lru_cache(maxsize=256)
+def _area_mm2(chip: Chip, tech: TechTable) -> float:
+    return sum(area_breakdown_mm2(chip, tech).values())
+
+
 @lru_cache(maxsize=4096)
-def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
+def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, Totals]:
     cands = enumerate_candidates(p, chip)
     needs = buffer_needs(p, chip, cands)
     ok = needs.fits(chip)
@@ -63,10 +76,15 @@ def _choose(p: Problem, chip: Chip) -> tuple[Mapping, Totals]:
     cands = cands.take(np.flatnonzero(ok))
     cands = cands.take(np.flatnonzero(_exact(p, chip, cands)))
     orders = LOOP_ORDERS if not p.depthwise else (("k", "c", "p"),)
-    priced = price_candidates(p, chip, cands, orders)
-    keys = ((priced.cycles, priced.dram_bytes, priced.tiles)
-            if chip.objective is Objective.LATENCY
-            else (priced.dram_bytes, priced.cycles, priced.tiles))
+    energetic = chip.objective in (Objective.ENERGY, Objective.EDP) and tech is not None
+    priced = price_candidates(p, chip, cands, orders, tech=tech if energetic else None,
+                              area_mm2=_area_mm2(chip, tech) if energetic and tech else 0.0)
+    keys = {
+        Objective.LATENCY: (priced.cycles, priced.dram_bytes, priced.tiles),
+        Objective.DRAM: (priced.dram_bytes, priced.cycles, priced.tiles),
+        Objective.ENERGY: (priced.energy, priced.cycles, priced.tiles),
+        Objective.EDP: (priced.energy * priced.cycles, priced.cycles, priced.tiles),
+    }[chip.objective]
     # lexsort is stable: among equals, the earlier order and the earlier candidate win
     o, i = divmod(int(np.lexsort(tuple(k.ravel() for k in reversed(keys)))[0]), len(cands))
     return _mapping(p, chip, cands, priced, o, i, orders[o]), priced.totals(o, i)

@@ -12,7 +12,8 @@ from simulator.overlay.chip import Chip
 
 #: A tiny chip whose numbers make hand derivations easy: 1 byte per cycle of DRAM
 #: (1 GB/s at 1000 MHz), 10 cycles of latency, 1-byte bursts, a 2×2 array of 8-bit lanes,
-#: 64-bit buffer ports, 4 PPU lanes, an int8 unit of 4 MACs/cycle, 16-bit accumulators.
+#: 64-bit buffer ports, 4 PPU lanes, an int8 unit of 4 MACs/cycle, 16-bit accumulators; folds
+#: pipelined (the default; the SCALE-Sim-convention tests set per_fold).
 TINY: dict[str, Any] = {
     "name": "tiny",
     "clock_mhz": 1000,
@@ -39,7 +40,7 @@ def make_chip(**overrides: Any) -> Chip:
         node = data
         *parents, leaf = path.split(".")
         for p in parents:
-            node = node[p]
+            node = node.setdefault(p, {})
         node[leaf] = value
     chip = chip_from_dict(data, file="tiny.yaml")
     assert isinstance(chip, Chip)

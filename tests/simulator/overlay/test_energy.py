@@ -40,11 +40,12 @@ def test_hand_derived_actions_and_compute_energy():
 
 
 def test_output_buffer_counted_once_per_dataflow():
-    # one fold, one reduction tile: every dataflow drains each accumulator exactly once
+    # one fold (per_fold timing: the whole 2×2 array), one reduction tile: every dataflow
+    # drains each accumulator exactly once
     layer = Linear("fc", 16, 2, weights=B1, activations=B1, output=B1)
     bits = set()
     for df in ("output_stationary", "weight_stationary", "input_stationary"):
-        chip = make_chip(dataflow=df)
+        chip = make_chip(dataflow=df, **{"pe_array.fold_timing": "per_fold"})
         p = problem_for(layer, chip)
         m, t = price(p, chip, tk=2, tc=16, toy=1, tox=1)
         bits.add(count_actions(p, chip, m, t).output_buffer_bits)

@@ -2,8 +2,12 @@
 
 Each layer runs as a single tile on the TINY chip (see conftest): nothing contends, so the
 event engine must equal the analytical closed form, and both must equal the derivation.
-Notation: occ(B) = B cycles at 1 byte/cycle; L = 10 cycles of DRAM latency; an OS fold on
-r rows × c cols for T steps takes 2r + c + T − 2 cycles (SCALE-Sim).
+Notation: occ(B) = B cycles at 1 byte/cycle; L = 10 cycles of DRAM latency. A fold of r rows
+× c cols for T steps has r + c − 2 cycles of skew and d = max(r, ⌈r·c·held bits / port⌉) to
+move its stationary side. Pipelined folds (the default) each issue in max(T, d) and the last
+adds r + c − 2 + T + d − max(T, d); alone, a fold takes r + c − 2 + T + d = 2r + c + T − 2.
+SCALE-Sim's convention (per_fold) charges every fold padded to the array: 2R + C + T − 2, or
+R + C + T − 2 under output-stationary (docs/scalesim.md).
 """
 
 from __future__ import annotations
@@ -43,33 +47,42 @@ def test_fc_binary_output_stationary(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
-def test_conv3x3_binary_output_stationary(engine):
+@pytest.mark.parametrize(("timing", "compute", "total"), [("pipelined", 148, 244),
+                                                          ("per_fold", 176, 272)])
+def test_conv3x3_binary_output_stationary(engine, timing, compute, total):
     # conv 8 → 4 channels, 3×3, pad 1, on a 4×4 map, w1a1, binary outputs, OS.
     # reduction 8·9 = 72 elements = 9 words → T = 9; 16 output pixels on 2 rows = 8 row folds,
-    # 4 filters on 2 cols = 2 col folds; ports deliver 2·8 bits·9 / 64 → 3 ≤ 9 steps, so each
-    # of the 16 folds takes 2·2 + 2 + 9 − 2 = 13 cycles: compute = 208.
+    # 4 filters on 2 cols = 2 col folds; the ports feed every row and column.
+    # The 2·2 16-bit accumulators drain in d = max(2, ⌈64 / 64⌉) = 2 cycles.
+    # pipelined: 16 folds issue in max(9, 2) = 9; the last adds 2 + 2 − 2 + 9 + 2 − 9 = 4:
+    #   compute = 144 + 4 = 148.
+    # per_fold: 16 × (2 + 2 + 9 − 2) = 176 (SCALE-Sim's OS fold, its drain in the skew).
     # weights 4·8·9 bits = 36 B; inputs 8 ch × 4×4 px (the padding is made on chip) = 16 B:
     # first load = 36 + 16 + L = 62. post = 64 outputs / 4 lanes = 16; outputs 64 bits = 8 B:
-    # last store = 16 + 8 + L = 34. total = 62 + 208 + 34 = 304.
-    chip = make_chip()
+    # last store = 16 + 8 + L = 34. total = 62 + compute + 34.
+    chip = make_chip(**{"pe_array.fold_timing": timing})
     layer = Conv2d("conv", (8, 4, 4), 4, (3, 3), 1, 1, 1, B1, B1, B1)
     p, m, t = single_tile(layer, chip)
-    assert (t.compute_cycles, t.first_load, t.last_store) == (208, 62, 34)
-    assert engine.time_layer(p, chip, m, t).cycles == 304
+    assert (t.compute_cycles, t.first_load, t.last_store) == (compute, 62, 34)
+    assert engine.time_layer(p, chip, m, t).cycles == total
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
-def test_fc_two_bit_activations_weight_stationary(engine):
+@pytest.mark.parametrize(("timing", "compute", "total"), [("pipelined", 12, 58),
+                                                          ("per_fold", 24, 70)])
+def test_fc_two_bit_activations_weight_stationary(engine, timing, compute, total):
     # FC 32 → 4, binary weights × 2-bit activations, 2-bit outputs, WS.
     # reduction 32 = 4 words on 2 rows = 2 row folds; 4 filters on 2 cols = 2 col folds;
     # T = 1 pixel × 2 activation planes = 2 steps (the output port takes 2·16 bits·2 / 64 = 1
-    # step, no slow-down): each of the 4 folds takes 2·2 + 2 + 2 − 2 = 6 → compute = 24.
+    # step, no slow-down). Each fold preloads 2·2 8-bit weight words: d = max(2, ⌈32 / 64⌉) = 2.
+    # pipelined: 4 × max(2, 2) = 8, the last fold adds 2 + 2 − 2 + 2 + 2 − 2 = 4: 12.
+    # per_fold: 4 × (2·2 + 2 + 2 − 2) = 24.
     # weights 4·32 bits = 16 B; inputs 32·2 bits = 8 B: first load = 16 + 8 + L = 34.
-    # post = 4 / 4 = 1; outputs 4·2 bits = 1 B: last store = 1 + 1 + L = 12. total = 70.
-    chip = make_chip(dataflow="weight_stationary")
+    # post = 4 / 4 = 1; outputs 4·2 bits = 1 B: last store = 1 + 1 + L = 12.
+    chip = make_chip(dataflow="weight_stationary", **{"pe_array.fold_timing": timing})
     p, m, t = single_tile(Linear("fc", 32, 4, weights=B1, activations=I2, output=I2), chip)
-    assert (t.compute_cycles, t.first_load, t.last_store) == (24, 34, 12)
-    assert engine.time_layer(p, chip, m, t).cycles == 70
+    assert (t.compute_cycles, t.first_load, t.last_store) == (compute, 34, 12)
+    assert engine.time_layer(p, chip, m, t).cycles == total
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
@@ -101,18 +114,22 @@ def test_bit_serial_passes_multiply_compute():
     assert (one.compute_cycles, four.compute_cycles) == (4, 10)
 
 
-@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
-def test_two_tiles_reuse_the_input(engine):
+def test_two_tiles_reuse_the_input():
     # FC 16 → 4, w1a1, two tiles of 2 filters (order k, c, p): the input tile is loaded once.
-    # loads: W0 4 B at 0–4 (arrives 14), I 2 B at 4–6 (arrives 16), W1 4 B at 6–10 (arrives 20,
-    # second weight slot). tile 0 computes 16–20 (2·1 + 2 + 2 − 2 = 4); its output: post 20–21,
-    # store 1 B at 21–22 (+L). tile 1 computes 20–24, post 24–25, store 25–26, +L → 36.
-    # analytical: first load 16 + compute 8 + last store (1 + 1 + L) = 36.
+    # Each tile is one fold of 1 row × 2 cols, T = 2 words, d = max(1, ⌈1·2·16 / 64⌉) = 1: it
+    # issues in max(2, 1) = 2; the layer's last fold adds 1 + 2 − 2 + 2 + 1 − 2 = 2.
+    # event: loads W0 4 B at 0–4 (arrives 14), I 2 B at 4–6 (arrives 16), W1 4 B at 6–10
+    # (arrives 20, second weight slot). tile 0 issues 16–18; its output: post 18–19, store 1 B
+    # at 19–20 (+L). tile 1 waits for W1 and computes 20–24 (issue and the final drain), post
+    # 24–25, store 25–26, +L → 36.
+    # analytical (no waiting for W1): first load 16 + compute 6 + last store (1 + 1 + L) = 34.
     chip = make_chip()
     p = problem_for(Linear("fc", 16, 4, weights=B1, activations=B1, output=B1), chip)
     m, t = price(p, chip, tk=2, tc=16, toy=1, tox=1, order=("k", "c", "p"))
     assert (m.tiles, t.weight_bytes, t.input_bytes, t.output_bytes) == (2, 8, 2, 2)
-    assert engine.time_layer(p, chip, m, t).cycles == 36
+    assert t.compute_cycles == 6
+    assert AnalyticalEngine().time_layer(p, chip, m, t).cycles == 34
+    assert EventEngine().time_layer(p, chip, m, t).cycles == 36
 
 
 def test_spilled_partial_sums():
@@ -158,3 +175,27 @@ def test_padding_wider_than_the_kernel(engine):
     timing = engine.time_layer(p, chip, m, t)
     assert m.tiles == 4 and t.input_bytes == 4
     assert timing.cycles >= t.compute_cycles
+
+
+@pytest.mark.parametrize("timing", ["per_fold", "pipelined"])
+def test_a_narrow_output_port_slows_the_drain(timing):
+    # Output-stationary accumulators leave through the output port: 2·2 accumulators of 16
+    # bits through a 16-bit port take d = max(2, ⌈64 / 16⌉) = 4 cycles per fold.
+    # per_fold: the drain beyond the 2 cycles hidden in the skew adds 2 to each of the 16 folds
+    # of 11: 16 × 13 = 208; pipelined: 15·max(9, 4) + (2 + 2 − 2 + 9 + 4) = 150.
+    chip = make_chip(**{"pe_array.fold_timing": timing, "buffers.output.port_bits": 16})
+    layer = Conv2d("conv", (8, 4, 4), 4, (3, 3), 1, 1, 1, B1, B1, B1)
+    _, _, t = single_tile(layer, chip)
+    assert t.compute_cycles == {"per_fold": 208, "pipelined": 150}[timing]
+
+
+@pytest.mark.parametrize(("port", "expect"), [(64, 5), (8, 7)])
+def test_weight_stationary_preloads_through_the_weight_port(port, expect):
+    # FC 16 → 2, w1a1, weight-stationary: rows ← 2 reduction words, columns ← 2 filters,
+    # T = 1 pixel. One fold (per_fold timing uses the whole 2×2 array): skew 2 + 2 − 2, 1 step,
+    # and the preload of its 2·2 8-bit weight words, d = max(2 rows, ⌈32 / port⌉): a 64-bit
+    # port gives 2 (2r + c + T − 2 = 5), an 8-bit one 4 (7).
+    chip = make_chip(**{"dataflow": "weight_stationary", "buffers.weight.port_bits": port,
+                        "pe_array.fold_timing": "per_fold"})
+    _, _, t = single_tile(Linear("fc", 16, 2, weights=B1, activations=B1, output=B1), chip)
+    assert t.compute_cycles == expect
