@@ -301,7 +301,7 @@ def bnn_chip(df: str, fold_timing: str, rows: int, cols: int) -> Any:
                      "fold_timing": fold_timing},
         "dataflow": DATAFLOWS[df],
         "buffers": {"input": big, "weight": big, "output": big},
-        "dram": {"bandwidth_gbps": 100_000, "latency_ns": 0, "burst_bytes": 64, "channels": 1},
+        "dram": {"type": "hbm2", "channels": 64, "data_rate_mtps": 100_000, "latency_ns": 0},
         "ppu": {"lanes": 1 << 16},
         "int8_unit": {"macs_per_cycle": 0},
         "full_precision": "bit_serial",

@@ -166,6 +166,7 @@ def _align(cells: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- list
 def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
     from simulator import FAMILIES, builtin_chips, builtin_tech, get_family, load_chip
+    from simulator.dram_types import DRAM_TYPES
     from workloads import ZOO, get_network, zoo_names
 
     out.declare("--json", args.json)
@@ -181,7 +182,12 @@ def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
         chips.append({"name": name, "family": c.family, "clock_mhz": c.clock_mhz,
                       "summary": get_family(c.family).describe(c)})
     families = {name: {"engines": list(f.engines)} for name, f in FAMILIES.items()}
-    payload = {"networks": nets, "chips": chips, "tech": builtin_tech(), "families": families}
+    drams = [{"name": t.name, "channel": t.standard, "channel_gbps": t.channel_gbps,
+              "burst_bytes": t.burst_bytes, "latency_ns": t.latency_ns,
+              "energy_pj_per_bit": t.energy_pj_per_bit, "source": t.source}
+             for t in DRAM_TYPES.values()]
+    payload = {"networks": nets, "chips": chips, "tech": builtin_tech(), "dram_types": drams,
+               "families": families}
     if args.json:
         out.stage_json("--json", payload)
         if args.json == "-":
@@ -194,6 +200,11 @@ def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
     print(_fmt_table(("name", "family", "MHz", "summary"),
                      [(c["name"], c["family"], f"{c['clock_mhz']:g}", c["summary"])
                       for c in chips], "llrl"))
+    print("\nDRAM types (dram.type; per channel)")
+    print(_fmt_table(("name", "channel", "GB/s", "burst B", "latency ns", "pJ/bit"),
+                     [(d["name"], d["channel"], f"{d['channel_gbps']:g}", d["burst_bytes"],
+                       f"{d['latency_ns']:g}", f"{d['energy_pj_per_bit']:g}") for d in drams],
+                     "llrrrr"))
     print(f"\ntechnology tables: {', '.join(builtin_tech())}")
     for name, f in families.items():
         print(f"family {name}: engines {', '.join(f['engines'])}")
@@ -242,7 +253,8 @@ def build_parser() -> _Parser:
                      help="event engine: write busy intervals per component as CSV")
     sim.set_defaults(func=_cmd_simulate)
 
-    lst = sub.add_parser("list", help="name the zoo networks, built-in chips and tech tables")
+    lst = sub.add_parser("list", help="name the zoo networks, built-in chips, DRAM types and "
+                                      "tech tables")
     lst.add_argument("--json", metavar="FILE", help="write the listing as JSON ('-': stdout)")
     lst.set_defaults(func=_cmd_list)
 

@@ -82,8 +82,10 @@ class Setting:
 class Schema(Mapping[str, Setting]):
     """A family's chip settings by dotted key path (read-only mapping)."""
 
-    def __init__(self, settings: Mapping[str, Setting]) -> None:
+    def __init__(self, settings: Mapping[str, Setting], *,
+                 retired: Mapping[str, str] | None = None) -> None:
         self._settings = dict(settings)
+        self._retired = dict(retired or {})  # key path → what replaced it
         self._sections = {path.rsplit(".", i)[0] for path in self._settings
                           for i in range(1, path.count(".") + 1)}
 
@@ -117,6 +119,9 @@ class Schema(Mapping[str, Setting]):
                 out.update(self.flatten(value, file=file, prefix=f"{path}."))
             elif path in self._settings:
                 out[path] = value
+            elif path in self._retired:
+                raise ConfigError(f"no longer a setting: {self._retired[path]}", file=file,
+                                  key=path)
             else:
                 siblings = sorted({k[len(prefix):].split(".")[0]
                                    for k in (*self._settings, *self._sections)
@@ -142,6 +147,9 @@ class Schema(Mapping[str, Setting]):
     def check_keys(self, keys: Sequence[str], *, file: str | None = "--set") -> None:
         """Fail on a key path that is not a setting (with a hint for a bare leaf name)."""
         for key in keys:
+            if key in self._retired:
+                raise ConfigError(f"no longer a setting: {self._retired[key]}", file=file,
+                                  key=key)
             if key not in self._settings:
                 close = [k for k in self._settings if k.endswith("." + key.split(".")[-1])]
                 hint = f"; did you mean {', '.join(close)}?" if close else ""

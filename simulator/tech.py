@@ -106,10 +106,6 @@ class TechTable:
             raise ConfigError("missing entries for " + ", ".join(f"{c}/{a}" for c, a in missing),
                               file=self.source or self.name, key="entries")
 
-    @property
-    def dram_energy_pj_per_bit(self) -> float:
-        return self.energy_pj("dram", "access", 1)
-
 
 #: Largest value of each number a technology table holds (finite, well inside float64).
 LIMITS = {"width": 1 << 16, "size_kib": float(1 << 30), "energy_pj": 1e9, "area_um2": 1e12,

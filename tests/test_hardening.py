@@ -312,7 +312,7 @@ def test_big_legal_layers_do_not_overflow(tmp_path):
 
     (tmp_path / "net.yaml").write_text(NET.replace("input: [3, 16, 16]",
                                                    "input: [64, 1024, 1024]"))
-    chip = apply_overrides(load_chip("edge"), ["dram.bandwidth_gbps=0.001", "clock_mhz=10000"])
+    chip = apply_overrides(load_chip("edge"), ["dram.data_rate_mtps=1", "clock_mhz=10000"])
     result = simulate(network_from_yaml(tmp_path / "net.yaml"), chip)
     for x in result.layers:
         assert 0 <= x.details.compute_cycles <= x.cycles <= x.details.serial_cycles
@@ -641,7 +641,8 @@ def test_yaml_merge_keys_override(work):
 
 def test_numeric_strings_in_a_tech_table(work):
     (work / "tech.yaml").write_text(TECH.replace("energy_pj: 0.03,", "energy_pj: 3e-2,", 1))
-    (work / "chip.yaml").write_text(yaml.safe_dump(dict(EDGE, tech="tech.yaml")))
+    chip = dict(EDGE, tech="tech.yaml", dram={**EDGE["dram"], "energy_pj_per_bit": 0})
+    (work / "chip.yaml").write_text(yaml.safe_dump(chip))
     assert main(["simulate", "--network", "sfc", "--chip", str(work / "chip.yaml")]) == 0
 
 
@@ -651,7 +652,8 @@ def test_a_table_of_zero_energies_has_no_efficiency(work, capsys):
     zero = re.sub(r"energy_pj: [0-9.e-]+", "energy_pj: 0", TECH)
     (work / "tech.yaml").write_text(zero.replace("leakage_mw_per_mm2: 1.0",
                                                  "leakage_mw_per_mm2: 0"))
-    (work / "chip.yaml").write_text(yaml.safe_dump(dict(EDGE, tech="tech.yaml")))
+    chip = dict(EDGE, tech="tech.yaml", dram={**EDGE["dram"], "energy_pj_per_bit": 0})
+    (work / "chip.yaml").write_text(yaml.safe_dump(chip))
     assert main(["simulate", "--network", "sfc", "--chip", str(work / "chip.yaml"), "--json",
                  str(work / "r.json")]) == 0
     assert json.loads((work / "r.json").read_text())["total"]["tops_per_w"] is None

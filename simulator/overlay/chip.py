@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator.dram_types import DRAM_TYPES
 from simulator.family import spec_digest
 from simulator.overlay.pe_types import PE_TYPES, PeType
 from simulator.settings import Schema, Setting, unflatten
@@ -100,10 +101,26 @@ class BufferSpec:
 
 @dataclass(frozen=True, slots=True)
 class DramSpec:
-    bandwidth_gbps: float  # GB/s, all channels together
-    latency_ns: float
-    burst_bytes: int
+    """The DRAM: ``channels`` independent channels of one type (defaults from
+    :data:`~simulator.dram_types.DRAM_TYPES`, each overridable in the chip file)."""
+
+    type: str
     channels: int
+    width_bits: int  # per channel
+    data_rate_mtps: float
+    burst_bytes: int  # smallest transfer of one channel
+    latency_ns: float
+    energy_pj_per_bit: float
+
+    @property
+    def channel_gbps(self) -> float:
+        """Peak bandwidth of one channel (GB/s)."""
+        return self.width_bits * self.data_rate_mtps / 8 / 1000
+
+    @property
+    def bandwidth_gbps(self) -> float:
+        """Peak bandwidth of all channels together (GB/s)."""
+        return self.channels * self.channel_gbps
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +148,12 @@ class Chip:
     # ---------------------------------------------------------------- derived
     @property
     def dram_bytes_per_cycle(self) -> float:
+        """All channels together."""
         return self.dram.bandwidth_gbps * 1e9 / (self.clock_mhz * 1e6)
+
+    @property
+    def channel_bytes_per_cycle(self) -> float:
+        return self.dram.channel_gbps * 1e9 / (self.clock_mhz * 1e6)
 
     @property
     def dram_latency_cycles(self) -> int:
@@ -150,12 +172,12 @@ class Chip:
 
 
 # ------------------------------------------------------------------------- schema
-def _int(low: int, high: int) -> Setting:
-    return Setting("int", low, high)
+def _int(low: int, high: int, *, required: bool = True) -> Setting:
+    return Setting("int", low, high, required=required)
 
 
-def _float(low: float, high: float) -> Setting:
-    return Setting("float", low, high)
+def _float(low: float, high: float, *, required: bool = True) -> Setting:
+    return Setting("float", low, high, required=required)
 
 
 def _choice(enum_or_names: Any, **kw: Any) -> Setting:
@@ -184,24 +206,49 @@ SCHEMA = Schema({
     **_buffer("input"),
     **_buffer("weight"),
     **_buffer("output"),
-    "dram.bandwidth_gbps": _float(0.001, 100_000.0),
-    "dram.latency_ns": _float(0.0, 100_000.0),
-    "dram.burst_bytes": _int(1, 1 << 16),
+    "dram.type": _choice(DRAM_TYPES),
     "dram.channels": _int(1, 64),
+    # the type's defaults, each overridable (left out of ``raw`` when not given, so that
+    # ``--set dram.type=…`` brings the new type's values)
+    "dram.width_bits": _int(1, 4096, required=False),
+    "dram.data_rate_mtps": _float(1.0, 100_000.0, required=False),
+    "dram.burst_bytes": _int(1, 1 << 16, required=False),
+    "dram.latency_ns": _float(0.0, 100_000.0, required=False),
+    "dram.energy_pj_per_bit": _float(0.0, 10_000.0, required=False),
     "ppu.lanes": _int(1, 1 << 16),
     "int8_unit.macs_per_cycle": _int(0, 1 << 20),
     "full_precision": _choice(FullPrecision),
     "accumulator_bits": _int(8, 64),
     "mapping.objective": _choice(Objective, required=False, default="energy"),
     "tech": Setting("str"),
+}, retired={
+    "dram.bandwidth_gbps": f"bandwidth is per channel now — set dram.type "
+                           f"({', '.join(DRAM_TYPES)}) and dram.channels, or "
+                           "dram.data_rate_mtps",
 })
+
+
+def _dram(v: Mapping[str, Any], *, file: str | None) -> DramSpec:
+    kind = DRAM_TYPES[v["dram.type"]]
+
+    def get(key: str, default: Any) -> Any:
+        value = v.get(f"dram.{key}")
+        return default if value is None else value
+
+    width = get("width_bits", kind.width_bits)
+    burst = get("burst_bytes", max(1, width * kind.burst_length // 8))
+    if burst & (burst - 1):
+        raise ConfigError("must be a power of two", file=file, key="dram.burst_bytes",
+                          value=burst, has_value=True)
+    return DramSpec(type=kind.name, channels=v["dram.channels"], width_bits=width,
+                    data_rate_mtps=get("data_rate_mtps", kind.data_rate_mtps),
+                    burst_bytes=burst, latency_ns=get("latency_ns", kind.latency_ns),
+                    energy_pj_per_bit=get("energy_pj_per_bit", kind.energy_pj_per_bit))
 
 
 def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
     """A :class:`Chip` from validated flat settings, with the checks across fields."""
-    if v["dram.burst_bytes"] & (v["dram.burst_bytes"] - 1):
-        raise ConfigError("must be a power of two", file=file, key="dram.burst_bytes",
-                          value=v["dram.burst_bytes"], has_value=True)
+    dram = _dram(v, file=file)
     pe = PE_TYPES[v["pe_array.pe_type"]]
     problem = pe.check_lane(v["pe_array.lane_bits"])
     if problem:
@@ -232,8 +279,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         input_buffer=buf("input"),
         weight_buffer=buf("weight"),
         output_buffer=buf("output"),
-        dram=DramSpec(v["dram.bandwidth_gbps"], v["dram.latency_ns"], v["dram.burst_bytes"],
-                      v["dram.channels"]),
+        dram=dram,
         ppu_lanes=v["ppu.lanes"],
         int8_unit_macs=v["int8_unit.macs_per_cycle"],
         full_precision=fp,

@@ -62,7 +62,8 @@ def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bo
 
     ``pipelined=True`` overlaps consecutive folds — within a tile and across tiles (shadow
     accumulators, double-buffered stationary registers) — and a fold uses only the rows and
-    columns it needs: fold ``f`` occupies the array's edge for ``max(t, d_f)`` cycles; this
+    columns it needs, the extent split evenly over the folds: fold ``f`` occupies the array's
+    edge for ``max(t, d_f)`` cycles; this
     returns that issue time, and with ``tail=True`` what the tile's last fold adds after it (its
     skew and move, ``r + c − 2 + t + d − max(t, d)``), which a layer pays once, after its last
     tile (docs/simulator.md derives it).
@@ -79,14 +80,15 @@ def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bo
         d = move(rows, cols)
         fold = rows + cols - 2 + t + (d - rows if drain_in_skew else d)
         return repeats * nfr * nfc * fold
-    r_last = s_r - (nfr - 1) * rows
-    c_last = s_c - (nfc - 1) * cols
-    if tail:
-        d_last = move(r_last, c_last)
-        return r_last + c_last - 2 + t + d_last - np.maximum(t, d_last)
-    # the four fold shapes: full/last rows × full/last columns, with their counts
-    shapes = ((nfr - 1) * (nfc - 1), rows, cols), ((nfr - 1), rows, c_last), \
-        ((nfc - 1), r_last, cols), (1, r_last, c_last)
+    # balanced folds: the extent splits into nfr (nfc) folds of q or q + 1 rows (columns) —
+    # never a full fold and a sliver, which would pay t twice for little work
+    qr, er = s_r // nfr, s_r % nfr
+    qc, ec = s_c // nfc, s_c % nfc
+    if tail:  # the last fold is one of the smallest
+        d_last = move(qr, qc)
+        return qr + qc - 2 + t + d_last - np.maximum(t, d_last)
+    shapes = ((er * ec, qr + 1, qc + 1), (er * (nfc - ec), qr + 1, qc),
+              ((nfr - er) * ec, qr, qc + 1), ((nfr - er) * (nfc - ec), qr, qc))
     return repeats * sum(n * np.maximum(t, move(r, c)) for n, r, c in shapes)
 
 
@@ -113,17 +115,39 @@ def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:
     return rows, cols, stretch
 
 
+def _port_fed(p: Problem, chip: Chip) -> tuple[int, int]:
+    """(rows, cols) the buffer ports alone could feed (the array's size aside)."""
+    df = chip.dataflow
+    r_port = (chip.input_buffer.port_bits if df is not Dataflow.INPUT_STATIONARY
+              else chip.weight_buffer.port_bits)
+    if df is Dataflow.OUTPUT_STATIONARY:
+        c_bits, c_port = p.word_bits, chip.weight_buffer.port_bits
+    else:
+        c_bits, c_port = p.acc_bits, chip.output_buffer.port_bits
+    return max(1, r_port // p.word_bits), max(1, c_port // c_bits)
+
+
 def sub_arrays(p: Problem, chip: Chip) -> list[tuple[int, int]]:
-    """The (rows, cols) a layer's last tile may use. A bigger array has a longer pipeline:
-    the final skew and drain it adds can cost more, on a layer of few steps, than its extra
-    PEs save; so a pipelined array may run the last tile on a sub-array — rows and columns
-    halved any number of times — and the choices of a doubled array include all of the
-    smaller one's: more PEs never add cycles (every other tile's folds only merge, which
-    never costs more). SCALE-Sim's per-fold convention pads every fold to the whole array."""
+    """The (rows, cols) a layer's last tile may use, the usable array first. A bigger array
+    has a longer pipeline: the final skew and drain it adds can cost more, on a layer of few
+    steps, than its extra PEs save; so a pipelined array may run the last tile on a sub-array.
+    Its rows are the array's rows or the rows the port can feed (whichever is fewer: the
+    usable rows), or either of them halved any number of times, up to the usable rows; the
+    same for columns. The choices of a chip with twice the rows, or a port twice as wide,
+    include all of the smaller one's, so neither adds cycles (every other tile's folds only
+    merge, which never costs more). SCALE-Sim's per-fold convention pads every fold to the
+    whole array."""
     rows, cols, _ = effective_array(p, chip)
     if p.unit is not Unit.ARRAY or chip.pe_array.fold_timing is not FoldTiming.PIPELINED:
         return [(rows, cols)]
-    return [(r, c) for r in _halvings(rows) for c in _halvings(cols)]
+    fed_r, fed_c = _port_fed(p, chip)
+
+    def choices(usable: int, size: int, fed: int) -> list[int]:
+        rest = {n for n in (*_halvings(size), *_halvings(fed)) if n < usable}
+        return [usable, *sorted(rest, reverse=True)]
+
+    return [(r, c) for r in choices(rows, chip.pe_array.rows, fed_r)
+            for c in choices(cols, chip.pe_array.cols, fed_c)]
 
 
 def _halvings(n: int) -> list[int]:

@@ -161,7 +161,7 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
             chip.weight_buffer.size_kib),
         "output_buffer": a.output_buffer_bits * tech.sram_energy_pj_per_bit(
             chip.output_buffer.size_kib),
-        "dram": dram_energy_pj(chip, tech, a.dram_bytes),
+        "dram": dram_energy_pj(chip, a.dram_bytes),
         "leakage": tech.leakage_mw_per_mm2 * area_mm2 * seconds * 1e9,
     }
 

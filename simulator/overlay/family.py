@@ -31,10 +31,11 @@ from workloads.network import Network
 
 __all__ = ["OverlayFamily", "OverlayLayer", "OverlayTotals"]
 
-#: Technology-table entries the overlay reads besides its PE types' (buffers, DRAM, PPU).
+#: Technology-table entries the overlay reads besides its PE types' (buffers, ports, PPU;
+#: the DRAM's energy comes from its type, ``simulator.dram_types``).
 TECH_ENTRIES = frozenset({
     ("int_adder", "add"), ("register", "write"), ("or_gate", "or"), ("sram", "read"),
-    ("sram", "area"), ("dram", "access"), ("port", "transfer"),
+    ("sram", "area"), ("port", "transfer"),
 })
 
 
@@ -104,7 +105,8 @@ class OverlayFamily(Family):
         sram = (chip.input_buffer.size_kib + chip.weight_buffer.size_kib
                 + chip.output_buffer.size_kib)
         return (f"{pe.rows}x{pe.cols} {pe.pe.describe(pe.lane_bits)}, {chip.dataflow.value}, "
-                f"{sram:g} KiB SRAM, {chip.dram.bandwidth_gbps:g} GB/s DRAM")
+                f"{sram:g} KiB SRAM, {chip.dram.channels}x {chip.dram.type.upper()} "
+                f"({chip.dram.bandwidth_gbps:g} GB/s)")
 
     def layer_columns(self, layer: LayerResult) -> dict[str, str]:
         d: OverlayLayer = layer.details

@@ -24,7 +24,7 @@ from simulator.overlay.cost import (
     tile_tail_cycles,
     weight_tile_bytes,
 )
-from simulator.overlay.dram import transfer
+from simulator.overlay.dram import busy_cycles, transfer
 from simulator.overlay.energy import energy_breakdown_pj, layer_actions, mac_counts
 from simulator.overlay.mapping.candidates import Candidates
 from simulator.overlay.mapping.records import PricedCandidates
@@ -55,8 +55,8 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
         tk * tc * p.FY * p.FX * p.w_bits / 8,
         (tk if p.depthwise else tc) * in_px * p.a_bits / 8 * p.operands,
         tk * px * max(p.acc_bits, p.out_bits) / 8,
-    ]) + chip.dram.channels * chip.dram.burst_bytes
-    occupancy = largest / chip.dram_bytes_per_cycle + 1
+    ]) + chip.dram.burst_bytes
+    occupancy = largest / chip.channel_bytes_per_cycle + 1
     transfers = 5 * tiles  # weights, inputs, outputs, partial sums written and read back
     if p.unit is Unit.ARRAY:  # Σ over folds of 2r + c + t − 2, every fold counted in full
         stretch = effective_array(p, chip)[2]
@@ -168,7 +168,7 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     i_mult = fetch_multiplicity("i_dw" if p.depthwise else "i", orders, nk, nc, npx)
     spill = spills_for(orders, nk, nc, npx)
     s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
-    occupancy = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
+    alone = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
     transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
     # each load holds a slot for its transfer, its latency and at least one tile's compute;
     # each output tile holds one from its first compute to the end of its store
@@ -176,13 +176,17 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
     stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
     hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
+    streams = {"weight_bytes": w[1] * w_mult * g, "input_bytes": i_t[1] * i_mult * g,
+               "output_bytes": o_t[1] * g, "psum_bytes": s_t[1] * s_rounds * g}
+    # the DRAM's busy time: every burst over all channels (addresses interleave across
+    # transfers, so the channels share the load evenly); each transfer alone still takes its
+    # busiest channel's time (the slot holds above)
+    occupancy = busy_cycles(chip, sum(streams.values()))
     slot = np.maximum(np.maximum(ceil_div(hold_w, chip.weight_buffer.slots),
                                  ceil_div(hold_i, chip.input_buffer.slots)),
                       ceil_div(hold_o, chip.output_buffer.slots))
     cycles = np.maximum(np.maximum(
         first_load + np.maximum(compute, post - last_post) + last_store, occupancy + lat), slot)
-    streams = {"weight_bytes": w[1] * w_mult * g, "input_bytes": i_t[1] * i_mult * g,
-               "output_bytes": o_t[1] * g, "psum_bytes": s_t[1] * s_rounds * g}
     energy = np.zeros((len(orders), n))
     if tech is not None:
         mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pc, pout,
@@ -197,7 +201,7 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
         (len(orders), n),
         compute=compute, post=post, occupancy=occupancy, transfers=transfers,
         first_load=first_load, last_post=last_post, last_store=last_store, slot=slot,
-        serial=compute + post + occupancy + transfers * lat, spill=spill,
+        serial=compute + post + alone + transfers * lat, spill=spill,
         tiles=nk * nc * npx * g, rows=used_rows, cols=used_cols, cycles=cycles,
         energy=energy, **streams,
     )

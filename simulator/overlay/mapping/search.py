@@ -123,7 +123,7 @@ def _exact(p: Problem, chip: Chip, cands: Candidates) -> np.ndarray:
             f"layer '{p.name}' is too large for this chip to simulate exactly: its cheapest "
             f"tiling may take {cycles[i]:.3g} cycles or move {nbytes[i]:.3g} bytes, beyond "
             f"the 2**53 the simulator counts exactly",
-            layer=p.name, resource="dram.bandwidth_gbps" if slow_dram else "pe_array.rows",
+            layer=p.name, resource="dram.data_rate_mtps" if slow_dram else "pe_array.rows",
             needed=float(max(cycles[i], nbytes[i])), available=EXACT_LIMIT, unit="cycles",
             file=chip.source or chip.name)
     return ok

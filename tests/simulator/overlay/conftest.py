@@ -24,7 +24,9 @@ TINY: dict[str, Any] = {
         "weight": {"size_kib": 64, "port_bits": 64, "double_buffered": True},
         "output": {"size_kib": 64, "port_bits": 64, "double_buffered": True},
     },
-    "dram": {"bandwidth_gbps": 1.0, "latency_ns": 10, "burst_bytes": 1, "channels": 1},
+    # one 8-bit channel at 1000 MT/s: 1 byte per cycle, 1-byte bursts, DDR3's 30.47 pJ/bit
+    "dram": {"type": "ddr3", "channels": 1, "width_bits": 8, "data_rate_mtps": 1000,
+             "burst_bytes": 1, "latency_ns": 10},
     "ppu": {"lanes": 4},
     "int8_unit": {"macs_per_cycle": 4},
     "full_precision": "int8_unit",

@@ -56,13 +56,14 @@ def test_builtin_chips_load():
 
 @pytest.mark.parametrize(("key", "value", "expect"), [
     ("pe_array.rows", DELETE, "missing required key"),
-    ("dram.latency_ns", DELETE, "missing required key"),
+    ("dram.type", DELETE, "missing required key"),
     ("pe_array.rows", 0, "integer in [1, 4096]"),
     ("pe_array.cols", -4, "integer in [1, 4096]"),
     ("pe_array.lane_bits", 2.5, "integer in [1, 4096]"),
     ("buffers.input.size_kib", 0, "number in [0.0625"),
     ("buffers.weight.size_kib", -1, "number in [0.0625"),
-    ("dram.bandwidth_gbps", "fast", "number in [0.001"),
+    ("dram.data_rate_mtps", "fast", "number in [1.0"),
+    ("dram.type", "sram", "allowed: ddr3, ddr4, lpddr4"),
     ("dram.channels", True, "number in [1, 64]"),
     ("buffers.output.double_buffered", "yes", "true or false"),
     ("dataflow", "row_stationary", "allowed: output_stationary, weight_stationary"),
@@ -154,3 +155,31 @@ def test_no_traceback_in_a_real_process(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "key 'pe_array.rows'" in proc.stderr
+
+
+def test_dram_type_defaults_and_overrides():
+    # edge: one LPDDR4-3200 x16 channel (6.4 GB/s, 32-byte bursts, 8 pJ/bit), latency set to
+    # 100 ns in the file; another type brings its own defaults, the file's latency stays
+    edge = load_chip("edge")
+    d = edge.dram
+    assert (d.type, d.channels, d.channel_gbps, d.burst_bytes, d.latency_ns,
+            d.energy_pj_per_bit) == ("lpddr4", 1, 6.4, 32, 100.0, 8.0)
+    hbm = apply_overrides(edge, ["dram.type=hbm2", "dram.channels=8"]).dram
+    assert (hbm.channel_gbps, hbm.bandwidth_gbps, hbm.burst_bytes, hbm.latency_ns,
+            hbm.energy_pj_per_bit) == (32.0, 256.0, 32, 100.0, 3.9)
+    slow = apply_overrides(edge, ["dram.data_rate_mtps=2133"])
+    assert slow.dram.channel_gbps == pytest.approx(4.266)
+    assert slow.dram_bytes_per_cycle == pytest.approx(4.266e9 / 200e6)
+
+
+@pytest.mark.parametrize("how", ["file", "--set"])
+def test_total_bandwidth_key_is_reported_as_replaced(tmp_path, capsys, how):
+    if how == "file":
+        data = copy.deepcopy(TINY)
+        data["dram"]["bandwidth_gbps"] = 4.0
+        rc, err = run_cli(capsys, "--chip", str(write(tmp_path, data)))
+    else:
+        rc, err = run_cli(capsys, "--set", "dram.bandwidth_gbps=8")
+    assert rc == 2 and err.count("\n") == 0
+    assert "dram.bandwidth_gbps" in err and "no longer a setting" in err
+    assert "dram.type" in err and "dram.channels" in err

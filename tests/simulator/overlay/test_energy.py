@@ -35,7 +35,12 @@ def test_hand_derived_actions_and_compute_energy():
                             model=chip.pe_array.pe)
     expect = 32 * 0.00125 + 32 * 0.00375 + 4 * 0.05 + 128 * 0.00375
     assert e["compute"] == pytest.approx(expect)
-    assert e["dram"] == pytest.approx(7 * 8 * 30.47)
+    assert e["dram"] == pytest.approx(7 * 8 * 30.47)  # TINY's DRAM is DDR3 [H14]
+    for kind, pj in (("lpddr4", 8.0), ("hbm2", 3.9)):  # the DRAM type prices the bits
+        other = make_chip(**{"dram.type": kind})
+        e = energy_breakdown_pj(a, other, tech, cycles=32, area_mm2=1.0, acc_bits=16,
+                                model=chip.pe_array.pe)
+        assert e["dram"] == pytest.approx(7 * 8 * pj)
     assert e["leakage"] == pytest.approx(1.0 * 1.0 * 32e-9 * 1e9)  # 1 mW/mm² × 1 mm² × 32 ns
 
 

@@ -151,16 +151,55 @@ def test_spilled_partial_sums():
 
 
 def test_burst_rounding_and_channels():
-    # 2 B of inputs on 64-byte bursts move 64 B; at 1 B/cycle over 2 channels one burst still
-    # takes 64 / 0.5 = 128 cycles on its channel.
-    from simulator.overlay.dram import transfer
+    # Each channel moves 1 B/cycle (8 bits at 1000 MT/s, 1 GHz clock); bursts of 64 B. A
+    # transfer is rounded up to whole bursts once: 2 B move one burst (64 cycles), 130 B three
+    # (192). Over 2 channels the three bursts interleave 2 + 1: alone the transfer takes its
+    # busiest channel's 2 bursts = 128 cycles; over 4 channels one burst each = 64 cycles.
+    # The DRAM's busy time for 192 B is 192 / (channels · 1 B/cycle).
+    from simulator.overlay.dram import busy_cycles, split_bursts, transfer
 
-    chip = make_chip(**{"dram.burst_bytes": 64})
-    assert [int(x) for x in transfer(chip, 2)] == [64, 64]
-    assert [int(x) for x in transfer(chip, 130)] == [192, 192]
-    two = make_chip(**{"dram.burst_bytes": 64, "dram.channels": 2})
-    assert [int(x) for x in transfer(two, 2)] == [128, 64]  # one burst on one channel
-    assert [int(x) for x in transfer(two, 128)] == [128, 128]  # one burst per channel
+    def chip(n):
+        return make_chip(**{"dram.burst_bytes": 64, "dram.channels": n})
+
+    assert [int(x) for x in transfer(chip(1), 2)] == [64, 64]
+    assert [int(x) for x in transfer(chip(1), 130)] == [192, 192]
+    assert [int(x) for x in transfer(chip(2), 2)] == [64, 64]  # one burst on one channel
+    assert [int(x) for x in transfer(chip(2), 130)] == [128, 192]
+    assert [int(x) for x in transfer(chip(4), 130)] == [64, 192]
+    assert [int(busy_cycles(chip(n), 192)) for n in (1, 2, 4)] == [192, 96, 48]
+    # interleaving: 5 bursts from channel 3 of 4 go to channels 3, 0, 1, 2, 3
+    assert split_bursts(5, 3, 4) == [(3, 2), (0, 1), (1, 1), (2, 1)]
+
+
+def test_dram_channels_serve_in_parallel():
+    # Event model, 2 channels of 1 B/cycle, 64-byte bursts, 10-cycle latency. At t = 0 the
+    # weight stream asks for 64 B (its burst 0: channel 0) and the input stream for 128 B (its
+    # bursts 0, 1: channels 0, 1). Channel 0 serves the weights first (0–64) and then the
+    # inputs' first burst (64–128); channel 1 serves the inputs' second burst at once (0–64).
+    # The weights arrive at 64 + 10, the inputs at 128 + 10. The weight stream's next 64 B
+    # continue at its burst 1 — channel 1, free at 64 — and arrive at 64 + 64 + 10 = 138 if
+    # asked for at 64.
+    import simpy
+
+    from simulator.overlay.dram import Dram
+
+    chip = make_chip(**{"dram.burst_bytes": 64, "dram.channels": 2})
+    env = simpy.Environment()
+    dram = Dram(env, chip, None)
+    assert dram.latency == 10
+    done = {}
+
+    def run(name, nbytes, stream, at=0):
+        yield env.timeout(at)
+        yield env.process(dram.transfer(nbytes, stream))
+        done[name] = env.now
+
+    env.process(run("w1", 64, "weights"))
+    env.process(run("i1", 128, "inputs"))
+    env.process(run("w2", 64, "weights", at=64))
+    env.run()
+    assert done == {"w1": 74, "i1": 138, "w2": 138}
+    assert dram.busy == [128, 128] and dram.busy_cycles == 128
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)

@@ -1,9 +1,9 @@
 """Property tests over random layers and chips (hypothesis).
 
-Bounds: analytical ≤ event ≤ fully serial. Monotonicity: more DRAM bandwidth, wider lanes,
-bigger buffers or more PEs never add cycles. Conservation: energy is the sum of its parts;
-DRAM bytes cover every unique weight, input and output; the tiling covers every MAC once; the
-class-based totals equal the sums over the explicit tile schedule.
+Bounds: analytical ≤ event ≤ fully serial. Monotonicity: more DRAM channels, a faster DRAM,
+wider lanes, bigger buffers or more PEs never add cycles. Conservation: energy is the sum of
+its parts; DRAM bytes cover every unique weight, input and output; the tiling covers every MAC
+once; the class-based totals equal the sums over the explicit tile schedule.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from conftest import make_chip
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simulator.overlay.dram import transfer
+from simulator.overlay.dram import busy_cycles, transfer
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.engines import AnalyticalEngine, EventEngine
 from simulator.overlay.mapping import choose_mapping
@@ -80,7 +80,9 @@ def chips(draw):
         "buffers.input.double_buffered": draw(st.booleans()),
         "buffers.weight.double_buffered": draw(st.booleans()),
         "buffers.output.double_buffered": draw(st.booleans()),
-        "dram.bandwidth_gbps": draw(st.sampled_from([0.25, 1.0, 4.0, 16.0])),
+        "dram.type": draw(st.sampled_from(["ddr3", "lpddr4", "hbm2"])),
+        "dram.width_bits": draw(st.sampled_from([8, 16, 64])),
+        "dram.data_rate_mtps": draw(st.sampled_from([250.0, 1000.0, 4000.0])),
         "dram.latency_ns": draw(st.sampled_from([0, 10, 50])),
         "dram.burst_bytes": draw(st.sampled_from([1, 8, 64])),
         "dram.channels": draw(st.sampled_from([1, 2, 4])),
@@ -126,12 +128,14 @@ def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip):
     assert int(s.post_cycles.sum()) == t.ppu_cycles
     moved = {name: int(transfer(chip, getattr(s, name))[1].sum())
              for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes")}
-    occ = sum(int(transfer(chip, getattr(s, name))[0].sum())
-              for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes"))
+    alone = sum(int(transfer(chip, getattr(s, name))[0].sum())
+                for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes"))
     assert moved["weight_bytes"] == t.weight_bytes
     assert moved["input_bytes"] == t.input_bytes
     assert moved["store_bytes"] + moved["psum_load_bytes"] == t.output_bytes + t.psum_bytes
-    assert occ == t.dram_occupancy
+    assert int(busy_cycles(chip, sum(moved.values()))) == t.dram_occupancy
+    assert (t.compute_cycles + t.ppu_cycles + alone + t.transfers * chip.dram_latency_cycles
+            == t.serial_cycles)
     if p.unit is not Unit.PPU:
         # every (output channel, input channel, output pixel) triple exactly once
         assert int((s.k * s.c * s.px).sum()) * p.FY * p.FX == layer.macs
@@ -190,8 +194,16 @@ def _more(chip, **changes):
 @SETTINGS
 @given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(),
        factor=st.sampled_from([2, 4]))
-def test_more_bandwidth_never_adds_cycles(layer, chip, factor):
-    better = _more(chip, **{"dram.bandwidth_gbps": chip.dram.bandwidth_gbps * factor})
+def test_faster_dram_never_adds_cycles(layer, chip, factor):
+    better = _more(chip, **{"dram.data_rate_mtps": chip.dram.data_rate_mtps * factor})
+    assert cycles(layer, better) <= cycles(layer, chip)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(),
+       factor=st.sampled_from([2, 4]))
+def test_more_channels_never_add_cycles(layer, chip, factor):
+    better = _more(chip, **{"dram.channels": chip.dram.channels * factor})
     assert cycles(layer, better) <= cycles(layer, chip)
 
 
