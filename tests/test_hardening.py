@@ -300,7 +300,7 @@ def test_a_layer_too_large_to_count_exactly_is_infeasible(capsys, work):
     line = fails(capsys, work, "simulate", "--network", str(work / "net.yaml"), "--quant",
                  "w16a16", "--set", "pe_array.rows=1", "--set", "pe_array.cols=1",
                  "--set", "pe_array.lane_bits=1", "--set", "full_precision=bit_serial",
-                 "--set", "buffers.input.size_kib=1048576",
+                 "--set", "accumulator_bits=64", "--set", "buffers.input.size_kib=1048576",
                  "--set", "buffers.weight.size_kib=1048576",
                  "--set", "buffers.output.size_kib=1048576")
     assert "too large for this chip to simulate exactly" in line
@@ -312,7 +312,9 @@ def test_big_legal_layers_do_not_overflow(tmp_path):
 
     (tmp_path / "net.yaml").write_text(NET.replace("input: [3, 16, 16]",
                                                    "input: [64, 1024, 1024]"))
-    chip = apply_overrides(load_chip("edge"), ["dram.data_rate_mtps=1", "clock_mhz=10000"])
+    # (the 8,388,608-long binary reduction of its fc layer needs a 25-bit accumulator)
+    chip = apply_overrides(load_chip("edge"), ["dram.data_rate_mtps=1", "clock_mhz=10000",
+                                               "accumulator_bits=32"])
     result = simulate(network_from_yaml(tmp_path / "net.yaml"), chip)
     for x in result.layers:
         assert 0 <= x.details.compute_cycles <= x.cycles <= x.details.serial_cycles

@@ -29,6 +29,7 @@ __all__ = [
     "FoldTiming",
     "FullPrecision",
     "Objective",
+    "Packing",
     "PeArraySpec",
     "chip_from_settings",
 ]
@@ -47,6 +48,11 @@ class Dataflow(enum.Enum):
 class FoldTiming(enum.Enum):
     PIPELINED = "pipelined"  # the next fold's fill overlaps the current drain (shadow registers)
     PER_FOLD = "per_fold"  # SCALE-Sim's convention: every fold pays 2r + c + t − 2
+
+
+class Packing(enum.Enum):
+    CHANNEL = "channel"  # a PE word holds channels of one kernel position (channel-last)
+    KERNEL = "kernel"  # a PE word runs across kernel positions and channels (im2col rows)
 
 
 class FullPrecision(enum.Enum):
@@ -68,6 +74,7 @@ class PeArraySpec:
     lane_bits: int
     pe_type: str  # a key of simulator.overlay.pe_types.PE_TYPES
     fold_timing: FoldTiming = FoldTiming.PIPELINED
+    packing: Packing = Packing.CHANNEL
 
     @property
     def pes(self) -> int:
@@ -138,12 +145,13 @@ class Chip:
     ppu_lanes: int
     int8_unit_macs: int  # MACs per cycle of the int8 unit; 0 = none
     full_precision: FullPrecision
-    accumulator_bits: int
+    accumulator_bits: int  # the array's (and the post-processing unit's)
     objective: Objective
     tech: str  # built-in table name or a path
     source: str = ""  # file it came from
     raw: tuple[tuple[str, Any], ...] = ()  # the validated flat settings, for --set and digests
     family: str = OVERLAY
+    int8_unit_acc_bits: int = 32  # the int8 unit's accumulators (int8 MACs over long sums)
 
     # ---------------------------------------------------------------- derived
     @property
@@ -202,6 +210,7 @@ SCHEMA = Schema({
     "pe_array.lane_bits": _int(1, 4096),
     "pe_array.pe_type": _choice(PE_TYPES),
     "pe_array.fold_timing": _choice(FoldTiming, required=False, default="pipelined"),
+    "pe_array.packing": _choice(Packing, required=False, default="channel"),
     "dataflow": _choice(Dataflow),
     **_buffer("input"),
     **_buffer("weight"),
@@ -217,6 +226,7 @@ SCHEMA = Schema({
     "dram.energy_pj_per_bit": _float(0.0, 10_000.0, required=False),
     "ppu.lanes": _int(1, 1 << 16),
     "int8_unit.macs_per_cycle": _int(0, 1 << 20),
+    "int8_unit.accumulator_bits": Setting("int", 8, 64, required=False, default=32),
     "full_precision": _choice(FullPrecision),
     "accumulator_bits": _int(8, 64),
     "mapping.objective": _choice(Objective, required=False, default="energy"),
@@ -274,7 +284,8 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         name=v["name"],
         clock_mhz=v["clock_mhz"],
         pe_array=PeArraySpec(v["pe_array.rows"], v["pe_array.cols"], v["pe_array.lane_bits"],
-                             v["pe_array.pe_type"], FoldTiming(v["pe_array.fold_timing"])),
+                             v["pe_array.pe_type"], FoldTiming(v["pe_array.fold_timing"]),
+                             Packing(v["pe_array.packing"])),
         dataflow=Dataflow(v["dataflow"]),
         input_buffer=buf("input"),
         weight_buffer=buf("weight"),
@@ -284,6 +295,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         int8_unit_macs=v["int8_unit.macs_per_cycle"],
         full_precision=fp,
         accumulator_bits=v["accumulator_bits"],
+        int8_unit_acc_bits=v["int8_unit.accumulator_bits"],
         objective=Objective(v["mapping.objective"]),
         tech=tech,
         source=file or "",

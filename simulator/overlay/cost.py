@@ -99,32 +99,29 @@ def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:
     port delivers would idle, so the mapping does not use them. A port narrower than one word
     stretches every step.
     """
-    wb, acc = p.word_bits, p.acc_bits
-    pin, pw, pout = (chip.input_buffer.port_bits, chip.weight_buffer.port_bits,
-                     chip.output_buffer.port_bits)
-    df = chip.dataflow
-    if df is Dataflow.OUTPUT_STATIONARY:  # inputs stream into rows, weights into columns
-        (r_bits, r_port), (c_bits, c_port) = (wb, pin), (wb, pw)
-    elif df is Dataflow.WEIGHT_STATIONARY:  # inputs into rows, partial sums out of columns
-        (r_bits, r_port), (c_bits, c_port) = (wb, pin), (acc, pout)
-    else:  # input stationary: weights into rows, partial sums out of columns
-        (r_bits, r_port), (c_bits, c_port) = (wb, pw), (acc, pout)
+    (r_bits, r_port), (c_bits, c_port) = _feeds(p, chip)
     rows = max(1, min(chip.pe_array.rows, r_port // r_bits))
     cols = max(1, min(chip.pe_array.cols, c_port // c_bits))
     stretch = max(-(-r_bits // r_port), -(-c_bits // c_port), 1)
     return rows, cols, stretch
 
 
+def _feeds(p: Problem, chip: Chip) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((bits per row per step, the port feeding rows), (the same for columns))."""
+    pin, pw, pout = (chip.input_buffer.port_bits, chip.weight_buffer.port_bits,
+                     chip.output_buffer.port_bits)
+    df = chip.dataflow
+    if df is Dataflow.OUTPUT_STATIONARY:  # inputs stream into rows, weights into columns
+        return (p.a_word_bits, pin), (p.w_word_bits, pw)
+    if df is Dataflow.WEIGHT_STATIONARY:  # inputs into rows, partial sums out of columns
+        return (p.a_word_bits, pin), (p.acc_bits, pout)
+    return (p.w_word_bits, pw), (p.acc_bits, pout)  # input stationary: weights into rows
+
+
 def _port_fed(p: Problem, chip: Chip) -> tuple[int, int]:
     """(rows, cols) the buffer ports alone could feed (the array's size aside)."""
-    df = chip.dataflow
-    r_port = (chip.input_buffer.port_bits if df is not Dataflow.INPUT_STATIONARY
-              else chip.weight_buffer.port_bits)
-    if df is Dataflow.OUTPUT_STATIONARY:
-        c_bits, c_port = p.word_bits, chip.weight_buffer.port_bits
-    else:
-        c_bits, c_port = p.acc_bits, chip.output_buffer.port_bits
-    return max(1, r_port // p.word_bits), max(1, c_port // c_bits)
+    (r_bits, r_port), (c_bits, c_port) = _feeds(p, chip)
+    return max(1, r_port // r_bits), max(1, c_port // c_bits)
 
 
 def sub_arrays(p: Problem, chip: Chip) -> list[tuple[int, int]]:
@@ -167,7 +164,7 @@ def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int, *, tail: bool 
     rows, cols, stretch = effective_array(p, chip)
     if used is not None:
         rows, cols = used  # type: ignore[assignment]
-    words = ceil_div(np.asarray(c) * p.FY * p.FX, p.word_elems)  # reduction in PE words
+    words = p.words(c)  # one pass's reduction in PE words
     df = chip.dataflow
     pipelined = chip.pe_array.fold_timing is FoldTiming.PIPELINED
     if df is Dataflow.OUTPUT_STATIONARY:  # rows ← pixels, cols ← filters, time ← reduction
@@ -178,18 +175,21 @@ def array_cycles(p: Problem, chip: Chip, k: Int, c: Int, px: Int, *, tail: bool 
     if df is Dataflow.WEIGHT_STATIONARY:  # rows ← reduction, cols ← filters, time ← pixels
         # each weight-plane pass preloads its weight words through the weight port
         return _systolic(words, k, np.asarray(px) * p.a_passes * stretch, rows, cols,
-                         pipelined=pipelined, repeats=p.w_passes, held_bits=p.word_bits,
+                         pipelined=pipelined, repeats=p.w_passes, held_bits=p.w_word_bits,
                          port_bits=chip.weight_buffer.port_bits, tail=tail)
     # input stationary: rows ← reduction, cols ← pixels, time ← filters; inputs preload
     return _systolic(words, px, np.asarray(k) * p.w_passes * stretch, rows, cols,
-                     pipelined=pipelined, repeats=p.a_passes, held_bits=p.word_bits,
+                     pipelined=pipelined, repeats=p.a_passes, held_bits=p.a_word_bits,
                      port_bits=chip.input_buffer.port_bits, tail=tail)
 
 
 def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:
-    """Post-processing of ``k × px`` outputs: one threshold compare / requantisation per output
-    (after a MAC tile), or ``window`` inputs combined per output (pool / add layers)."""
-    return ceil_div(np.asarray(k) * px * p.window, chip.ppu_lanes)
+    """Post-processing of ``k × px`` outputs: after a MAC tile ``post_ops`` per output (the
+    threshold compare or requantisation, the unsigned-activation correction, binary-base
+    scales); on pool / add layers ``window`` inputs combined per output (plus an average's
+    divide)."""
+    per = p.window + p.post_mults if p.unit is Unit.PPU else p.post_ops
+    return ceil_div(np.asarray(k) * px * per, chip.ppu_lanes)
 
 
 def k_tile_unit(p: Problem, chip: Chip) -> int:

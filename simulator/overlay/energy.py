@@ -28,18 +28,25 @@ __all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_p
            "layer_actions", "mac_counts"]
 
 
+#: Width of the post-processing unit's multiplier: scales (requantisation, binary-base
+#: scales, 1/window) are 16-bit fixed point [a bnnsim assumption].
+SCALE_BITS = 16
+
+
 @dataclass(frozen=True, slots=True)
 class Actions:
     """What one layer does: its compute actions (by the PE type that ran it) and the rest."""
 
     compute: ComputeActions
     port_bits: int  # bits moved between the buffers and the array (or the int8 unit)
-    ppu_ops: int  # threshold compares / requantisations / residual adds (acc-width adds)
+    ppu_ops: int  # threshold compares, corrections, scale sums, residual adds (acc width)
     pool_ops: int  # inputs combined by pooling (OR on binary maps, compare/add otherwise)
     input_buffer_bits: int  # reads + writes
     weight_buffer_bits: int
     output_buffer_bits: int
     dram_bytes: int
+    ppu_mults: int = 0  # binary-base scales, an average's divide (acc-width multiplies)
+    pool_bits: int = 0  # width of one pooling combine (0: a 1-bit OR)
 
 
 
@@ -51,39 +58,58 @@ def _classes(n: int, t: int) -> tuple[list[int], list[int]]:
 
 def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.ndarray,
                cs: np.ndarray, pc: np.ndarray, pout: np.ndarray, tc: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(accumulations, input reads, weight reads, partial-sum reads + writes) in bits of a MAC
-    layer for many candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape
-    (n, 2)) of output channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of
-    output pixels, and each candidate's reduction tile ``tc`` (n,). Shapes (n,)."""
+               ) -> tuple[np.ndarray, ...]:
+    """(accumulations, input bits and weight bits through the ports, partial-sum reads +
+    writes, input bits and weight bits read from the buffers) of a MAC layer for many
+    candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape (n, 2)) of output
+    channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of output pixels, and
+    each candidate's reduction tile ``tc`` (n,). Shapes (n,).
+
+    A port moves whole PE words; a buffer read delivers only the valid bits (a channel-packed
+    word of a 3-channel layer holds 3 valid bits of 64: the SRAM keeps the data dense and the
+    rest of the word is padding made at the port)."""
     rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
     k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
-    words = ceil_div(c3 * p.FY * p.FX, p.word_elems)
-    wb = p.word_bits
+    words = p.words(c3)
+    wb, ww = p.a_word_bits, p.w_word_bits
+    elems = c3 * p.FY * p.FX  # one pass's reduction elements
 
     def total(x: np.ndarray) -> np.ndarray:
         return np.asarray((n3 * x).sum(axis=(1, 2, 3)), dtype=np.int64)
 
     accum = total(k3 * px3 * words * p.passes)
     zero = np.zeros(len(tc), dtype=np.int64)
+    psum_rw = zero
+    df = chip.dataflow
     if p.unit is Unit.INT8:
-        reads_in = total(c3 * p.FY * p.FX * px3 * p.a_passes * wb)
-        reads_w, psum_rw = total(k3 * c3 * p.FY * p.FX * p.w_passes * wb), zero
-    elif chip.dataflow is Dataflow.OUTPUT_STATIONARY:
+        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return total(x_in * px3 * p.a_passes), total(x_w * k3 * p.w_passes)
+    elif df is Dataflow.OUTPUT_STATIONARY:
         nfr, nfc = ceil_div(px3, rows), ceil_div(k3, cols)
-        reads_in = total(px3 * words * p.passes * nfc * wb)
-        reads_w, psum_rw = total(k3 * words * p.passes * nfr * wb), zero
-    elif chip.dataflow is Dataflow.WEIGHT_STATIONARY:
+
+        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return total(px3 * x_in * p.passes * nfc), total(k3 * x_w * p.passes * nfr)
+    elif df is Dataflow.WEIGHT_STATIONARY:
         nfr, nfc = ceil_div(words, rows), ceil_div(k3, cols)
-        reads_w = total(k3 * words * p.w_passes * wb)
-        reads_in = total(words * px3 * p.a_passes * p.w_passes * nfc * wb)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
+
+        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (total(x_in * px3 * p.a_passes * p.w_passes * nfc),
+                    total(k3 * x_w * p.w_passes))
     else:
         nfr, nfc = ceil_div(words, rows), ceil_div(px3, cols)
-        reads_in = total(words * px3 * p.a_passes * wb)
-        reads_w = total(words * k3 * p.passes * nfc * wb)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
+
+        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return total(x_in * px3 * p.a_passes), total(x_w * k3 * p.passes * nfc)
+
+    if p.unit is Unit.INT8:  # one element per word
+        port_in, port_w = reads(elems * wb, elems * ww)
+        buf_in, buf_w = port_in, port_w
+    else:
+        port_in, port_w = reads(words * wb, words * ww)
+        buf_in, buf_w = reads(elems * (wb // p.word_elems), elems * (ww // p.word_elems))
     out_elems = p.groups * p.K * p.OY * p.OX
     n_c = ceil_div(p.C, tc)
     if p.unit is not Unit.ARRAY or chip.dataflow is Dataflow.OUTPUT_STATIONARY:
@@ -92,12 +118,12 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     else:
         # the per-fold partial sums are counted above; each later reduction tile reads back
         psum_rw = psum_rw + out_elems * (n_c - 1) * p.acc_bits
-    return accum, reads_in, reads_w, psum_rw
+    return accum, port_in, port_w, psum_rw, buf_in, buf_w
 
 
 def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
                   weight_bytes: Any, output_bytes: Any, psum_bytes: Any,
-                  mac: tuple[Any, Any, Any, Any] | None) -> Actions:
+                  mac: tuple[Any, ...] | None) -> Actions:
     """The actions of a layer from its DRAM traffic by stream and, for a MAC layer, its
     :func:`mac_counts` (ints for one mapping, or arrays for many in the search)."""
     out_elems = p.groups * p.K * p.OY * p.OX
@@ -107,22 +133,27 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
         pool = out_elems * p.window if p.operands == 1 else 0
         adds = out_elems if p.operands == 2 else 0
         return Actions(ComputeActions(0, 0, 0, 0, 0), 0, adds, pool, in_w * 2, 0, o_w * 2,
-                       dram_bytes)
-    accum, reads_in, reads_w, psum_rw = mac
+                       dram_bytes, ppu_mults=out_elems * p.post_mults,
+                       pool_bits=p.combine_bits)
+    accum, reads_in, reads_w, psum_rw, buf_in, buf_w = mac
     model = mac_model(p, chip)
-    assert model is not None  # PPU problems returned above
+    assert model is not None and p.words_model is not None  # PPU problems returned above
+    # unsigned activations: every valid activation bit entering the array is popcounted once
+    # at its row's edge (the AND-popcount's correction term)
+    edge = buf_in if p.words_model.correction else 0
     work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
-                                 word_bits=p.word_bits, acc_bits=p.acc_bits)
+                                 words=p.words_model, acc_bits=p.acc_bits, edge_bits=edge)
     return Actions(
-        compute=work, port_bits=reads_in + reads_w + psum_rw, ppu_ops=out_elems, pool_ops=0,
-        input_buffer_bits=in_w + reads_in, weight_buffer_bits=w_w + reads_w,
+        compute=work, port_bits=reads_in + reads_w + psum_rw, ppu_ops=out_elems * p.post_adds,
+        pool_ops=0, input_buffer_bits=in_w + buf_in, weight_buffer_bits=w_w + buf_w,
         output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
+        ppu_mults=out_elems * p.post_mults,
     )
 
 
 def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions:
     """Exact action counts of one layer under its mapping."""
-    mac: tuple[int, int, int, int] | None = None
+    mac: tuple[int, ...] | None = None
     if p.unit is not Unit.PPU:
         kc, ks = _classes(p.K, m.tk)
         cc, cs = _classes(p.C, m.tc)
@@ -136,7 +167,7 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
         counts = mac_counts(p, chip, arr(kc), arr(ks), arr(cc), arr(cs),
                             arr([n for n, _ in pix]), arr([s for _, s in pix]),
                             np.array([m.tc], dtype=np.int64))
-        mac = (int(counts[0][0]), int(counts[1][0]), int(counts[2][0]), int(counts[3][0]))
+        mac = tuple(int(x[0]) for x in counts)
     return layer_actions(p, chip, dram_bytes=totals.dram_bytes, input_bytes=totals.input_bytes,
                          weight_bytes=totals.weight_bytes, output_bytes=totals.output_bytes,
                          psum_bytes=totals.psum_bytes, mac=mac)
@@ -148,7 +179,10 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
     layer), ppu, each buffer, dram, leakage."""
     add_acc = tech.energy_pj("int_adder", "add", acc_bits)
     compute = 0.0 if model is None else model.compute_energy_pj(a.compute, tech, acc_bits)
-    ppu = a.ppu_ops * add_acc + a.pool_ops * tech.energy_pj("or_gate", "or", 1)
+    combine = (tech.energy_pj("or_gate", "or", 1) if a.pool_bits == 0
+               else tech.energy_pj("int_adder", "add", a.pool_bits))
+    ppu = (a.ppu_ops * add_acc + a.pool_ops * combine
+           + a.ppu_mults * tech.energy_pj("int_multiplier", "multiply", SCALE_BITS))
     ports = a.port_bits * tech.energy_pj("port", "transfer", 1)
     seconds = cycles / (chip.clock_mhz * 1e6)
     return {
@@ -174,8 +208,11 @@ def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
     pe = chip.pe_array
     um2 = {
         "pe_array": pe.pes * pe.pe.area_um2(tech, pe.lane_bits, acc),
-        "int8_unit": chip.int8_unit_macs * INT8_UNIT.area_um2(tech, 8, acc),
-        "ppu": chip.ppu_lanes * (add_acc + acc * dff),
+        "int8_unit": chip.int8_unit_macs * INT8_UNIT.area_um2(tech, 8, chip.int8_unit_acc_bits),
+        # per lane: an accumulator-wide adder (compares, sums), its register and a multiplier
+        # (requantisation scales, binary-base scales, an average's divide)
+        "ppu": chip.ppu_lanes * (add_acc + acc * dff
+                                 + tech.area_um2("int_multiplier", "multiply", SCALE_BITS)),
         "ports": (chip.input_buffer.port_bits + chip.weight_buffer.port_bits
                   + chip.output_buffer.port_bits) * tech.area_um2("port", "transfer", 1),
         "input_buffer": tech.sram_area_um2(chip.input_buffer.size_kib),

@@ -140,7 +140,7 @@ class OverlayFamily(Family):
             actions = count_actions(p, chip, mapping, totals)
             model = mac_model(p, chip)
             energy = energy_breakdown_pj(actions, chip, table, cycles=timing.cycles,
-                                         area_mm2=area_total, acc_bits=chip.accumulator_bits,
+                                         area_mm2=area_total, acc_bits=p.acc_bits,
                                          model=model)
             if model is None:
                 work = actions.pool_ops or actions.ppu_ops

@@ -20,31 +20,41 @@ from types import MappingProxyType
 from simulator.tech import TechTable
 from workloads.formats import NumberFormat
 
-__all__ = ["INT8_UNIT", "PE_TYPES", "ComputeActions", "Int8Mac", "OperandWords", "PeType",
-           "XnorPe"]
+__all__ = ["INT8_UNIT", "PE_TYPES", "ComputeActions", "Int8Mac", "MaskedXnorPe", "OperandWords",
+           "PeType", "XnorPe"]
 
 
 @dataclass(frozen=True, slots=True)
 class OperandWords:
     """How a layer's reduction reaches a PE: ``word_elems`` reduction elements per PE step in
-    words of ``word_bits``, repeated for ``a_passes × w_passes`` bit-plane (or byte) passes."""
+    activation words of ``a_word_bits`` and weight words of ``w_word_bits``, repeated for
+    ``a_passes × w_passes`` bit-plane (or byte) passes.
+
+    ``masked``: ternary weights in one pass, a sign and a mask bit per element (the weight
+    word is twice as wide). ``correction``: unsigned k-bit activations against ±1 weights —
+    each plane is an AND-popcount, ``Σ w·a = 2·popcount(w⁺ ∧ a) − popcount(a)``, so each
+    activation word entering the array is also popcounted once at the row's edge and the
+    post-processing unit subtracts the sum once per output."""
 
     word_elems: int
-    word_bits: int
+    a_word_bits: int
+    w_word_bits: int
     a_passes: int
     w_passes: int
+    masked: bool = False
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ComputeActions:
     """The compute actions of one layer on one datapath (the rest of ``Actions`` is memory)."""
 
-    binary_ops: int  # useful XNOR bit-ops (MACs × bit-plane passes)
-    popcount_bits: int
+    binary_ops: int  # useful XNOR (or AND) bit-ops (MACs × bit-plane passes)
+    popcount_bits: int  # in the PEs, and at the row edges for unsigned activations
     accumulations: int  # adds into accumulators (popcount words and shift-adds)
     int8_macs: int
     register_bits: int  # PE pipeline and accumulator register writes
-
+    mask_ops: int = 0  # AND gates of masked ternary weights
 
 class PeType(ABC):
     """One MAC datapath."""
@@ -72,10 +82,12 @@ class PeType(ABC):
                       activations: NumberFormat) -> OperandWords: ...
 
     @abstractmethod
-    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
-                        acc_bits: int) -> ComputeActions:
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int,
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0
+                        ) -> ComputeActions:
         """Compute actions of a layer of ``macs`` MACs, ``passes`` bit-plane passes and
-        ``accumulations`` accumulator updates (one per PE word step)."""
+        ``accumulations`` accumulator updates (one per PE word step); ``edge_bits``:
+        activation bits popcounted at the row edges (``words.correction``)."""
 
     @abstractmethod
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float: ...
@@ -106,20 +118,27 @@ class XnorPe(PeType):
 
     def operand_words(self, lane_bits: int, weights: NumberFormat,
                       activations: NumberFormat) -> OperandWords:
-        return OperandWords(lane_bits, lane_bits, activations.planes, weights.planes)
+        return OperandWords(lane_bits, lane_bits, lane_bits, activations.planes, weights.planes,
+                            correction=_needs_correction(weights, activations))
 
-    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
-                        acc_bits: int) -> ComputeActions:
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int,
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0
+                        ) -> ComputeActions:
         binary = macs * passes
-        # two operand words per useful PE step, and the accumulator write
-        registers = accumulations * 2 * word_bits + accumulations * acc_bits
-        return ComputeActions(binary, binary, accumulations, 0, registers)
+        # two operand words per useful PE step, and the accumulator write; the row edges'
+        # popcounts of unsigned activation words each add into a per-row sum
+        registers = accumulations * (words.a_word_bits + words.w_word_bits + acc_bits)
+        edge_adds = -(-edge_bits // words.word_elems)
+        return ComputeActions(binary, binary + edge_bits, accumulations + edge_adds, 0,
+                              registers + edge_adds * acc_bits,
+                              mask_ops=binary if words.masked else 0)
 
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
         return (a.binary_ops * tech.energy_pj("xnor", "xnor", 1)
                 + a.popcount_bits * tech.energy_pj("popcount", "count", 1)
                 + a.accumulations * tech.energy_pj("int_adder", "add", acc_bits)
-                + a.register_bits * tech.energy_pj("register", "write", 1))
+                + a.register_bits * tech.energy_pj("register", "write", 1)
+                + (a.mask_ops * tech.energy_pj("and_gate", "and", 1) if a.mask_ops else 0.0))
 
     def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
         dff = tech.area_um2("register", "write", 1)
@@ -131,7 +150,35 @@ class XnorPe(PeType):
         return a.binary_ops
 
     def describe(self, lane_bits: int) -> str:
-        return f"xnor x{lane_bits}b"
+        return f"{self.name} x{lane_bits}b"
+
+
+class MaskedXnorPe(XnorPe):
+    """An XNOR PE with a mask bit per lane: a ternary weight (sign, mask) takes one pass,
+    ``popcount((w ⊙ a) ∧ mask)``, instead of two full XNOR passes; the per-filter count of
+    non-zero weights is a constant folded into the threshold. Costs an AND gate and a mask
+    register bit per lane, and a weight word twice as wide for ternary layers."""
+
+    name = "xnor_mask"
+    tech_entries = XnorPe.tech_entries | {("and_gate", "and")}
+
+    def operand_words(self, lane_bits: int, weights: NumberFormat,
+                      activations: NumberFormat) -> OperandWords:
+        if weights.kind != "ternary":
+            return super().operand_words(lane_bits, weights, activations)
+        return OperandWords(lane_bits, lane_bits, 2 * lane_bits, activations.planes, 1,
+                            masked=True, correction=_needs_correction(weights, activations))
+
+    def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
+        return super().area_um2(tech, lane_bits, acc_bits) + lane_bits * (
+            tech.area_um2("and_gate", "and", 1) + tech.area_um2("register", "write", 1))
+
+
+def _needs_correction(weights: NumberFormat, activations: NumberFormat) -> bool:
+    """±1 weights (binary, ternary, binary bases) against unsigned k-bit activation codes
+    (``int``; a float input as its 8-bit code): each activation plane is {0, 1}, not ±1."""
+    return (weights.kind in ("binary", "ternary", "bases")
+            and activations.kind in ("int", "float"))
 
 
 class Int8Mac(PeType):
@@ -157,12 +204,13 @@ class Int8Mac(PeType):
 
     def operand_words(self, lane_bits: int, weights: NumberFormat,
                       activations: NumberFormat) -> OperandWords:
-        return OperandWords(1, 8, _byte_passes(activations), _byte_passes(weights))
+        return OperandWords(1, 8, 8, _byte_passes(activations), _byte_passes(weights))
 
-    def compute_actions(self, *, macs: int, passes: int, accumulations: int, word_bits: int,
-                        acc_bits: int) -> ComputeActions:
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int,
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0
+                        ) -> ComputeActions:
         int8_macs = macs * passes
-        operands = 2 * word_bits if self.operand_registers else 0
+        operands = words.a_word_bits + words.w_word_bits if self.operand_registers else 0
         return ComputeActions(0, 0, 0, int8_macs, int8_macs * operands
                               + accumulations * acc_bits)
 
@@ -188,6 +236,7 @@ def _byte_passes(fmt: NumberFormat) -> int:
 #: PE types of the array, by the name a chip file gives ``pe_array.pe_type``.
 PE_TYPES: Mapping[str, PeType] = MappingProxyType({
     "xnor": XnorPe(),
+    "xnor_mask": MaskedXnorPe(),
     "int8": Int8Mac("int8", operand_registers=True),
 })
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-from simulator.overlay.chip import Chip, FullPrecision
-from simulator.overlay.pe_types import INT8_UNIT, PeType
+import numpy as np
+
+from simulator.overlay.chip import Chip, FullPrecision, Packing
+from simulator.overlay.pe_types import INT8_UNIT, OperandWords, PeType
+from workloads.errors import InfeasibleError
+from workloads.formats import NumberFormat
 from workloads.layers import Add, Conv2d, Layer, Pool
 
 __all__ = ["Problem", "Unit", "mac_model", "problem_for"]
@@ -46,11 +51,17 @@ class Problem:
     a_passes: int  # bit-serial passes over the activations (planes)
     w_passes: int  # bit-serial passes over the weights (planes)
     word_elems: int  # reduction elements one PE consumes per cycle (lane width; 1 for int8)
-    word_bits: int  # bits of one PE operand word
+    a_word_bits: int  # bits of one PE activation word
+    w_word_bits: int  # bits of one PE weight word (twice the lane for masked ternary)
     depthwise: bool  # outputs of channel k read input channel k only (pool/add)
     operands: int  # input maps read (2 for a residual add)
     window: int  # inputs combined per output on the PPU (pool window; 1 for add)
     macs: int  # useful MACs of the whole layer (all groups)
+    channel_packed: bool = True  # a PE word holds channels of one kernel position
+    words_model: OperandWords | None = None  # how the operands reach the PE (MAC layers)
+    post_adds: int = 1  # PPU adds per output after a MAC tile (threshold, correction)
+    post_mults: int = 0  # PPU multiplies per output (binary-base scales, average's divide)
+    combine_bits: int = 0  # width of one pooling combine (0: a 1-bit OR)
 
     @property
     def reduction(self) -> int:
@@ -59,6 +70,20 @@ class Problem:
     @property
     def passes(self) -> int:
         return self.a_passes * self.w_passes
+
+    @property
+    def post_ops(self) -> int:
+        """PPU operations per output of a MAC tile."""
+        return self.post_adds + self.post_mults
+
+    def words(self, c: Any) -> np.ndarray:
+        """PE words one pass over ``c`` input channels' reduction takes: channel-packed
+        (channel-last layout), ``FY·FX·⌈c / lane⌉`` — a word holds channels of one kernel
+        position; else packed across kernel positions, ``⌈c·FY·FX / lane⌉``."""
+        c = np.asarray(c, dtype=np.int64)
+        if self.channel_packed:
+            return self.FY * self.FX * -(-c // self.word_elems)
+        return -(-(c * self.FY * self.FX) // self.word_elems)
 
 
 def mac_model(p: Problem, chip: Chip) -> PeType | None:
@@ -70,7 +95,6 @@ def mac_model(p: Problem, chip: Chip) -> PeType | None:
 
 def problem_for(layer: Layer, chip: Chip) -> Problem:
     """Lower one workload layer onto the chip's units."""
-    acc = chip.accumulator_bits
     if isinstance(layer, Conv2d):
         w, a = layer.weights, layer.activations
         pe = chip.pe_array.pe
@@ -80,6 +104,10 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
         else:
             unit, model = Unit.ARRAY, pe
         words = model.operand_words(chip.pe_array.lane_bits, w, a)
+        acc = chip.int8_unit_acc_bits if unit is Unit.INT8 else chip.accumulator_bits
+        reduction = layer.in_channels_per_group * layer.kernel[0] * layer.kernel[1]
+        _check_accumulator(layer.name, reduction, w, a, chip, acc, unit)
+        scales = (w.bases * a.bases) if "bases" in (w.kind, a.kind) else 0
         return Problem(
             name=layer.name, unit=unit, groups=layer.groups,
             K=layer.out_channels_per_group, C=layer.in_channels_per_group,
@@ -87,12 +115,16 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
             H=layer.in_shape[1], W=layer.in_shape[2], OY=layer.out_h, OX=layer.out_w,
             w_bits=w.storage_bits, a_bits=a.storage_bits, out_bits=layer.output.storage_bits,
             acc_bits=acc, a_passes=words.a_passes, w_passes=words.w_passes,
-            word_elems=words.word_elems, word_bits=words.word_bits, depthwise=False,
-            operands=1, window=1, macs=layer.macs,
+            word_elems=words.word_elems, a_word_bits=words.a_word_bits,
+            w_word_bits=words.w_word_bits, depthwise=False, operands=1, window=1,
+            macs=layer.macs, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
+            words_model=words, post_adds=1 + int(words.correction) + scales,
+            post_mults=scales,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape
         _, oy, ox = layer.out_shape
+        bits = layer.activations.storage_bits
         if isinstance(layer, Pool):
             if layer.mode == "global_avg":  # one window over the whole map
                 fy, fx, s, p = h, wd, 1, 0
@@ -100,15 +132,53 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
                 fy = fx = layer.kernel
                 s, p = layer.stride, layer.padding
             operands, window = 1, layer.window
+            if layer.mode == "max":  # OR of binary maps, else a compare (a subtraction)
+                combine, mults = (0 if bits == 1 else bits), 0
+            else:  # a sum wide enough for the window, then one multiply by 1/window
+                combine, mults = bits + (window - 1).bit_length(), 1
         else:
             fy = fx = s = 1
             p = 0
             operands, window = 2, 1
+            combine, mults = 0, 0
+        acc = chip.accumulator_bits
         return Problem(
             name=layer.name, unit=Unit.PPU, groups=1, K=c, C=1, FY=fy, FX=fx, stride=s, pad=p,
             H=h, W=wd, OY=oy, OX=ox, w_bits=0, a_bits=layer.activations.storage_bits,
             out_bits=layer.output.storage_bits, acc_bits=acc, a_passes=1, w_passes=1,
-            word_elems=1, word_bits=layer.activations.storage_bits, depthwise=True,
-            operands=operands, window=window, macs=0,
+            word_elems=1, a_word_bits=bits, w_word_bits=bits, depthwise=True,
+            operands=operands, window=window, macs=0, post_adds=0, post_mults=mults,
+            combine_bits=combine,
         )
     raise TypeError(f"the overlay cannot run a {type(layer).__name__} layer")
+
+
+def _magnitude(fmt: NumberFormat, *, signed: bool) -> int:
+    """Largest |value| of one operand's code: ±1 for binary, ternary and each binary base
+    (bases are summed after scaling, one base pair per pass), else a k-bit code — signed for
+    weights, unsigned for activations."""
+    if fmt.kind in ("binary", "ternary", "bases"):
+        return 1
+    bits = fmt.storage_bits
+    return (1 << (bits - 1)) if signed else (1 << bits) - 1
+
+
+def accumulator_bits_needed(reduction: int, w: NumberFormat, a: NumberFormat) -> int:
+    """Bits a two's-complement accumulator needs for a reduction of ``reduction`` products of
+    these operands (bit-serial shift-adds included): the magnitude of the largest sum plus a
+    sign bit."""
+    largest = reduction * _magnitude(w, signed=True) * _magnitude(a, signed=False)
+    return largest.bit_length() + 1
+
+
+def _check_accumulator(name: str, reduction: int, w: NumberFormat, a: NumberFormat,
+                       chip: Chip, acc: int, unit: Unit) -> None:
+    need = accumulator_bits_needed(reduction, w, a)
+    if need > acc:
+        key = "int8_unit.accumulator_bits" if unit is Unit.INT8 else "accumulator_bits"
+        raise InfeasibleError(
+            f"layer '{name}' cannot run on this chip: its reduction of {reduction:,} "
+            f"w{w.label}a{a.label} products needs a {need}-bit accumulator, the chip has "
+            f"{acc}; set {key} ≥ {need}",
+            layer=name, resource=key, needed=need, available=acc, unit="bits",
+            file=chip.source or chip.name, value=acc, has_value=True)

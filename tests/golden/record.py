@@ -41,7 +41,7 @@ VARIANTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("w4a4-ws", "cnv", "w4a4", ("dataflow=weight_stationary",)),
     ("bitserial", "bnn-cifar10", None, ("full_precision=bit_serial",)),
     ("bitserial-is", "resnet18", None, ("full_precision=bit_serial",
-                                        "dataflow=input_stationary")),
+                                        "dataflow=input_stationary", "accumulator_bits=32")),
     ("narrow-ports", "bnn-cifar10", None, ("buffers.input.port_bits=128",
                                            "buffers.weight.port_bits=64",
                                            "buffers.output.port_bits=32")),

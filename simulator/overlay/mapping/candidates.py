@@ -122,7 +122,7 @@ def _pixel_table(oy: int, ox: int, fy: int, fx: int, stride: int, pad: int, h: i
     """Pixel-tile classes of every pixel-tile candidate of a layer geometry (shared by layers
     of equal geometry, whatever their channels)."""
     geometry = Problem("", Unit.ARRAY, 1, 1, 1, fy, fx, stride, pad, h, w, oy, ox, 1, 1, 1, 1,
-                       1, 1, 1, 1, False, 1, 1, 0)
+                       1, 1, 1, 1, 1, False, 1, 1, 0)
     return PixelTable.build([pixel_classes(geometry, toy, tox)
                              for toy, tox in _pixel_candidates(geometry)])
 

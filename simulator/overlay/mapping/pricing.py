@@ -49,7 +49,7 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
              * p.groups)
     px = toy * tox
     in_px = ((toy - 1) * p.stride + p.FY) * ((tox - 1) * p.stride + p.FX)
-    words = np.ceil(tc * p.FY * p.FX / p.word_elems)
+    words = p.words(cands.tc).astype(f)
     # one transfer moves at most the largest tile plus a burst per channel
     largest = np.maximum.reduce([
         tk * tc * p.FY * p.FX * p.w_bits / 8,
@@ -194,7 +194,7 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
         dram = sum(streams.values())
         actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
         parts = energy_breakdown_pj(actions, chip, tech, cycles=cycles, area_mm2=area_mm2,
-                                    acc_bits=chip.accumulator_bits, model=mac_model(p, chip))
+                                    acc_bits=p.acc_bits, model=mac_model(p, chip))
         for value in parts.values():
             energy = energy + np.asarray(value, dtype=np.float64)
     return PricedCandidates.broadcast(

@@ -67,7 +67,8 @@ def test_builtin_chips_load():
     ("dram.channels", True, "number in [1, 64]"),
     ("buffers.output.double_buffered", "yes", "true or false"),
     ("dataflow", "row_stationary", "allowed: output_stationary, weight_stationary"),
-    ("pe_array.pe_type", "fp32", "allowed: xnor, int8"),
+    ("pe_array.pe_type", "fp32", "allowed: xnor, xnor_mask, int8"),
+    ("pe_array.packing", "im2col", "allowed: channel, kernel"),
     ("dram.burst_bytes", 48, "power of two"),
     ("clock_mhz", [200], "number in [1.0"),
 ])

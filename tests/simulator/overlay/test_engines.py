@@ -87,11 +87,11 @@ def test_int8_baseline_and_xnor_compute_cycle_ratio():
                - simulate(get_network("sfc"), base).area_mm2) < 0.1
     c_e, c_b = compute(edge), compute(base)
     # built-in chips pipeline their folds: each fold issues in max(T, d) cycles, d = the
-    # drain of its accumulators, max(16 rows, ⌈r·c·24 bits / 512-bit port⌉); the last fold
-    # adds its skew r + c − 2 and its drain. edge: 128 folds, d = max(16, 12) = 16, T = 36:
-    # 127·36 + 30 + 36 + 16 = 4654. int8-baseline (16×32): 64 folds, d = max(16, 24) = 24,
-    # T = 2304: 63·2304 + 46 + 2304 + 24 = 147,526.
-    assert (c_e, c_b) == (127 * 36 + 30 + 36 + 16, 63 * 2304 + 46 + 2304 + 24)
+    # drain of its accumulators, max(16 rows, ⌈r·c·acc bits / 512-bit port⌉); the last fold
+    # adds its skew r + c − 2 and its drain. edge (24-bit): 128 folds, d = max(16, 12) = 16,
+    # T = 36: 127·36 + 30 + 36 + 16 = 4654. int8-baseline (16×32, 32-bit): 64 folds,
+    # d = max(16, 32) = 32, T = 2304: 63·2304 + 46 + 2304 + 32 = 147,534.
+    assert (c_e, c_b) == (127 * 36 + 30 + 36 + 16, 63 * 2304 + 46 + 2304 + 32)
     net = get_network("bnn-cifar10")
     ratio = simulate(net, base).latency_cycles / simulate(net, edge).latency_cycles
     assert ratio > 10  # the whole network, memory-bound layers included

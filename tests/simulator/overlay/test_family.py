@@ -20,7 +20,8 @@ class TestOverlayFamily(FamilyContract):
 
     @pytest.fixture
     def chip_data(self):
-        return copy.deepcopy(TINY)
+        # 24-bit accumulators: the workload's 8-bit-activation first layer sums 147 products
+        return {**copy.deepcopy(TINY), "accumulator_bits": 24}
 
     @pytest.fixture
     def workload(self):

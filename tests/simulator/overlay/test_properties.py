@@ -69,6 +69,9 @@ def chips(draw):
         "pe_array.cols": draw(st.sampled_from([1, 2, 3, 4, 5, 8, 12, 16])),
         "pe_array.lane_bits": draw(st.sampled_from([1, 8, 32, 64])),
         "pe_array.fold_timing": draw(st.sampled_from(["pipelined", "per_fold"])),
+        "pe_array.pe_type": draw(st.sampled_from(["xnor", "xnor_mask"])),
+        "pe_array.packing": draw(st.sampled_from(["channel", "kernel"])),
+        "accumulator_bits": draw(st.sampled_from([24, 32])),
         "dataflow": draw(st.sampled_from(["output_stationary", "weight_stationary",
                                           "input_stationary"])),
         "buffers.input.port_bits": draw(st.sampled_from([8, 64, 256, 1024])),
@@ -95,8 +98,8 @@ def chips(draw):
 
 
 def mapped(layer, chip):
-    p = problem_for(layer, chip)
-    try:
+    try:  # (a layer the chip cannot run: its accumulator or its buffers too small)
+        p = problem_for(layer, chip)
         m, t = choose_mapping(p, chip)
     except ConfigError:
         assume(False)

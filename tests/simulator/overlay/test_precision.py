@@ -1,0 +1,159 @@
+"""Precision costs, hand-derived: channel-packed words, masked ternary, AND-popcount for unsigned
+activations, binary-base scales, pooling by width, the accumulator width (docs/simulator.md,
+"Precision costs").
+
+All on TINY (2×2 array, 8-bit lanes, 64-bit ports, 16-bit accumulators, 4 PPU lanes) with
+SCALE-Sim's per-fold timing where cycles are counted: an output-stationary fold takes
+R + C − 2 + T + (d − R) with d = max(R, ⌈R·C·16 / 64⌉) = 2, i.e. T + 2 cycles.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_chip
+
+from bnnsim.cli import main
+from simulator import load_tech
+from simulator.overlay.cost import tile_compute_cycles
+from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.overlay.mapping import price
+from simulator.overlay.problem import accumulator_bits_needed, problem_for
+from workloads.errors import InfeasibleError
+from workloads.formats import NumberFormat
+from workloads.layers import Conv2d, Linear, Pool
+
+B1, TERN, I2, I8 = (NumberFormat.parse(t) for t in ("1", "t", "2", "8"))
+BASES2 = NumberFormat.parse("b2")
+PER_FOLD = {"pe_array.fold_timing": "per_fold"}
+
+
+def one_tile(layer, chip):
+    p = problem_for(layer, chip)
+    m, t = price(p, chip, tk=p.K, tc=p.C, toy=p.OY, tox=p.OX)
+    return p, m, t, count_actions(p, chip, m, t)
+
+
+@pytest.mark.parametrize(("packing", "words", "cycles"), [("channel", 9, 22), ("kernel", 4, 12)])
+def test_channel_packed_words(packing, words, cycles):
+    # conv 3 → 2 channels, 3×3, padding 1 on a 2×2 map (4 outputs), w1a1, 8-bit lanes.
+    # channel-packed (channel-last): a word holds the 3 channels of one kernel position,
+    # 9 · ⌈3 / 8⌉ = 9 words; packed across kernel positions: ⌈27 / 8⌉ = 4 words.
+    # 4 pixels on 2 rows = 2 folds, 2 filters on 2 cols = 1: 2 × (T + 2).
+    chip = make_chip(**PER_FOLD, **{"pe_array.packing": packing})
+    layer = Conv2d("c", (3, 2, 2), 2, (3, 3), 1, 1, 1, B1, B1, B1)
+    p, _, _, a = one_tile(layer, chip)
+    assert int(p.words(3)) == words
+    assert int(tile_compute_cycles(p, chip, 2, 3, 4)) == cycles
+    # The ports move whole words: inputs 4 px × words × 8 bits (1 column fold), weights
+    # 2 filters × words × 8 bits × 2 row folds, and the 8 accumulators drain once (16 bits).
+    # The buffers deliver only the valid bits either way — 4 × 27 input bits, 2 × 27 × 2
+    # weight bits — besides the DRAM fill (inputs 12 bits → 2 B; weights 54 bits → 7 B).
+    assert a.port_bits == 4 * words * 8 + 2 * words * 8 * 2 + 8 * 16
+    assert (a.input_buffer_bits, a.weight_buffer_bits) == (16 + 108, 56 + 108)
+
+
+def test_masked_ternary_takes_one_pass():
+    # FC 16 → 2, ternary weights × binary activations. Plain XNOR: sign and mask planes are two
+    # full passes, 2 words × 2 passes = T 4: one fold of 4 + 2 = 6 cycles, 64 XNOR bit-ops.
+    # xnor_mask: one pass gated by the mask, T = 2: 4 cycles, 32 XNOR + 32 AND bit-ops; the
+    # weight word carries sign and mask (16 bits; the 64-bit weight port still feeds 2 cols).
+    layer = Linear("fc", 16, 2, weights=TERN, activations=B1, output=B1)
+    plain = make_chip(**PER_FOLD)
+    masked = make_chip(**PER_FOLD, **{"pe_array.pe_type": "xnor_mask"})
+    p0, _, t0, a0 = one_tile(layer, plain)
+    p1, _, t1, a1 = one_tile(layer, masked)
+    assert (p0.w_passes, p1.w_passes, p1.w_word_bits) == (2, 1, 16)
+    assert (t0.compute_cycles, t1.compute_cycles) == (6, 4)
+    assert (a0.compute.binary_ops, a0.compute.mask_ops) == (64, 0)
+    assert (a1.compute.binary_ops, a1.compute.mask_ops) == (32, 32)
+    # registers per accumulation: activation word 8 + weight word 16 + accumulator 16 bits;
+    # accumulations: 2 outputs × 2 words × 1 pass = 4
+    assert a1.compute.accumulations == 4 and a1.compute.register_bits == 4 * (8 + 16 + 16)
+    tech = load_tech("45nm")
+    e = energy_breakdown_pj(a1, masked, tech, cycles=4, area_mm2=0.0, acc_bits=16,
+                            model=masked.pe_array.pe)
+    assert e["compute"] == pytest.approx(32 * 0.00125 + 32 * 0.00375 + 4 * 0.05
+                                         + 160 * 0.00375 + 32 * 0.00125)
+    # each lane adds an AND gate and a mask register bit: 8 × (1.064 + 4.522) µm² per PE
+    grow = (area_breakdown_mm2(masked, tech)["pe_array"]
+            - area_breakdown_mm2(plain, tech)["pe_array"])
+    assert grow == pytest.approx(4 * 8 * (1.064 + 4.522) / 1e6)
+
+
+def test_unsigned_activations_use_and_popcount_with_a_correction():
+    # FC 16 → 2, binary (±1) weights × unsigned 2-bit activations: each activation plane is
+    # {0, 1}, so Σ w·a = 2·popcount(w⁺ ∧ a) − popcount(a). 32 MACs × 2 planes = 64 bit-ops in
+    # the PEs; the 16 activation bits of each plane entering the row are popcounted once at the
+    # row's edge (32 bits, ⌈32 / 8⌉ = 4 more accumulations beside the PEs' 2 × 2 words × 2
+    # planes = 8); the post-processing unit subtracts the sum once per output besides the
+    # threshold: 2 × 2 adds.
+    layer = Linear("fc", 16, 2, weights=B1, activations=I2, output=B1)
+    p, _, _, a = one_tile(layer, make_chip(**PER_FOLD))
+    assert p.words_model.correction and p.post_ops == 2
+    c = a.compute
+    assert (c.binary_ops, c.popcount_bits, c.accumulations) == (64, 96, 12)
+    assert a.ppu_ops == 4
+    # binary activations need no correction (a ±1 · ±1 product is an XNOR)
+    q, _, _, b = one_tile(Linear("fc", 16, 2, weights=B1, activations=B1, output=B1),
+                          make_chip(**PER_FOLD))
+    assert not q.words_model.correction and b.compute.popcount_bits == 32 and b.ppu_ops == 2
+
+
+def test_binary_base_scales_run_on_the_post_processing_unit():
+    # ABC-Net, 2 weight bases × 1 activation: each output sums 2 scaled base results:
+    # 2 multiplies and 2 adds, plus the threshold: 3 adds. 2 outputs on 4 lanes:
+    # ⌈2 × 5 / 4⌉ = 3 cycles.
+    layer = Linear("fc", 16, 2, weights=BASES2, activations=B1, output=B1)
+    p, _, t, a = one_tile(layer, make_chip(**PER_FOLD))
+    assert (p.post_adds, p.post_mults, a.ppu_ops, a.ppu_mults) == (3, 2, 6, 4)
+    assert t.ppu_cycles == 3
+    e = energy_breakdown_pj(a, make_chip(), load_tech("45nm"), cycles=1, area_mm2=0.0,
+                            acc_bits=16, model=None)
+    mult16 = 0.2 + (3.1 - 0.2) * (16 - 8) / (32 - 8)  # 16-bit multiply, interpolated
+    assert e["ppu"] == pytest.approx(6 * 0.05 + 4 * mult16)
+
+
+@pytest.mark.parametrize(("mode", "fmt", "bits", "mults"), [
+    ("max", B1, 0, 0),  # a binary max is an OR
+    ("max", I8, 8, 0),  # an 8-bit max is an 8-bit compare
+    ("avg", I8, 10, 1),  # a 2×2 average: a 10-bit sum, then × 1/4
+])
+def test_pooling_is_priced_by_width(mode, fmt, bits, mults):
+    chip = make_chip()
+    layer = Pool("p", (4, 4, 4), 2, 2, 0, mode, fmt, fmt)
+    _, _, _, a = one_tile(layer, chip)
+    outputs = 4 * 2 * 2
+    assert (a.pool_ops, a.pool_bits, a.ppu_mults) == (outputs * 4, bits, outputs * mults)
+    e = energy_breakdown_pj(a, chip, load_tech("45nm"), cycles=1, area_mm2=0.0, acc_bits=16,
+                            model=None)
+    tech = load_tech("45nm")
+    combine = (tech.energy_pj("or_gate", "or", 1) if bits == 0
+               else tech.energy_pj("int_adder", "add", bits))
+    mult16 = tech.energy_pj("int_multiplier", "multiply", 16)
+    assert e["ppu"] == pytest.approx(outputs * 4 * combine + outputs * mults * mult16)
+
+
+def test_accumulator_width_is_checked_against_the_longest_reduction():
+    # |Σ| ≤ N · max|w| · max|a|, plus a sign bit: binary 8192 → 8192 = 2^13: 15 bits;
+    # w1a8 (unsigned 8-bit) × 27 → 27 · 255 = 6885: 14 bits; w8a8 × 8192 → 8192 · 128 · 255:
+    # 29 bits
+    assert accumulator_bits_needed(8192, B1, B1) == 15
+    assert accumulator_bits_needed(27, B1, I8) == 14
+    assert accumulator_bits_needed(8192, I8, I8) == 29
+    chip = make_chip(**{"accumulator_bits": 14, "full_precision": "bit_serial"})
+    with pytest.raises(InfeasibleError) as err:
+        problem_for(Linear("fc", 8192, 10, weights=B1, activations=B1, output=B1), chip)
+    e = err.value
+    assert (e.layer, e.resource, e.needed, e.available) == ("fc", "accumulator_bits", 15, 14)
+    # the int8 unit has its own accumulators (32 bits unless the chip says otherwise)
+    on_unit = problem_for(Linear("fc", 8192, 10, weights=I8, activations=I8, output=I8),
+                          make_chip())
+    assert on_unit.acc_bits == 32
+
+
+def test_cli_names_the_layer_and_the_bits_needed(capsys):
+    rc = main(["simulate", "--network", "bnn-cifar10", "--set", "accumulator_bits=12"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0
+    assert "layer 'conv1'" in err and "14-bit accumulator" in err
+    assert "accumulator_bits ≥ 14" in err
