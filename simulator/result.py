@@ -25,7 +25,7 @@ from simulator.trace import Interval
 
 __all__ = ["SCHEMA_VERSION", "TOTAL_KEYS", "LayerResult", "Result", "plain"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def plain(value: Any) -> Any:
@@ -71,7 +71,7 @@ class LayerResult:
     energy_breakdown_pj: dict[str, float]
     dram_bytes: int
     utilization: float  # useful work / (cycles × peak of its unit), 0–1
-    bound: str  # what limits it: compute, ppu, memory, …
+    bound: str  # what limits it: compute, ppu, dram, buffers, …
     details: Any = None  # a frozen dataclass of the family
 
 

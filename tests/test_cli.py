@@ -33,11 +33,16 @@ def test_json_schema(tmp_path, engine):
     data = json.loads(out.read_text())
     assert set(data["total"]) >= TOTAL_KEYS
     assert data["total"]["macs"] == 59_461_376
-    assert data["engine"] == engine and data["schema_version"] == 2
+    assert data["engine"] == engine and data["schema_version"] == 3
     assert data["family"] == "overlay"
     for layer in data["layers"]:
         assert set(layer) >= LAYER_KEYS
-        assert layer["bound"] in ("compute", "memory")
+        assert layer["bound"] in ("compute", "ppu", "dram", "buffers")
+        causes = layer["details"]["stall_causes"]
+        if engine == "event":
+            assert sum(causes.values()) == layer["details"]["stall_cycles"]
+        else:
+            assert causes == {}
         assert 0 <= layer["utilization"] <= 1
         assert layer["details"]["stall_cycles"] == layer["cycles"] - \
             layer["details"]["compute_cycles"]

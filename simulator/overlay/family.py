@@ -49,6 +49,9 @@ class OverlayLayer:
     load_wait_cycles: int  # loads waiting for buffer space (event engine)
     lower_bound_cycles: int  # the analytical bound
     serial_cycles: int  # everything back to back
+    #: stall cycles by cause, measured by the event engine (dram, buffers, ppu; they and
+    #: compute_cycles sum to the layer's cycles); empty for the analytical engine
+    stall_causes: dict[str, int]
     dram_bytes_by_stream: dict[str, int]
     dram_busy_cycles: int
     mapping: Mapping
@@ -110,7 +113,11 @@ class OverlayFamily(Family):
 
     def layer_columns(self, layer: LayerResult) -> dict[str, str]:
         d: OverlayLayer = layer.details
-        return {"stall": str(d.stall_cycles), "mapping": d.mapping.describe()}
+        cols = {"stall": str(d.stall_cycles)}
+        if d.stall_causes:  # measured (event engine)
+            c = d.stall_causes
+            cols["dram/buf/ppu"] = f"{c['dram']}/{c['buffers']}/{c['ppu']}"
+        return {**cols, "mapping": d.mapping.describe()}
 
     def total_lines(self, result: Result) -> list[tuple[str, str]]:
         d: OverlayTotals = result.details
@@ -152,7 +159,7 @@ class OverlayFamily(Family):
                 compute_wait_cycles=timing.compute_wait_cycles,
                 load_wait_cycles=timing.load_wait_cycles,
                 lower_bound_cycles=totals.lower_bound(chip.dram_latency_cycles),
-                serial_cycles=totals.serial_cycles,
+                serial_cycles=totals.serial_cycles, stall_causes=dict(timing.stalls),
                 dram_bytes_by_stream={"weights": totals.weight_bytes,
                                       "inputs": totals.input_bytes,
                                       "outputs": totals.output_bytes,
@@ -165,7 +172,7 @@ class OverlayFamily(Family):
                 cycles=timing.cycles, energy_pj=sum(energy.values()),
                 energy_breakdown_pj=energy, dram_bytes=totals.dram_bytes,
                 utilization=work / (timing.cycles * _peak(p, chip)) if timing.cycles else 0.0,
-                bound=totals.bound(chip.dram_latency_cycles), details=details,
+                bound=timing.bound or totals.bound(chip.dram_latency_cycles), details=details,
             ))
             offset += timing.cycles
         cycles = offset

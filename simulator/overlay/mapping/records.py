@@ -63,12 +63,14 @@ class Totals:
                    + self.last_store, self.dram_occupancy + latency, self.slot_cycles)
 
     def bound(self, latency: int) -> str:
-        """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``, or
-        ``memory`` (DRAM bandwidth, latency behind too few slots, or the first load and last
-        store that cannot overlap)."""
-        memory = max(self.dram_occupancy + latency, self.slot_cycles,
-                     self.first_load + self.last_store - self.last_post)
-        terms = {"compute": self.compute_cycles, "ppu": self.ppu_cycles, "memory": memory}
+        """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``,
+        ``dram`` (its bandwidth, or the first load and last store that cannot overlap) or
+        ``buffers`` (latency behind too few slots). The event engine takes it from measured
+        stalls instead."""
+        dram = max(self.dram_occupancy + latency,
+                   self.first_load + self.last_store - self.last_post)
+        terms = {"compute": self.compute_cycles, "ppu": self.ppu_cycles, "dram": dram,
+                 "buffers": self.slot_cycles}
         return max(terms, key=lambda k: terms[k])
 
 

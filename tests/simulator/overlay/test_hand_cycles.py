@@ -241,3 +241,34 @@ def test_weight_stationary_preloads_through_the_weight_port(port, expect):
                         "pe_array.fold_timing": "per_fold"})
     _, _, t = single_tile(Linear("fc", 16, 2, weights=B1, activations=B1, output=B1), chip)
     assert t.compute_cycles == expect
+
+
+def test_partial_sums_are_prefetched_and_stalls_have_causes():
+    # FC 16 → 4, w1a1, tiles of 2 filters × 8 inputs, reduction loop outermost (c, k, p): the
+    # tiles run (c0 k0), (c0 k1), (c1 k0), (c1 k1), so both output tiles spill their 4-byte
+    # partial sums (2 × 16 bits) and read them back. DRAM 1 B/cycle, latency L = 10, two
+    # output slots.
+    #  - tile0 spills at 14–18 and frees its slot at 18 + L = 28; tile1's spill waits behind
+    #    the loads queued for tiles 2 and 3 (18–23), 23–27, and frees its slot at 37.
+    #  - Output slots are taken in order by their own process, so each read-back starts the
+    #    moment its slot is free: tile2's at 28–32 (computes at 32 + L = 42), tile3's at 37–41
+    #    — before tile2 has run; without the prefetch it waited for tile2 (43–47) and the layer
+    #    took 72 cycles.
+    #  - tile3 (the last: 1 + its 2-cycle tail) 51–54, post 54–55, store 55–56: 56 + L = 66.
+    from simulator.trace import Trace
+
+    chip = make_chip()
+    p = problem_for(Linear("fc", 16, 4, weights=B1, activations=B1, output=B1), chip)
+    m, t = price(p, chip, tk=2, tc=8, toy=1, tox=1, order=("c", "k", "p"))
+    trace = Trace()
+    timing = EventEngine().time_layer(p, chip, m, t, trace=trace)
+    assert timing.cycles == 66
+    reads = [(x.start, x.end) for x in trace.intervals if x.label == ":psums"]
+    assert reads == [(14, 18), (23, 27), (28, 32), (37, 41)]
+    tiles = {x.label: x.start for x in trace.intervals if x.component == "array"}
+    assert tiles[":tile2"] == 42 and tiles[":tile3"] == 51
+    # every cycle is the array's (6) or a stall with its cause; waiting for partial sums in
+    # flight is dram, for an output slot still being written back ppu
+    assert timing.stalls == {"dram": 47, "buffers": 0, "ppu": 13}
+    assert t.compute_cycles + sum(timing.stalls.values()) == timing.cycles
+    assert timing.bound == "dram"
