@@ -99,7 +99,7 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
         raise ConfigError(f"the {engine} engine records no busy intervals; engines that do: "
                           f"{traced}", key="--trace", value=args.trace, has_value=True)
     net = _load_network(args.network, args.quant)
-    result = simulate(net, chip, engine=engine, trace=bool(args.trace))
+    result = simulate(net, chip, engine=engine, trace=bool(args.trace), batch=args.batch)
     if args.json != "-":
         _print_result(result, family)
     if args.json:
@@ -147,6 +147,10 @@ def _print_result(result: Any, family: Any) -> None:
           f"weights {result.weight_bits:,} bits")
     tech = result.provenance.get("tech")
     print(f"area              {result.area_mm2:.3f} mm²" + (f" (tech {tech})" if tech else ""))
+    if result.batch > 1:
+        print(f"batch             {result.batch} frames: {result.batch_cycles:,} cycles, "
+              f"{result.batch_energy_pj / 1e6:.3f} uJ, "
+              f"{result.batch_dram_bytes / 1024:,.1f} KiB DRAM (per-frame figures above)")
     for label, text in family.total_lines(result):
         print(f"{label:<17} {text}")
 
@@ -211,6 +215,24 @@ def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
     return 0
 
 
+def _frames(text: str) -> int:
+    """argparse type of ``--batch``: an integer frame count (one line on error)."""
+    from simulator.family import MAX_BATCH
+
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; allowed: an "
+                                         f"integer in [1, {MAX_BATCH}]") from None
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: an integer in "
+                                         f"[1, {MAX_BATCH}]")
+    return value
+
+
+_frames.__name__ = "--batch"
+
+
 # --------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse with the one error style: ``bnnsim <command>: error: …`` on one line, exit 2
@@ -247,6 +269,9 @@ def build_parser() -> _Parser:
     sim.add_argument("--engine", default=None,
                      help="timing engine of the chip's family: analytical or event for the "
                           "overlay (default: the family's first, analytical)")
+    sim.add_argument("--batch", type=_frames, default=1, metavar="N",
+                     help="frames per run, layer by layer (fully connected layers reuse "
+                          "their weights across the batch; default 1)")
     sim.add_argument("--json", metavar="FILE", help="write the result as JSON ('-': stdout)")
     sim.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV")
     sim.add_argument("--trace", metavar="FILE",

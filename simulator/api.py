@@ -66,13 +66,14 @@ def simulate(
     engine: Any = None,
     tech: TechTable | None = None,
     trace: bool = False,
+    batch: int = 1,
 ) -> Result:
-    """Run ``workload`` on ``chip`` (a spec, a built-in name or a YAML path) with its family's
-    ``engine`` (a name, an engine instance, or ``None`` for the family's default). With
-    ``trace=True`` an event engine records busy intervals per component.
+    """Run ``batch`` frames of ``workload`` on ``chip`` (a spec, a built-in name or a YAML path)
+    with its family's ``engine`` (a name, an engine instance, or ``None`` for the family's
+    default). With ``trace=True`` an event engine records busy intervals per component.
 
     Raises :class:`~workloads.errors.InfeasibleError` when the chip cannot run a layer.
     """
     spec = load_chip(chip) if isinstance(chip, str | Path) else chip
     return get_family(spec.family).simulate(workload, spec, engine=engine, tech=tech,
-                                            trace=trace)
+                                            trace=trace, batch=batch)

@@ -22,10 +22,11 @@ from typing import Any, ClassVar, Protocol
 from simulator.result import LayerResult, Result
 from simulator.settings import Schema
 from simulator.tech import TechTable
+from workloads.errors import ConfigError
 from workloads.files import loads_yaml
 from workloads.network import Network
 
-__all__ = ["ChipSpec", "Family", "spec_digest"]
+__all__ = ["MAX_BATCH", "ChipSpec", "Family", "check_batch", "spec_digest"]
 
 
 class ChipSpec(Protocol):
@@ -127,7 +128,20 @@ class Family(ABC):
     # ------------------------------------------------------------------ simulation
     @abstractmethod
     def simulate(self, workload: Network, spec: ChipSpec, *, engine: Any = None,
-                 tech: TechTable | None = None, trace: bool = False) -> Result:
-        """Run ``workload`` on ``spec`` with ``engine`` (a name from :attr:`engines`, or a
-        family engine instance; ``None``: the first). Raises
-        :class:`~workloads.errors.InfeasibleError` when the chip cannot run a layer."""
+                 tech: TechTable | None = None, trace: bool = False, batch: int = 1) -> Result:
+        """Run ``batch`` frames of ``workload`` on ``spec`` with ``engine`` (a name from
+        :attr:`engines`, or a family engine instance; ``None``: the first). Raises
+        :class:`~workloads.errors.InfeasibleError` when the chip cannot run a layer, and a
+        :class:`~workloads.errors.ConfigError` for a batch the family cannot run."""
+
+
+#: Most frames one run simulates.
+MAX_BATCH = 4096
+
+
+def check_batch(batch: Any) -> int:
+    """``batch`` as a frame count, or a :class:`ConfigError` naming ``--batch``."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ConfigError(f"must be an integer in [1, {MAX_BATCH}]", key="--batch",
+                          value=batch, has_value=True)
+    return batch

@@ -79,7 +79,7 @@ class LayerResult:
 TOTAL_KEYS = (
     "latency_cycles", "interval_cycles", "latency_s", "frames_per_s", "energy_pj", "energy_uj",
     "energy_breakdown_pj", "tops_per_w", "area_mm2", "area_breakdown_mm2", "dram_bytes",
-    "macs", "weight_bits",
+    "macs", "weight_bits", "batch", "batch_cycles", "batch_energy_pj", "batch_dram_bytes",
 )
 
 
@@ -95,12 +95,26 @@ class Result:
     clock_mhz: float
     latency_cycles: int  # one frame, from its first input to its last output
     interval_cycles: int  # steady state: cycles between frames
-    layers: tuple[LayerResult, ...]
+    layers: tuple[LayerResult, ...]  # per run: all ``batch`` frames
     area_mm2: float
     area_breakdown_mm2: dict[str, float]
     provenance: dict[str, str]
     details: Any = None  # the family's totals (a frozen dataclass)
     trace: tuple[Interval, ...] | None = field(default=None, compare=False)
+    batch: int = 1  # frames per run
+
+    @property
+    def batch_cycles(self) -> int:
+        """The whole run (all frames): the layers' cycles."""
+        return sum(x.cycles for x in self.layers)
+
+    @property
+    def batch_energy_pj(self) -> float:
+        return sum(x.energy_pj for x in self.layers)
+
+    @property
+    def batch_dram_bytes(self) -> int:
+        return sum(x.dram_bytes for x in self.layers)
 
     # ---------------------------------------------------------------- totals
     @property
@@ -114,8 +128,8 @@ class Result:
 
     @property
     def energy_pj(self) -> float:
-        """Energy of one frame."""
-        return sum(x.energy_pj for x in self.layers)
+        """Energy of one frame (the run's over its frames)."""
+        return self.batch_energy_pj / self.batch
 
     @property
     def energy_uj(self) -> float:
@@ -123,15 +137,17 @@ class Result:
 
     @property
     def energy_breakdown_pj(self) -> dict[str, float]:
+        """One frame's energy by part."""
         out: dict[str, float] = {}
         for x in self.layers:
             for k, v in x.energy_breakdown_pj.items():
-                out[k] = out.get(k, 0.0) + v
+                out[k] = out.get(k, 0.0) + v / self.batch
         return out
 
     @property
     def macs(self) -> int:
-        return sum(x.macs for x in self.layers)
+        """MACs of one frame."""
+        return sum(x.macs for x in self.layers) // self.batch
 
     @property
     def weight_bits(self) -> int:
@@ -139,7 +155,8 @@ class Result:
 
     @property
     def dram_bytes(self) -> int:
-        return sum(x.dram_bytes for x in self.layers)
+        """DRAM bytes of one frame (the run's over its frames, rounded)."""
+        return round(self.batch_dram_bytes / self.batch)
 
     @property
     def tops_per_w(self) -> float | None:

@@ -152,6 +152,8 @@ class Chip:
     raw: tuple[tuple[str, Any], ...] = ()  # the validated flat settings, for --set and digests
     family: str = OVERLAY
     int8_unit_acc_bits: int = 32  # the int8 unit's accumulators (int8 MACs over long sums)
+    keep_activations: bool = True  # a layer's output map stays on chip when it fits
+    keep_weights: bool = True  # all weights stay on chip when they fit
 
     # ---------------------------------------------------------------- derived
     @property
@@ -230,6 +232,8 @@ SCHEMA = Schema({
     "full_precision": _choice(FullPrecision),
     "accumulator_bits": _int(8, 64),
     "mapping.objective": _choice(Objective, required=False, default="energy"),
+    "residency.activations": Setting("bool", required=False, default=True),
+    "residency.weights": Setting("bool", required=False, default=True),
     "tech": Setting("str"),
 }, retired={
     "dram.bandwidth_gbps": f"bandwidth is per channel now — set dram.type "
@@ -296,6 +300,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         full_precision=fp,
         accumulator_bits=v["accumulator_bits"],
         int8_unit_acc_bits=v["int8_unit.accumulator_bits"],
+        keep_activations=v["residency.activations"], keep_weights=v["residency.weights"],
         objective=Objective(v["mapping.objective"]),
         tech=tech,
         source=file or "",

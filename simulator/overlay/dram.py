@@ -89,7 +89,10 @@ class Dram:
         return max(self.busy)
 
     def transfer(self, nbytes: int, stream: str) -> Generator[Any, Any, None]:
-        """Process: move ``nbytes`` for ``stream``; ends when the data has arrived."""
+        """Process: move ``nbytes`` for ``stream``; ends when the data has arrived (at once
+        for nothing: a stream kept on chip)."""
+        if nbytes <= 0:
+            return
         bursts = -(-nbytes // self.chip.dram.burst_bytes)
         first = self._next.get(stream, 0)
         self._next[stream] = first + bursts

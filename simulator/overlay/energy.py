@@ -110,7 +110,7 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     else:
         port_in, port_w = reads(words * wb, words * ww)
         buf_in, buf_w = reads(elems * (wb // p.word_elems), elems * (ww // p.word_elems))
-    out_elems = p.groups * p.K * p.OY * p.OX
+    out_elems = p.outputs
     n_c = ceil_div(p.C, tc)
     if p.unit is not Unit.ARRAY or chip.dataflow is Dataflow.OUTPUT_STATIONARY:
         # accumulators drain once per reduction tile; each later drain adds to the earlier
@@ -126,9 +126,11 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
                   mac: tuple[Any, ...] | None) -> Actions:
     """The actions of a layer from its DRAM traffic by stream and, for a MAC layer, its
     :func:`mac_counts` (ints for one mapping, or arrays for many in the search)."""
-    out_elems = p.groups * p.K * p.OY * p.OX
+    out_elems = p.outputs
     in_w, w_w = input_bytes * 8, weight_bytes * 8
     o_w = (output_bytes + psum_bytes) * 8  # drained to DRAM: read from the buffer
+    if not p.out_dram:  # the map stays on chip: written into the output buffer's spare half
+        o_w = o_w + p.outputs * p.out_bits
     if p.unit is Unit.PPU or mac is None:
         pool = out_elems * p.window if p.operands == 1 else 0
         adds = out_elems if p.operands == 2 else 0
@@ -159,7 +161,7 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
         cc, cs = _classes(p.C, m.tc)
         rows = [(n, s) for n, s in zip(*_classes(p.OY, m.toy), strict=True) if n]
         cols = [(n, s) for n, s in zip(*_classes(p.OX, m.tox), strict=True) if n]
-        pix = [(nr * nc, r * c) for nr, r in rows for nc, c in cols]
+        pix = [(nr * nc * p.frames, r * c) for nr, r in rows for nc, c in cols]
 
         def arr(x: list[int]) -> np.ndarray:
             return np.array([x], dtype=np.int64)

@@ -15,13 +15,14 @@ from importlib.abc import Traversable
 from importlib.resources import files
 from typing import Any
 
-from simulator.family import ChipSpec, Family
+from simulator.family import ChipSpec, Family, check_batch
 from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, chip_from_settings
 from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.engines import ENGINES, Engine, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
 from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
+from simulator.overlay.residency import plan_residency
 from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
 from simulator.trace import Trace
@@ -65,6 +66,8 @@ class OverlayTotals:
     peak_binary_macs_per_cycle: int  # of the PE array (int8 PEs: int8 MACs per cycle)
     array_utilization: float  # work done on the array / (latency × its peak)
     stall_cycles: int
+    weight_preload_bytes: int = 0  # all weights on chip: loaded once, before the first frame
+    resident_maps: int = 0  # layer-to-layer activation maps kept on chip
 
 
 def _version() -> str:
@@ -121,13 +124,19 @@ class OverlayFamily(Family):
 
     def total_lines(self, result: Result) -> list[tuple[str, str]]:
         d: OverlayTotals = result.details
-        return [("stall cycles", f"{d.stall_cycles:,}"),
+        kept = (f"weights on chip ({d.weight_preload_bytes:,} B loaded once); "
+                if d.weight_preload_bytes else "")
+        lines = [("on chip", f"{kept}{d.resident_maps} of {len(result.layers) - 1} "
+                             "layer-to-layer maps")] if (kept or d.resident_maps) else []
+        return [*lines, ("stall cycles", f"{d.stall_cycles:,}"),
                 ("array utilization", f"{100 * d.array_utilization:.1f} % of "
                                       f"{d.peak_binary_macs_per_cycle:,} binary MACs/cycle")]
 
     def simulate(self, workload: Network, spec: ChipSpec, *, engine: Any = None,
-                 tech: TechTable | None = None, trace: bool = False) -> Result:
+                 tech: TechTable | None = None, trace: bool = False, batch: int = 1) -> Result:
         chip = _chip(spec)
+        check_batch(batch)
+        where, preload = plan_residency(workload, chip, frames=batch)
         eng: Engine = get_engine(self.engines[0] if engine is None else engine)
         table = _tech_table(chip, tech)
         area = area_breakdown_mm2(chip, table)
@@ -136,8 +145,9 @@ class OverlayFamily(Family):
         layers = []
         offset = 0
         plans = []
-        for layer in workload.layers:
-            p = problem_for(layer, chip)
+        for layer, place in zip(workload.layers, where, strict=True):
+            p = problem_for(layer, chip, frames=batch, in_dram=place.in_dram,
+                            out_dram=place.out_dram, w_dram=place.w_dram)
             plans.append((layer, p, *choose_mapping(p, chip, table)))
         eng.check_network([mapping for _, _, mapping, _ in plans])
         for layer, p, mapping, totals in plans:
@@ -168,7 +178,8 @@ class OverlayFamily(Family):
             )
             layers.append(LayerResult(
                 name=layer.name, kind=layer.kind.value, unit=p.unit.value,
-                precision=_precision(layer), macs=layer.macs, weight_bits=layer.weight_bits,
+                precision=_precision(layer), macs=layer.macs * batch,
+                weight_bits=layer.weight_bits,
                 cycles=timing.cycles, energy_pj=sum(energy.values()),
                 energy_breakdown_pj=energy, dram_bytes=totals.dram_bytes,
                 utilization=work / (timing.cycles * _peak(p, chip)) if timing.cycles else 0.0,
@@ -190,12 +201,14 @@ class OverlayFamily(Family):
         return Result(
             family=self.name, network=workload.name, quant=workload.quant, chip=chip.name,
             engine=eng.name, clock_mhz=chip.clock_mhz, latency_cycles=cycles,
-            interval_cycles=cycles, layers=tuple(layers), area_mm2=area_total,
-            area_breakdown_mm2=area, provenance=provenance,
+            interval_cycles=-(-cycles // batch), layers=tuple(layers), area_mm2=area_total,
+            area_breakdown_mm2=area, provenance=provenance, batch=batch,
             details=OverlayTotals(
                 peak_binary_macs_per_cycle=chip.peak_binary_macs_per_cycle,
                 array_utilization=_array_utilization(layers, cycles, chip),
-                stall_cycles=sum(x.details.stall_cycles for x in layers)),
+                stall_cycles=sum(x.details.stall_cycles for x in layers),
+                weight_preload_bytes=preload,
+                resident_maps=sum(not x.out_dram for x in where)),
             trace=tuple(rec.intervals) if rec is not None else None,
         )
 

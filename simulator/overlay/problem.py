@@ -62,6 +62,10 @@ class Problem:
     post_adds: int = 1  # PPU adds per output after a MAC tile (threshold, correction)
     post_mults: int = 0  # PPU multiplies per output (binary-base scales, average's divide)
     combine_bits: int = 0  # width of one pooling combine (0: a 1-bit OR)
+    frames: int = 1  # frames of a batch, run layer by layer: the pixel loop runs over them
+    in_dram: bool = True  # inputs come from DRAM (False: the previous layer's map on chip)
+    out_dram: bool = True  # final outputs go to DRAM (False: kept on chip for the next layer)
+    w_dram: bool = True  # weights come from DRAM (False: all weights resident on chip)
 
     @property
     def reduction(self) -> int:
@@ -70,6 +74,11 @@ class Problem:
     @property
     def passes(self) -> int:
         return self.a_passes * self.w_passes
+
+    @property
+    def outputs(self) -> int:
+        """Output elements of the whole layer, all groups and frames."""
+        return self.groups * self.K * self.OY * self.OX * self.frames
 
     @property
     def post_ops(self) -> int:
@@ -93,8 +102,12 @@ def mac_model(p: Problem, chip: Chip) -> PeType | None:
     return INT8_UNIT if p.unit is Unit.INT8 else None
 
 
-def problem_for(layer: Layer, chip: Chip) -> Problem:
-    """Lower one workload layer onto the chip's units."""
+def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = True,
+                out_dram: bool = True, w_dram: bool = True) -> Problem:
+    """Lower one workload layer onto the chip's units: ``frames`` of a batch, and where its
+    inputs, outputs and weights live (DRAM, or on chip: see ``family.plan_residency``)."""
+    where: dict[str, Any] = {"frames": frames, "in_dram": in_dram, "out_dram": out_dram,
+                             "w_dram": w_dram}
     if isinstance(layer, Conv2d):
         w, a = layer.weights, layer.activations
         pe = chip.pe_array.pe
@@ -117,9 +130,9 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
             acc_bits=acc, a_passes=words.a_passes, w_passes=words.w_passes,
             word_elems=words.word_elems, a_word_bits=words.a_word_bits,
             w_word_bits=words.w_word_bits, depthwise=False, operands=1, window=1,
-            macs=layer.macs, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
+            macs=layer.macs * frames, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
             words_model=words, post_adds=1 + int(words.correction) + scales,
-            post_mults=scales,
+            post_mults=scales, **where,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape
@@ -148,7 +161,7 @@ def problem_for(layer: Layer, chip: Chip) -> Problem:
             out_bits=layer.output.storage_bits, acc_bits=acc, a_passes=1, w_passes=1,
             word_elems=1, a_word_bits=bits, w_word_bits=bits, depthwise=True,
             operands=operands, window=window, macs=0, post_adds=0, post_mults=mults,
-            combine_bits=combine,
+            combine_bits=combine, **{**where, "w_dram": True},
         )
     raise TypeError(f"the overlay cannot run a {type(layer).__name__} layer")
 

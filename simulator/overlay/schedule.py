@@ -74,7 +74,8 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     rows, cols = _sizes(p.OY, m.toy), _sizes(p.OX, m.tox)
     in_rows = in_extent(row_starts, rows, kernel=p.FY, stride=p.stride, pad=p.pad, size=p.H)
     in_cols = in_extent(col_starts, cols, kernel=p.FX, stride=p.stride, pad=p.pad, size=p.W)
-    npx = len(rows) * len(cols)
+    per_frame = len(rows) * len(cols)
+    npx = per_frame * p.frames  # the pixel loop runs over every frame's tiles
     trips = {"k": nk, "c": nc, "p": npx}
     shape = (p.groups, *(trips[name] for name in m.order))
     idx = np.indices(shape).reshape(len(shape), -1)
@@ -83,24 +84,28 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     ki, ci, pi = loop["k"], loop["c"], loop["p"]
     k = _sizes(p.K, m.tk)[ki]
     c = _sizes(p.C, m.tc)[ci]
-    r, q = pi // len(cols), pi % len(cols)
+    r, q = (pi % per_frame) // len(cols), pi % len(cols)
     px = rows[r] * cols[q]
     in_px = in_rows[r] * in_cols[q]
 
-    new_w = _changed(g, ki, ci) if p.w_bits else np.zeros(len(g), dtype=bool)
-    new_i = _changed(g, ki, pi) if p.depthwise else _changed(g, ci, pi)
+    # a stream kept on chip (weights resident, inputs from the previous layer's map) takes
+    # no slots and moves nothing
+    w_loads = bool(p.w_bits) and p.w_dram
+    new_w = _changed(g, ki, ci) if w_loads else np.zeros(len(g), dtype=bool)
+    new_i = ((_changed(g, ki, pi) if p.depthwise else _changed(g, ci, pi)) if p.in_dram
+             else np.zeros(len(g), dtype=bool))
     new_o = _changed(g, ki, pi)
     end_o = np.append(new_o[1:], True)
     final = end_o & (ci == nc - 1)
     spill = end_o & ~final
-    release_w = np.append(new_w[1:], True) if p.w_bits else np.zeros(len(g), dtype=bool)
-    release_i = np.append(new_i[1:], True)
+    release_w = np.append(new_w[1:], True) if w_loads else np.zeros(len(g), dtype=bool)
+    release_i = np.append(new_i[1:], True) if p.in_dram else np.zeros(len(g), dtype=bool)
 
     zero = np.zeros(len(g), dtype=np.int64)
-    w_bytes = np.where(new_w, weight_tile_bytes(p, k, c), 0) if p.w_bits else zero
+    w_bytes = np.where(new_w, weight_tile_bytes(p, k, c), 0) if w_loads else zero
     i_bytes = np.where(new_i, input_tile_bytes(p, k if p.depthwise else c, in_px), 0)
     psum_in = np.where(new_o & (ci > 0), psum_tile_bytes(p, k, px), 0)
-    store = np.where(final, output_tile_bytes(p, k, px),
+    store = np.where(final, output_tile_bytes(p, k, px) if p.out_dram else 0,
                      np.where(spill, psum_tile_bytes(p, k, px), 0))
     compute = np.broadcast_to(tile_compute_cycles(p, chip, k, c, px), k.shape).astype(np.int64)
     # the last tile runs on the mapping's sub-array and adds the final skew and drain

@@ -70,7 +70,10 @@ class ToyFamily(Family):
         return f"pipeline of {spec.macs_per_cycle}-MAC stages"
 
     def simulate(self, workload: Network, spec: Any, *, engine: Any = None, tech: Any = None,
-                 trace: bool = False) -> Result:
+                 trace: bool = False, batch: int = 1) -> Result:
+        if batch != 1:
+            raise ConfigError("the toy pipeline runs one frame", key="--batch", value=batch,
+                              has_value=True)
         if engine not in (None, *self.engines):
             raise ConfigError(f"allowed: {', '.join(self.engines)}", key="--engine",
                               value=engine, has_value=True)

@@ -147,7 +147,7 @@ class EventEngine(Engine):
                 stalls["dram"] += env.now - t1
                 stats["compute_wait"] += env.now - t0
                 yield env.process(unit.run(compute[i], f"tile{i}"))
-                if p.w_bits and rel_w[i]:
+                if rel_w[i]:
                     yield wbuf.release()
                 if rel_i[i]:
                     yield ibuf.release()

@@ -106,6 +106,13 @@ class PixelTable:
         return PixelTable(self.count[idx], self.out_px[idx], self.in_px[idx],
                           self.n_tiles[idx], self.first_in[idx], self.last_out[idx])
 
+    def times(self, frames: int) -> PixelTable:
+        """The same tiles for each of ``frames`` frames (a tile never spans two)."""
+        if frames == 1:
+            return self
+        return PixelTable(self.count * frames, self.out_px, self.in_px, self.n_tiles * frames,
+                          self.first_in, self.last_out)
+
 
 def _pixel_candidates(p: Problem) -> list[tuple[int, int]]:
     cands = [(toy, p.OX) for toy in pow2_candidates(p.OY)]
@@ -150,7 +157,7 @@ class Candidates:
             return np.array([v], dtype=np.int64)
 
         return cls(one(tk), one(tc), one(toy), one(tox),
-                   PixelTable.build([pixel_classes(p, toy, tox)]))
+                   PixelTable.build([pixel_classes(p, toy, tox)]).times(p.frames))
 
 
 def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
@@ -166,7 +173,7 @@ def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
         tc=np.array(c_cands, dtype=np.int64)[grid[:, 1]],
         toy=np.array([x[0] for x in px_cands], dtype=np.int64)[grid[:, 2]],
         tox=np.array([x[1] for x in px_cands], dtype=np.int64)[grid[:, 2]],
-        pixels=ptable.take(grid[:, 2]),
+        pixels=ptable.take(grid[:, 2]).times(p.frames),
     )
 
 

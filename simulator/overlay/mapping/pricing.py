@@ -136,31 +136,36 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
                 (cnt * live).sum(axis=(1, 2)))
 
     zeros = np.zeros(n, dtype=np.int64)
+    none: tuple[np.ndarray, ...] = (zeros, zeros, zeros)  # a stream kept on chip moves nothing
     w = (traffic(kc[:, :, None] * cc[:, None, :],
                  weight_tile_bytes(p, ks[:, :, None], cs[:, None, :]))
-         if p.w_bits else (zeros, zeros, zeros))
-    if p.depthwise:
+         if p.w_bits and p.w_dram else none)
+    if not p.in_dram:
+        i_t = none
+    elif p.depthwise:
         i_t = traffic(kc[:, :, None] * pc[:, None, :],
                       input_tile_bytes(p, ks[:, :, None], pin[:, None, :]))
     else:
         i_t = traffic(cc[:, :, None] * pc[:, None, :],
                       input_tile_bytes(p, cs[:, :, None], pin[:, None, :]))
     kp_cnt = kc[:, :, None] * pc[:, None, :]
-    o_t = traffic(kp_cnt, output_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+    o_t = (traffic(kp_cnt, output_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+           if p.out_dram else none)
     s_t = traffic(kp_cnt, psum_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
     post = zeros if p.unit is Unit.PPU else \
         (kp_cnt * ppu_cycles(p, chip, ks[:, :, None], pout[:, None, :])).sum(axis=(1, 2)) * g
 
     # the first tile's loads and the last tile's post-processing and store
     k0, c0 = ks[:, 0], cs[:, 0]
-    first_occ = transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in))[0]
-    if p.w_bits:
+    first_occ = (transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in))[0]
+                 if p.in_dram else zeros)
+    if p.w_bits and p.w_dram:
         first_occ = first_occ + transfer(chip, weight_tile_bytes(p, k0, c0))[0]
     k_last = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
     last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, pt.last_out)
-    last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0]
-                  + lat)
-    first_load = first_occ + lat
+    last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0] + lat
+                  if p.out_dram else last_post)
+    first_load = first_occ + np.where(first_occ > 0, lat, 0)  # (nothing to load: no wait)
 
     # order-dependent terms for all orders at once: shape (orders, candidates)
     w_mult = (fetch_multiplicity("w", orders, nk, nc, npx) if p.w_bits
@@ -186,7 +191,8 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
                                  ceil_div(hold_i, chip.input_buffer.slots)),
                       ceil_div(hold_o, chip.output_buffer.slots))
     cycles = np.maximum(np.maximum(
-        first_load + np.maximum(compute, post - last_post) + last_store, occupancy + lat), slot)
+        first_load + np.maximum(compute, post - last_post) + last_store,
+        np.where(occupancy > 0, occupancy + lat, 0)), slot)
     energy = np.zeros((len(orders), n))
     if tech is not None:
         mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pc, pout,

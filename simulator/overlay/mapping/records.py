@@ -60,15 +60,18 @@ class Totals:
         tile's post-processing and store; or the DRAM's busy time; or the time the buffer slots
         must be held (each load holds a slot for its transfer, latency and one tile's compute)."""
         return max(self.first_load + max(self.compute_cycles, self.ppu_cycles - self.last_post)
-                   + self.last_store, self.dram_occupancy + latency, self.slot_cycles)
+                   + self.last_store, self._dram(latency), self.slot_cycles)
+
+    def _dram(self, latency: int) -> int:
+        """The DRAM's busy time and one latency (nothing when nothing moves)."""
+        return self.dram_occupancy + latency if self.dram_occupancy else 0
 
     def bound(self, latency: int) -> str:
         """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``,
         ``dram`` (its bandwidth, or the first load and last store that cannot overlap) or
         ``buffers`` (latency behind too few slots). The event engine takes it from measured
         stalls instead."""
-        dram = max(self.dram_occupancy + latency,
-                   self.first_load + self.last_store - self.last_post)
+        dram = max(self._dram(latency), self.first_load + self.last_store - self.last_post)
         terms = {"compute": self.compute_cycles, "ppu": self.ppu_cycles, "dram": dram,
                  "buffers": self.slot_cycles}
         return max(terms, key=lambda k: terms[k])

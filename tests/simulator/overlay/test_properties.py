@@ -97,9 +97,15 @@ def chips(draw):
     })
 
 
-def mapped(layer, chip):
+#: frames of a batch and where the streams live (DRAM or on chip)
+placements = st.fixed_dictionaries({
+    "frames": st.sampled_from([1, 1, 2, 3]), "in_dram": st.booleans(),
+    "out_dram": st.booleans(), "w_dram": st.booleans()})
+
+
+def mapped(layer, chip, **where):
     try:  # (a layer the chip cannot run: its accumulator or its buffers too small)
-        p = problem_for(layer, chip)
+        p = problem_for(layer, chip, **where)
         m, t = choose_mapping(p, chip)
     except ConfigError:
         assume(False)
@@ -112,9 +118,9 @@ def cycles(layer, chip, engine=None):
 
 
 @SETTINGS
-@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips())
-def test_event_between_lower_bound_and_serial_sum(layer, chip):
-    p, m, t = mapped(layer, chip)
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(), where=placements)
+def test_event_between_lower_bound_and_serial_sum(layer, chip, where):
+    p, m, t = mapped(layer, chip, **where)
     lower = AnalyticalEngine().time_layer(p, chip, m, t).cycles
     event = EventEngine().time_layer(p, chip, m, t)
     assert lower <= event.cycles <= t.serial_cycles
@@ -122,9 +128,9 @@ def test_event_between_lower_bound_and_serial_sum(layer, chip):
 
 
 @SETTINGS
-@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips())
-def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip):
-    p, m, t = mapped(layer, chip)
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=chips(), where=placements)
+def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip, where):
+    p, m, t = mapped(layer, chip, **where)
     s = build_schedule(p, chip, m)
     assert len(s) == m.tiles
     assert int(s.compute_cycles.sum()) == t.compute_cycles
@@ -141,8 +147,14 @@ def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip):
             == t.serial_cycles)
     if p.unit is not Unit.PPU:
         # every (output channel, input channel, output pixel) triple exactly once
-        assert int((s.k * s.c * s.px).sum()) * p.FY * p.FX == layer.macs
-        assert int((s.k * s.px)[s.output_done & (s.store_bytes > 0)].sum()) >= p.K * p.OY * p.OX
+        assert int((s.k * s.c * s.px).sum()) * p.FY * p.FX == layer.macs * p.frames
+        if p.out_dram:  # every output written back
+            assert (int((s.k * s.px)[s.output_done & (s.store_bytes > 0)].sum())
+                    >= p.K * p.OY * p.OX * p.frames)
+    if not p.in_dram:
+        assert t.input_bytes == 0 and not s.new_input.any()
+    if not p.w_dram:
+        assert t.weight_bytes == 0 and not s.new_weight.any()
 
 
 @SETTINGS
