@@ -154,6 +154,8 @@ class Chip:
     int8_unit_acc_bits: int = 32  # the int8 unit's accumulators (int8 MACs over long sums)
     keep_activations: bool = True  # a layer's output map stays on chip when it fits
     keep_weights: bool = True  # all weights stay on chip when they fit
+    fuse_pool: bool = False  # non-overlapping pooling runs in the producer's post-processing
+    fuse_add: bool = False  # a residual add runs in the producer's post-processing
 
     # ---------------------------------------------------------------- derived
     @property
@@ -227,6 +229,8 @@ SCHEMA = Schema({
     "dram.latency_ns": _float(0.0, 100_000.0, required=False),
     "dram.energy_pj_per_bit": _float(0.0, 10_000.0, required=False),
     "ppu.lanes": _int(1, 1 << 16),
+    "ppu.fuse_pool": Setting("bool", required=False, default=False),
+    "ppu.fuse_add": Setting("bool", required=False, default=False),
     "int8_unit.macs_per_cycle": _int(0, 1 << 20),
     "int8_unit.accumulator_bits": Setting("int", 8, 64, required=False, default=32),
     "full_precision": _choice(FullPrecision),
@@ -301,6 +305,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         accumulator_bits=v["accumulator_bits"],
         int8_unit_acc_bits=v["int8_unit.accumulator_bits"],
         keep_activations=v["residency.activations"], keep_weights=v["residency.weights"],
+        fuse_pool=v["ppu.fuse_pool"], fuse_add=v["ppu.fuse_add"],
         objective=Objective(v["mapping.objective"]),
         tech=tech,
         source=file or "",

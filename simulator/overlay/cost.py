@@ -30,6 +30,7 @@ __all__ = [
     "ppu_cycles",
     "psum_tile_bytes",
     "psums_outside_pes",
+    "skip_tile_bytes",
     "sub_arrays",
     "tile_compute_cycles",
     "tile_tail_cycles",
@@ -188,8 +189,13 @@ def ppu_cycles(p: Problem, chip: Chip, k: Int, px: Int) -> np.ndarray:
     threshold compare or requantisation, the unsigned-activation correction, binary-base
     scales); on pool / add layers ``window`` inputs combined per output (plus an average's
     divide)."""
-    per = p.window + p.post_mults if p.unit is Unit.PPU else p.post_ops
-    return ceil_div(np.asarray(k) * px * per, chip.ppu_lanes)
+    if p.unit is Unit.PPU:
+        return ceil_div(np.asarray(k) * px * (p.window + p.post_mults), chip.ppu_lanes)
+    work = np.asarray(k) * px * p.post_ops
+    if p.pool_k > 1:  # a fused pooling: each output joins its window; an average divides
+        work = work + np.asarray(k) * px + (ceil_div(np.asarray(k) * px, p.pool_k ** 2)
+                                            if p.pool_avg else 0)
+    return ceil_div(work, chip.ppu_lanes)
 
 
 def k_tile_unit(p: Problem, chip: Chip) -> int:
@@ -247,7 +253,13 @@ def input_tile_bytes(p: Problem, channels: Int, in_pixels: Int) -> np.ndarray:
 
 
 def output_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
-    return ceil_div(np.asarray(k) * px * p.out_bits, 8)
+    """Bytes one output tile stores (a fused pooling stores one value per window)."""
+    return ceil_div(np.asarray(k) * px * p.out_bits, 8 * p.pool_k * p.pool_k)
+
+
+def skip_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
+    """Bytes of the shortcut a fused residual add reads for one output tile (0: none)."""
+    return ceil_div(np.asarray(k) * px * p.skip_bits, 8)
 
 
 def psum_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:

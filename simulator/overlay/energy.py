@@ -130,7 +130,7 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
     in_w, w_w = input_bytes * 8, weight_bytes * 8
     o_w = (output_bytes + psum_bytes) * 8  # drained to DRAM: read from the buffer
     if not p.out_dram:  # the map stays on chip: written into the output buffer's spare half
-        o_w = o_w + p.outputs * p.out_bits
+        o_w = o_w + p.stored_outputs * p.out_bits
     if p.unit is Unit.PPU or mac is None:
         pool = out_elems * p.window if p.operands == 1 else 0
         adds = out_elems if p.operands == 2 else 0
@@ -145,11 +145,13 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
     edge = buf_in if p.words_model.correction else 0
     work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
                                  words=p.words_model, acc_bits=p.acc_bits, edge_bits=edge)
+    fused_pool = p.pool_k > 1  # each output joins its window; an average divides once
     return Actions(
         compute=work, port_bits=reads_in + reads_w + psum_rw, ppu_ops=out_elems * p.post_adds,
-        pool_ops=0, input_buffer_bits=in_w + buf_in, weight_buffer_bits=w_w + buf_w,
-        output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
-        ppu_mults=out_elems * p.post_mults,
+        pool_ops=out_elems if fused_pool else 0, input_buffer_bits=in_w + buf_in,
+        weight_buffer_bits=w_w + buf_w, output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
+        ppu_mults=out_elems * p.post_mults + (p.stored_outputs if p.pool_avg else 0),
+        pool_bits=p.pool_combine_bits if fused_pool else 0,
     )
 
 

@@ -22,7 +22,7 @@ from simulator.overlay.engines import ENGINES, Engine, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
 from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
-from simulator.overlay.residency import plan_residency
+from simulator.overlay.residency import plan_network
 from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
 from simulator.trace import Trace
@@ -127,7 +127,7 @@ class OverlayFamily(Family):
         kept = (f"weights on chip ({d.weight_preload_bytes:,} B loaded once); "
                 if d.weight_preload_bytes else "")
         lines = [("on chip", f"{kept}{d.resident_maps} of {len(result.layers) - 1} "
-                             "layer-to-layer maps")] if (kept or d.resident_maps) else []
+                             "step-to-step maps")] if (kept or d.resident_maps) else []
         return [*lines, ("stall cycles", f"{d.stall_cycles:,}"),
                 ("array utilization", f"{100 * d.array_utilization:.1f} % of "
                                       f"{d.peak_binary_macs_per_cycle:,} binary MACs/cycle")]
@@ -136,7 +136,7 @@ class OverlayFamily(Family):
                  tech: TechTable | None = None, trace: bool = False, batch: int = 1) -> Result:
         chip = _chip(spec)
         check_batch(batch)
-        where, preload = plan_residency(workload, chip, frames=batch)
+        steps, preload = plan_network(workload, chip, frames=batch)
         eng: Engine = get_engine(self.engines[0] if engine is None else engine)
         table = _tech_table(chip, tech)
         area = area_breakdown_mm2(chip, table)
@@ -145,14 +145,17 @@ class OverlayFamily(Family):
         layers = []
         offset = 0
         plans = []
-        for layer, place in zip(workload.layers, where, strict=True):
-            p = problem_for(layer, chip, frames=batch, in_dram=place.in_dram,
-                            out_dram=place.out_dram, w_dram=place.w_dram)
-            plans.append((layer, p, *choose_mapping(p, chip, table)))
+        for step in steps:
+            place = step.placement
+            p = problem_for(step.layer, chip, frames=batch, in_dram=place.in_dram,
+                            out_dram=place.out_dram, w_dram=place.w_dram, pool=step.pool,
+                            add=step.add)
+            plans.append((step, p, *choose_mapping(p, chip, table)))
         eng.check_network([mapping for _, _, mapping, _ in plans])
-        for layer, p, mapping, totals in plans:
+        for step, p, mapping, totals in plans:
+            layer = step.layer
             if rec is not None:
-                rec.offset, rec.layer = offset, layer.name
+                rec.offset, rec.layer = offset, step.name
             timing = eng.time_layer(p, chip, mapping, totals, trace=rec)
             actions = count_actions(p, chip, mapping, totals)
             model = mac_model(p, chip)
@@ -177,7 +180,7 @@ class OverlayFamily(Family):
                 dram_busy_cycles=totals.dram_occupancy, mapping=mapping, actions=actions,
             )
             layers.append(LayerResult(
-                name=layer.name, kind=layer.kind.value, unit=p.unit.value,
+                name=step.name, kind=layer.kind.value, unit=p.unit.value,
                 precision=_precision(layer), macs=layer.macs * batch,
                 weight_bits=layer.weight_bits,
                 cycles=timing.cycles, energy_pj=sum(energy.values()),
@@ -208,7 +211,7 @@ class OverlayFamily(Family):
                 array_utilization=_array_utilization(layers, cycles, chip),
                 stall_cycles=sum(x.details.stall_cycles for x in layers),
                 weight_preload_bytes=preload,
-                resident_maps=sum(not x.out_dram for x in where)),
+                resident_maps=sum(not s.placement.out_dram for s in steps)),
             trace=tuple(rec.intervals) if rec is not None else None,
         )
 

@@ -66,6 +66,12 @@ class Problem:
     in_dram: bool = True  # inputs come from DRAM (False: the previous layer's map on chip)
     out_dram: bool = True  # final outputs go to DRAM (False: kept on chip for the next layer)
     w_dram: bool = True  # weights come from DRAM (False: all weights resident on chip)
+    #: a pooling fused into the post-processing (``ppu.fuse_pool``): its window side (1:
+    #: none), the width of one combine (0: a 1-bit OR) and whether it averages
+    pool_k: int = 1
+    pool_combine_bits: int = 0
+    pool_avg: bool = False
+    skip_bits: int = 0  # a residual add fused into the post-processing reads this per output
 
     @property
     def reduction(self) -> int:
@@ -79,6 +85,11 @@ class Problem:
     def outputs(self) -> int:
         """Output elements of the whole layer, all groups and frames."""
         return self.groups * self.K * self.OY * self.OX * self.frames
+
+    @property
+    def stored_outputs(self) -> int:
+        """Output elements written (after a fused pooling)."""
+        return self.outputs // (self.pool_k * self.pool_k)
 
     @property
     def post_ops(self) -> int:
@@ -103,9 +114,11 @@ def mac_model(p: Problem, chip: Chip) -> PeType | None:
 
 
 def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = True,
-                out_dram: bool = True, w_dram: bool = True) -> Problem:
-    """Lower one workload layer onto the chip's units: ``frames`` of a batch, and where its
-    inputs, outputs and weights live (DRAM, or on chip: see ``family.plan_residency``)."""
+                out_dram: bool = True, w_dram: bool = True, pool: Pool | None = None,
+                add: Add | None = None) -> Problem:
+    """Lower one workload layer onto the chip's units: ``frames`` of a batch, where its
+    inputs, outputs and weights live (DRAM, or on chip: ``residency.plan_network``), and a
+    pooling or residual add fused into its post-processing."""
     where: dict[str, Any] = {"frames": frames, "in_dram": in_dram, "out_dram": out_dram,
                              "w_dram": w_dram}
     if isinstance(layer, Conv2d):
@@ -121,18 +134,31 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
         reduction = layer.in_channels_per_group * layer.kernel[0] * layer.kernel[1]
         _check_accumulator(layer.name, reduction, w, a, chip, acc, unit)
         scales = (w.bases * a.bases) if "bases" in (w.kind, a.kind) else 0
+        out_bits = layer.output.storage_bits
+        fused: dict[str, Any] = {}
+        if pool is not None:  # the window's combine per output, its output format stored
+            bits = pool.activations.storage_bits
+            avg = pool.mode != "max"
+            fused = {"pool_k": pool.kernel, "pool_avg": avg,
+                     "pool_combine_bits": (bits + (pool.window - 1).bit_length() if avg
+                                           else (0 if bits == 1 else bits))}
+            out_bits = pool.output.storage_bits
+        if add is not None:  # the shortcut read and added per output before the store
+            fused = {"skip_bits": add.activations.storage_bits}
+            out_bits = add.output.storage_bits
         return Problem(
             name=layer.name, unit=unit, groups=layer.groups,
             K=layer.out_channels_per_group, C=layer.in_channels_per_group,
             FY=layer.kernel[0], FX=layer.kernel[1], stride=layer.stride, pad=layer.padding,
             H=layer.in_shape[1], W=layer.in_shape[2], OY=layer.out_h, OX=layer.out_w,
-            w_bits=w.storage_bits, a_bits=a.storage_bits, out_bits=layer.output.storage_bits,
+            w_bits=w.storage_bits, a_bits=a.storage_bits, out_bits=out_bits,
             acc_bits=acc, a_passes=words.a_passes, w_passes=words.w_passes,
             word_elems=words.word_elems, a_word_bits=words.a_word_bits,
             w_word_bits=words.w_word_bits, depthwise=False, operands=1, window=1,
             macs=layer.macs * frames, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
-            words_model=words, post_adds=1 + int(words.correction) + scales,
-            post_mults=scales, **where,
+            words_model=words,
+            post_adds=1 + int(words.correction) + scales + int(add is not None),
+            post_mults=scales, **where, **fused,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape

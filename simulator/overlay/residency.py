@@ -1,6 +1,15 @@
-"""Where each layer's weights, inputs and outputs live: DRAM, or on chip.
+"""The network as the overlay runs it: which layers fuse, and where each step's weights,
+inputs and outputs live (DRAM, or on chip).
 
-The overlay runs one layer at a time, so by default every layer reads its inputs and weights
+**Fusion** (``ppu.fuse_pool``, ``ppu.fuse_add``, off by default: the chip must say so). A
+pooling whose only input is the convolution just before it, and which is that convolution's
+only reader, runs in the convolution's post-processing when its windows do not overlap
+(kernel = stride, no padding): the convolution stores one value per window. A residual add
+of the convolution just before it (its only reader) and a shortcut runs there too: the
+post-processing reads the shortcut tile and adds it before the store. The fused layer has no
+step of its own; the step is named ``conv+pool`` / ``conv+add``.
+
+The overlay runs one step at a time, so by default every step reads its inputs and weights
 from DRAM and writes its outputs back. Two things stay on chip instead when they fit:
 
 * **Activations** (``residency.activations``): a layer's output map stays in the output
@@ -20,10 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.overlay.chip import Chip
-from workloads.layers import Conv2d
+from workloads.layers import Add, Conv2d, Layer, Pool
 from workloads.network import Network
 
-__all__ = ["Placement", "plan_residency"]
+__all__ = ["Placement", "Step", "plan_network", "plan_residency"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +50,86 @@ def weight_storage_bits(net: Network) -> int:
                * x.weights.storage_bits for x in net.layers if isinstance(x, Conv2d))
 
 
-def plan_residency(net: Network, chip: Chip, *, frames: int = 1
-                   ) -> tuple[list[Placement], int]:
-    """Each layer's :class:`Placement`, in order, and the weight bytes preloaded before the
-    first frame (0 when the weights stream from DRAM)."""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One layer as the overlay runs it, with a pooling or residual add fused into it."""
+
+    layer: Layer
+    placement: Placement
+    pool: Pool | None = None
+    add: Add | None = None
+
+    @property
+    def name(self) -> str:
+        fused = self.pool or self.add
+        return f"{self.layer.name}+{fused.name}" if fused else self.layer.name
+
+    @property
+    def last(self) -> Layer:
+        """The layer whose output the step produces."""
+        return self.pool or self.add or self.layer
+
+
+def _readers(net: Network) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for layer in net.layers:
+        for src in net.inputs_of(layer.name):
+            out[src] = out.get(src, 0) + 1
+    return out
+
+
+def _fuses(net: Network, chip: Chip, layer: Layer, nxt: Layer, readers: dict[str, int]
+           ) -> str | None:
+    """``pool`` or ``add`` when ``nxt`` fuses into ``layer``'s post-processing."""
+    if not isinstance(layer, Conv2d) or readers.get(layer.name) != 1:
+        return None
+    if (isinstance(nxt, Pool) and chip.fuse_pool and net.inputs_of(nxt.name) == (layer.name,)
+            and nxt.mode in ("max", "avg") and nxt.kernel == nxt.stride and nxt.padding == 0):
+        return "pool"
+    if isinstance(nxt, Add) and chip.fuse_add and layer.name in net.inputs_of(nxt.name):
+        return "add"
+    return None
+
+
+def plan_network(net: Network, chip: Chip, *, frames: int = 1) -> tuple[list[Step], int]:
+    """The steps the overlay runs, in order, and the weight bytes preloaded before the first
+    frame (0 when the weights stream from DRAM)."""
+    readers = _readers(net)
+    layers = net.layers
+    groups: list[tuple[Layer, Pool | None, Add | None]] = []
+    i = 0
+    while i < len(layers):
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        how = _fuses(net, chip, layers[i], nxt, readers) if nxt is not None else None
+        if how == "pool":
+            groups.append((layers[i], nxt, None))  # type: ignore[arg-type]
+            i += 2
+        elif how == "add":
+            groups.append((layers[i], None, nxt))  # type: ignore[arg-type]
+            i += 2
+        else:
+            groups.append((layers[i], None, None))
+            i += 1
     weights = weight_storage_bits(net)
     keep_w = chip.keep_weights and 0 < weights <= chip.weight_buffer.size_bits
-    layers = net.layers
-    readers: dict[str, int] = {}
-    for layer in layers:
-        for src in net.inputs_of(layer.name):
-            readers[src] = readers.get(src, 0) + 1
-    out = [True] * len(layers)
-    inp = [True] * len(layers)
+    n = len(groups)
+    out, inp = [True] * n, [True] * n
     if chip.keep_activations and chip.output_buffer.double_buffered:
-        for i in range(1, len(layers)):
-            prev, cur = layers[i - 1], layers[i]
+        for j in range(1, n):
+            prev = groups[j - 1][1] or groups[j - 1][2] or groups[j - 1][0]
+            cur = groups[j][0]
             fits = prev.output_bits * frames <= chip.output_buffer.tile_bits
             if (net.inputs_of(cur.name) == (prev.name,) and readers.get(prev.name) == 1
                     and fits):
-                out[i - 1] = inp[i] = False
-    plans = [Placement(in_dram=inp[i], out_dram=out[i], w_dram=not keep_w)
-             for i in range(len(layers))]
-    return plans, (-(-weights // 8) if keep_w else 0)
+                out[j - 1] = inp[j] = False
+    steps = [Step(layer, Placement(in_dram=inp[j], out_dram=out[j], w_dram=not keep_w),
+                  pool, add) for j, (layer, pool, add) in enumerate(groups)]
+    return steps, (-(-weights // 8) if keep_w else 0)
+
+
+def plan_residency(net: Network, chip: Chip, *, frames: int = 1
+                   ) -> tuple[list[Placement], int]:
+    """Each step's :class:`Placement`, in order, and the preloaded weight bytes (see
+    :func:`plan_network`; without fusion a step is a layer)."""
+    steps, preload = plan_network(net, chip, frames=frames)
+    return [s.placement for s in steps], preload

@@ -18,6 +18,7 @@ from simulator.overlay.cost import (
     output_tile_bytes,
     ppu_cycles,
     psum_tile_bytes,
+    skip_tile_bytes,
     tile_compute_cycles,
     tile_tail_cycles,
     weight_tile_bytes,
@@ -41,6 +42,7 @@ class TileSchedule:
     input_bytes: np.ndarray
     psum_load_bytes: np.ndarray  # partial sums read back before this tile
     store_bytes: np.ndarray  # written after this tile (final outputs or spilled psums)
+    skip_bytes: np.ndarray  # shortcut read by a fused residual add after this tile
     compute_cycles: np.ndarray
     post_cycles: np.ndarray  # post-processing of final outputs after this tile
     new_output: np.ndarray  # this tile starts an output tile (needs an output-buffer slot)
@@ -107,6 +109,7 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     psum_in = np.where(new_o & (ci > 0), psum_tile_bytes(p, k, px), 0)
     store = np.where(final, output_tile_bytes(p, k, px) if p.out_dram else 0,
                      np.where(spill, psum_tile_bytes(p, k, px), 0))
+    skip = np.where(final, skip_tile_bytes(p, k, px), 0) if p.skip_bits else zero
     compute = np.broadcast_to(tile_compute_cycles(p, chip, k, c, px), k.shape).astype(np.int64)
     # the last tile runs on the mapping's sub-array and adds the final skew and drain
     used = (m.rows, m.cols)
@@ -117,7 +120,7 @@ def build_schedule(p: Problem, chip: Chip, m: Mapping) -> TileSchedule:
     return TileSchedule(
         k=k, c=c, px=px, new_weight=new_w, new_input=new_i, weight_bytes=w_bytes,
         input_bytes=i_bytes, psum_load_bytes=psum_in,
-        store_bytes=store, compute_cycles=compute,
+        store_bytes=store, skip_bytes=skip, compute_cycles=compute,
         post_cycles=post, new_output=new_o, output_done=end_o, weight_release=release_w,
         input_release=release_i,
     )

@@ -76,6 +76,7 @@ class EventEngine(Engine):
         new_w, new_i = s.new_weight.tolist(), s.new_input.tolist()
         w_bytes, i_bytes = s.weight_bytes.tolist(), s.input_bytes.tolist()
         psum_in, store = s.psum_load_bytes.tolist(), s.store_bytes.tolist()
+        skip = s.skip_bytes.tolist()
         compute, post = s.compute_cycles.tolist(), s.post_cycles.tolist()
         new_out, out_done = s.new_output.tolist(), s.output_done.tolist()
         rel_w, rel_i = s.weight_release.tolist(), s.input_release.tolist()
@@ -120,6 +121,8 @@ class EventEngine(Engine):
         arrived = {i: env.event() for i in range(n) if new_out[i]}
 
         def writer(i: int, last: bool) -> Generator[Any, Any, None]:
+            if skip[i]:  # a fused residual add reads its shortcut first
+                yield env.process(dram.transfer(skip[i], "inputs"))
             if post[i]:
                 yield env.process(ppu.run(post[i], "post"))
             if last:

@@ -167,13 +167,19 @@ def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
     c_cands = [1] if p.depthwise else pow2_candidates(p.C)
     px_cands = _pixel_candidates(p)
     ptable = _pixel_table(p.OY, p.OX, p.FY, p.FX, p.stride, p.pad, p.H, p.W)
-    grid = np.indices((len(k_cands), len(c_cands), len(px_cands))).reshape(3, -1).T
+    # a fused pooling needs whole windows in a tile: rows and columns in multiples of its side
+    k = p.pool_k
+    keep = np.array([j for j, (toy, tox) in enumerate(px_cands)
+                     if (toy % k == 0 or toy == p.OY) and (tox % k == 0 or tox == p.OX)],
+                    dtype=np.int64)
+    grid = np.indices((len(k_cands), len(c_cands), len(keep))).reshape(3, -1).T
+    px = keep[grid[:, 2]]
     return Candidates(
         tk=np.array(k_cands, dtype=np.int64)[grid[:, 0]],
         tc=np.array(c_cands, dtype=np.int64)[grid[:, 1]],
-        toy=np.array([x[0] for x in px_cands], dtype=np.int64)[grid[:, 2]],
-        tox=np.array([x[1] for x in px_cands], dtype=np.int64)[grid[:, 2]],
-        pixels=ptable.take(grid[:, 2]).times(p.frames),
+        toy=np.array([x[0] for x in px_cands], dtype=np.int64)[px],
+        tox=np.array([x[1] for x in px_cands], dtype=np.int64)[px],
+        pixels=ptable.take(px).times(p.frames),
     )
 
 

@@ -19,6 +19,7 @@ from simulator.overlay.cost import (
     output_tile_bytes,
     ppu_cycles,
     psum_tile_bytes,
+    skip_tile_bytes,
     sub_arrays,
     tile_compute_cycles,
     tile_tail_cycles,
@@ -57,7 +58,7 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
         tk * px * max(p.acc_bits, p.out_bits) / 8,
     ]) + chip.dram.burst_bytes
     occupancy = largest / chip.channel_bytes_per_cycle + 1
-    transfers = 5 * tiles  # weights, inputs, outputs, partial sums written and read back
+    transfers = 6 * tiles  # weights, inputs, shortcuts, outputs, partial sums out and back
     if p.unit is Unit.ARRAY:  # Σ over folds of 2r + c + t − 2, every fold counted in full
         stretch = effective_array(p, chip)[2]
         df = chip.dataflow
@@ -152,6 +153,9 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     o_t = (traffic(kp_cnt, output_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
            if p.out_dram else none)
     s_t = traffic(kp_cnt, psum_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+    # a fused residual add reads the shortcut of each final output tile before its store
+    sk_t = (traffic(kp_cnt, skip_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
+            if p.skip_bits else none)
     post = zeros if p.unit is Unit.PPU else \
         (kp_cnt * ppu_cycles(p, chip, ks[:, :, None], pout[:, None, :])).sum(axis=(1, 2)) * g
 
@@ -165,6 +169,8 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, pt.last_out)
     last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0] + lat
                   if p.out_dram else last_post)
+    if p.skip_bits:
+        last_store = last_store + transfer(chip, skip_tile_bytes(p, k_last, pt.last_out))[0] + lat
     first_load = first_occ + np.where(first_occ > 0, lat, 0)  # (nothing to load: no wait)
 
     # order-dependent terms for all orders at once: shape (orders, candidates)
@@ -173,15 +179,17 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     i_mult = fetch_multiplicity("i_dw" if p.depthwise else "i", orders, nk, nc, npx)
     spill = spills_for(orders, nk, nc, npx)
     s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
-    alone = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + s_t[0] * s_rounds) * g
-    transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + s_t[2] * s_rounds) * g
+    alone = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + sk_t[0] + s_t[0] * s_rounds) * g
+    transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + sk_t[2] + s_t[2] * s_rounds) * g
     # each load holds a slot for its transfer, its latency and at least one tile's compute;
     # each output tile holds one from its first compute to the end of its store
     hold_w = (w[0] + w[2] * (lat + min_tile)) * w_mult * g
     hold_i = (i_t[0] + i_t[2] * (lat + min_tile)) * i_mult * g
     stores = (o_t[2] + s_t[2] * s_rounds // 2) * g
-    hold_o = (o_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
-    streams = {"weight_bytes": w[1] * w_mult * g, "input_bytes": i_t[1] * i_mult * g,
+    hold_o = ((o_t[0] + sk_t[0] + s_t[0] * s_rounds) * g + post + stores * (lat + min_tile)
+              + sk_t[2] * g * lat)  # a fused add's shortcut read: its transfer and latency
+    streams = {"weight_bytes": w[1] * w_mult * g,
+               "input_bytes": i_t[1] * i_mult * g + sk_t[1] * g,
                "output_bytes": o_t[1] * g, "psum_bytes": s_t[1] * s_rounds * g}
     # the DRAM's busy time: every burst over all channels (addresses interleave across
     # transfers, so the channels share the load evenly); each transfer alone still takes its

@@ -100,10 +100,17 @@ def chips(draw):
 #: frames of a batch and where the streams live (DRAM or on chip)
 placements = st.fixed_dictionaries({
     "frames": st.sampled_from([1, 1, 2, 3]), "in_dram": st.booleans(),
-    "out_dram": st.booleans(), "w_dram": st.booleans()})
+    "out_dram": st.booleans(), "w_dram": st.booleans(),
+    "fuse": st.sampled_from([None, None, "max", "avg", "add"])})
 
 
-def mapped(layer, chip, **where):
+def mapped(layer, chip, fuse=None, **where):
+    if fuse is not None and isinstance(layer, Conv2d):  # a pooling or add in its post
+        shape = layer.out_shape
+        if fuse == "add":
+            where["add"] = Add("a", shape, layer.output, layer.output)
+        elif min(shape[1:]) >= 2:
+            where["pool"] = Pool("p", shape, 2, 2, 0, fuse, layer.output, layer.output)
     try:  # (a layer the chip cannot run: its accumulator or its buffers too small)
         p = problem_for(layer, chip, **where)
         m, t = choose_mapping(p, chip)
@@ -135,12 +142,11 @@ def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip, wh
     assert len(s) == m.tiles
     assert int(s.compute_cycles.sum()) == t.compute_cycles
     assert int(s.post_cycles.sum()) == t.ppu_cycles
-    moved = {name: int(transfer(chip, getattr(s, name))[1].sum())
-             for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes")}
-    alone = sum(int(transfer(chip, getattr(s, name))[0].sum())
-                for name in ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes"))
+    streams = ("weight_bytes", "input_bytes", "store_bytes", "psum_load_bytes", "skip_bytes")
+    moved = {name: int(transfer(chip, getattr(s, name))[1].sum()) for name in streams}
+    alone = sum(int(transfer(chip, getattr(s, name))[0].sum()) for name in streams)
     assert moved["weight_bytes"] == t.weight_bytes
-    assert moved["input_bytes"] == t.input_bytes
+    assert moved["input_bytes"] + moved["skip_bytes"] == t.input_bytes  # shortcuts: inputs
     assert moved["store_bytes"] + moved["psum_load_bytes"] == t.output_bytes + t.psum_bytes
     assert int(busy_cycles(chip, sum(moved.values()))) == t.dram_occupancy
     assert (t.compute_cycles + t.ppu_cycles + alone + t.transfers * chip.dram_latency_cycles
@@ -151,8 +157,8 @@ def test_schedule_matches_class_totals_and_covers_every_mac_once(layer, chip, wh
         if p.out_dram:  # every output written back
             assert (int((s.k * s.px)[s.output_done & (s.store_bytes > 0)].sum())
                     >= p.K * p.OY * p.OX * p.frames)
-    if not p.in_dram:
-        assert t.input_bytes == 0 and not s.new_input.any()
+    if not p.in_dram:  # (a fused add's shortcut still comes from DRAM)
+        assert moved["input_bytes"] == 0 and not s.new_input.any()
     if not p.w_dram:
         assert t.weight_bytes == 0 and not s.new_weight.any()
 

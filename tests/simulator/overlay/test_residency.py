@@ -36,6 +36,7 @@ layers:
   - {name: c1, type: conv, out_channels: 8, kernel: 1}
   - {name: c2, type: conv, out_channels: 8, kernel: 1}
   - {name: res, type: add, inputs: [c2, c1]}
+  - {name: c3, type: conv, out_channels: 8, kernel: 1}
 """
 
 
@@ -89,10 +90,11 @@ def test_a_map_that_does_not_fit_or_has_other_readers_goes_to_dram(tmp_path):
     assert plan_residency(chain, small, frames=3)[0][0].out_dram is True  # 384 bits: no
     single = make_chip(**{"buffers.output.double_buffered": False})  # no spare half
     assert plan_residency(chain, single)[0][0].out_dram is True
-    # c1's map is also the shortcut of the residual add, and the add reads two maps
+    # c1's map is also the shortcut of the residual add, and the add reads two maps; the
+    # add's own map goes on to c3 alone and stays
     where, _ = plan_residency(net(tmp_path, SHORTCUT), make_chip())
     assert [(x.in_dram, x.out_dram) for x in where] == [(True, True), (True, True),
-                                                        (True, True)]
+                                                        (True, False), (False, True)]
 
 
 def test_a_batch_reuses_fully_connected_weights():
@@ -140,3 +142,63 @@ def test_batch_is_checked(capsys):
         assert err.count("\n") == 0 and "--batch" in err
     assert main(["simulate", "--network", "sfc", "--batch", "3"]) == 0
     assert "batch             3 frames" in capsys.readouterr().out
+
+
+POOLED = """name: pooled
+input: [8, 4, 4]
+quant: w1a1
+layers:
+  - {name: c1, type: conv, out_channels: 8, kernel: 1}
+  - {name: p1, type: maxpool, kernel: 2}
+  - {name: c2, type: conv, out_channels: 8, kernel: 1}
+"""
+
+NOTHING_ON_CHIP = {"residency.weights": False, "residency.activations": False}
+
+
+def test_a_fused_pooling_stores_one_value_per_window(tmp_path):
+    from simulator.overlay.mapping.candidates import enumerate_candidates
+    from simulator.overlay.residency import plan_network
+
+    pooled = net(tmp_path, POOLED)
+    plain = make_chip(**NOTHING_ON_CHIP)
+    fused = make_chip(**NOTHING_ON_CHIP, **{"ppu.fuse_pool": True})
+    steps, _ = plan_network(pooled, fused)
+    assert [s.name for s in steps] == ["c1+p1", "c2"]
+    # unfused: c1 moves 8 + 16 + 16 B, the pool reads the 16-byte map and writes the 2×2 one
+    # (4 B); fused, c1 stores the pooled 4 B itself: 8 + 16 + 4 B, and the pool is gone
+    a, b = simulate(pooled, plain), simulate(pooled, fused)
+    assert [x.dram_bytes for x in a.layers[:2]] == [40, 20]
+    assert [x.name for x in b.layers] == ["c1+p1", "c2"] and b.layers[0].dram_bytes == 28
+    # the post-processing joins each of c1's 128 outputs to its window besides thresholding
+    # it: 256 operations on 4 lanes; as one tile, post = 64 cycles (32 unfused)
+    p = problem_for(pooled.layers[0], fused, pool=pooled.layers[1])
+    _, t = price(p, fused, tk=8, tc=8, toy=4, tox=4)
+    _, t0 = price(problem_for(pooled.layers[0], plain), plain, tk=8, tc=8, toy=4, tox=4)
+    assert (t.ppu_cycles, t0.ppu_cycles, t.output_bytes, t0.output_bytes) == (64, 32, 4, 16)
+    # a tile holds whole windows: rows and columns in multiples of 2 (or the whole map)
+    c = enumerate_candidates(p, fused)
+    assert all((y % 2 == 0 or y == 4) and (x % 2 == 0 or x == 4)
+               for y, x in zip(c.toy.tolist(), c.tox.tolist(), strict=True))
+
+
+def test_a_fused_residual_add_reads_the_shortcut_before_the_store(tmp_path):
+    from simulator.overlay.residency import plan_network
+
+    shortcut = net(tmp_path, SHORTCUT)
+    fused = make_chip(**NOTHING_ON_CHIP, **{"ppu.fuse_add": True})
+    steps, _ = plan_network(shortcut, fused)
+    # c1 has two readers (c2 and the add): it stays a step of its own; c2 and the add fuse
+    assert [s.name for s in steps] == ["c1", "c2+res", "c3"]
+    a = simulate(shortcut, make_chip(**NOTHING_ON_CHIP))
+    b = simulate(shortcut, fused)
+    # The convs ahead of an add keep their 8-bit pre-activations (Bi-Real): fused, c2's
+    # 128-byte map is never stored nor read back by the add: 256 B saved
+    assert a.dram_bytes - b.dram_bytes == 2 * 128
+    # c2 as one tile: its inputs (16 B) and c1's 8-bit shortcut (128 B) come in; the last
+    # store first reads the shortcut (128 + L), post-processes 128 outputs × 2 ops (threshold,
+    # add) on 4 lanes (64 cycles) and stores the add's binary map (16 B + L)
+    p = problem_for(shortcut.layers[1], fused, add=shortcut.layers[2])
+    _, t = price(p, fused, tk=8, tc=8, toy=4, tox=4)
+    assert (t.input_bytes, t.output_bytes, t.ppu_cycles) == (16 + 128, 16, 64)
+    assert t.last_store == 64 + (128 + 10) + (16 + 10)
