@@ -156,6 +156,8 @@ class Chip:
     keep_weights: bool = True  # all weights stay on chip when they fit
     fuse_pool: bool = False  # non-overlapping pooling runs in the producer's post-processing
     fuse_add: bool = False  # a residual add runs in the producer's post-processing
+    node_nm: float | None = None  # the tech table scaled to this node (None: as it is)
+    node_voltage_v: float | None = None  # … and supply voltage (None: the table's)
 
     # ---------------------------------------------------------------- derived
     @property
@@ -239,6 +241,9 @@ SCHEMA = Schema({
     "residency.activations": Setting("bool", required=False, default=True),
     "residency.weights": Setting("bool", required=False, default=True),
     "tech": Setting("str"),
+    # scale the technology table to another node and supply voltage (Stillmaker & Baas)
+    "node.nm": _float(7.0, 130.0, required=False),
+    "node.voltage_v": _float(0.3, 1.5, required=False),
 }, retired={
     "dram.bandwidth_gbps": f"bandwidth is per channel now — set dram.type "
                            f"({', '.join(DRAM_TYPES)}) and dram.channels, or "
@@ -306,6 +311,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         int8_unit_acc_bits=v["int8_unit.accumulator_bits"],
         keep_activations=v["residency.activations"], keep_weights=v["residency.weights"],
         fuse_pool=v["ppu.fuse_pool"], fuse_add=v["ppu.fuse_add"],
+        node_nm=v.get("node.nm"), node_voltage_v=v.get("node.voltage_v"),
         objective=Objective(v["mapping.objective"]),
         tech=tech,
         source=file or "",

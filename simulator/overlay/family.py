@@ -25,6 +25,7 @@ from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
 from simulator.overlay.residency import plan_network
 from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
+from simulator.tech_scaling import scale_tech
 from simulator.trace import Trace
 from workloads.errors import ConfigError
 from workloads.layers import Conv2d, Layer
@@ -226,6 +227,9 @@ def _chip(spec: ChipSpec) -> Chip:
 def _tech_table(chip: Chip, tech: TechTable | None) -> TechTable:
     try:
         table = tech if tech is not None else load_tech(chip.tech)
+        if chip.node_nm is not None or chip.node_voltage_v is not None:
+            table = scale_tech(table, chip.node_nm or table.node_nm,
+                               chip.node_voltage_v or table.voltage_v)
         table.require(TECH_ENTRIES | chip.pe_array.pe.tech_entries | INT8_UNIT.tech_entries)
     except ConfigError as err:
         raise err.with_context(file=chip.source or chip.name, key="tech") from None
