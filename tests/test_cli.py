@@ -110,6 +110,10 @@ def test_list(capsys):
     assert len(data["networks"]) == 7
     assert data["families"] == {"overlay": {"engines": ["analytical", "event"]}}
     assert {c["family"] for c in data["chips"]} == {"overlay"}
+    kinds = {d["name"]: d for d in data["dram_types"]}
+    assert set(kinds) == {"ddr3", "ddr4", "lpddr4", "lpddr5", "hbm2", "gddr5"}
+    assert kinds["lpddr4"]["channel_gbps"] == 6.4 and kinds["hbm2"]["energy_pj_per_bit"] == 3.9
+    assert all(d["source"] for d in data["dram_types"])
 
 
 def test_simulate_does_not_import_torch():
