@@ -46,10 +46,20 @@ def test_simulation_totals_are_unchanged(recorder):
 
 
 def test_torch_models_are_unchanged(recorder):
+    """Same parameters, same outputs — to float32 rounding: CPUs with other vector units sum
+    in another order (the exact floats were recorded on one machine)."""
     pytest.importorskip("torch")
     recorded = json.loads((GOLDEN / "models.json").read_text())
-    diffs = _compare(recorded, recorder.record_models())
-    assert not diffs, "\n".join(diffs[:10])
+    now = recorder.record_models()
+    assert set(now) == set(recorded)
+    for name, old in recorded.items():
+        new = now[name]
+        assert new["state_dict"] == old["state_dict"], name
+        assert new["argmax"] == old["argmax"], name
+        assert float(new["output_sum"]) == pytest.approx(float(old["output_sum"]), rel=1e-5,
+                                                          abs=1e-4), name
+        assert [float(v) for v in new["output_head"]] == pytest.approx(
+            [float(v) for v in old["output_head"]], rel=1e-5, abs=1e-4), name
 
 
 def test_result_schema_is_the_golden_one():

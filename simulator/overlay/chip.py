@@ -156,6 +156,8 @@ class Chip:
     keep_weights: bool = True  # all weights stay on chip when they fit
     fuse_pool: bool = False  # non-overlapping pooling runs in the producer's post-processing
     fuse_add: bool = False  # a residual add runs in the producer's post-processing
+    #: the next layer's first weight tile loads while the current layer finishes
+    overlap_layers: bool = True
     node_nm: float | None = None  # the tech table scaled to this node (None: as it is)
     node_voltage_v: float | None = None  # … and supply voltage (None: the table's)
 
@@ -238,6 +240,7 @@ SCHEMA = Schema({
     "full_precision": _choice(FullPrecision),
     "accumulator_bits": _int(8, 64),
     "mapping.objective": _choice(Objective, required=False, default="energy"),
+    "overlap_layers": Setting("bool", required=False, default=True),
     "residency.activations": Setting("bool", required=False, default=True),
     "residency.weights": Setting("bool", required=False, default=True),
     "tech": Setting("str"),
@@ -311,6 +314,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         int8_unit_acc_bits=v["int8_unit.accumulator_bits"],
         keep_activations=v["residency.activations"], keep_weights=v["residency.weights"],
         fuse_pool=v["ppu.fuse_pool"], fuse_add=v["ppu.fuse_add"],
+        overlap_layers=v["overlap_layers"],
         node_nm=v.get("node.nm"), node_voltage_v=v.get("node.voltage_v"),
         objective=Objective(v["mapping.objective"]),
         tech=tech,

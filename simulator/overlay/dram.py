@@ -88,25 +88,31 @@ class Dram:
         """The busiest channel's busy cycles."""
         return max(self.busy)
 
-    def transfer(self, nbytes: int, stream: str) -> Generator[Any, Any, None]:
+    def transfer(self, nbytes: int, stream: str, *, region: str = "",
+                 trace: Trace | None = None) -> Generator[Any, Any, None]:
         """Process: move ``nbytes`` for ``stream``; ends when the data has arrived (at once
-        for nothing: a stream kept on chip)."""
+        for nothing: a stream kept on chip). ``region`` names whose tensor it is (each
+        layer's streams start at their own address, channel 0); ``trace`` records it
+        instead of the DRAM's own."""
         if nbytes <= 0:
             return
         bursts = -(-nbytes // self.chip.dram.burst_bytes)
-        first = self._next.get(stream, 0)
-        self._next[stream] = first + bursts
+        key = f"{region}:{stream}"
+        first = self._next.get(key, 0)
+        self._next[key] = first + bursts
         n = len(self.channels)
         parts = split_bursts(bursts, first % n, n)
+        rec = self.trace if trace is None else trace
         if len(parts) == 1:
-            yield from self._move(*parts[0], stream)
+            yield from self._move(*parts[0], stream, rec)
         else:
-            yield self.env.all_of([self.env.process(self._move(ch, b, stream))
+            yield self.env.all_of([self.env.process(self._move(ch, b, stream, rec))
                                    for ch, b in parts])
         if self.latency:
             yield self.env.timeout(self.latency)
 
-    def _move(self, channel: int, bursts: int, stream: str) -> Generator[Any, Any, None]:
+    def _move(self, channel: int, bursts: int, stream: str,
+              trace: Trace | None) -> Generator[Any, Any, None]:
         occ = self._cycles.get(bursts)
         if occ is None:
             occ = self._cycles[bursts] = int(channel_cycles(self.chip, bursts))
@@ -115,6 +121,6 @@ class Dram:
             start = self.env.now
             yield self.env.timeout(occ)
         self.busy[channel] += occ
-        if self.trace is not None:
+        if trace is not None:
             label = stream if len(self.channels) == 1 else f"ch{channel}:{stream}"
-            self.trace.add("dram", start, start + occ, label)
+            trace.add("dram", start, start + occ, label)

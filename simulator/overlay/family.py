@@ -2,8 +2,10 @@
 
 Per layer: lower it onto the chip's units (:mod:`.problem`), choose and price a mapping
 (:mod:`.mapping`), time it with an engine (:mod:`.engines`), count its actions and their
-energy (:mod:`.energy`). Layers run back to back and a frame starts when the previous one
-ends, so a frame's latency and the interval between frames are both the sum of the layers.
+energy (:mod:`.energy`). Each layer's span starts when the previous one's last store ends
+(the next layer's first weight tile may load before, ``overlap_layers``) and a frame starts
+when the previous one ends, so a frame's latency and the interval between frames are both
+the sum of the spans.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from simulator.family import ChipSpec, Family, check_batch
 from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, chip_from_settings
 from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
-from simulator.overlay.engines import ENGINES, Engine, get_engine
+from simulator.overlay.engines import ENGINES, Engine, LayerJob, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
 from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import Problem, Unit, mac_model, problem_for
@@ -153,11 +155,11 @@ class OverlayFamily(Family):
                             add=step.add)
             plans.append((step, p, *choose_mapping(p, chip, table)))
         eng.check_network([mapping for _, _, mapping, _ in plans])
-        for step, p, mapping, totals in plans:
+        jobs = [LayerJob(step.name, p, mapping, totals, after_layer=k > 0)
+                for k, (step, p, mapping, totals) in enumerate(plans)]
+        timings = eng.time_network(jobs, chip, trace=rec)
+        for (step, p, mapping, totals), job, timing in zip(plans, jobs, timings, strict=True):
             layer = step.layer
-            if rec is not None:
-                rec.offset, rec.layer = offset, step.name
-            timing = eng.time_layer(p, chip, mapping, totals, trace=rec)
             actions = count_actions(p, chip, mapping, totals)
             model = mac_model(p, chip)
             energy = energy_breakdown_pj(actions, chip, table, cycles=timing.cycles,
@@ -172,13 +174,13 @@ class OverlayFamily(Family):
                 stall_cycles=timing.cycles - totals.compute_cycles,
                 compute_wait_cycles=timing.compute_wait_cycles,
                 load_wait_cycles=timing.load_wait_cycles,
-                lower_bound_cycles=totals.lower_bound(chip.dram_latency_cycles),
+                lower_bound_cycles=job.lower_bound(chip),
                 serial_cycles=totals.serial_cycles, stall_causes=dict(timing.stalls),
                 dram_bytes_by_stream={"weights": totals.weight_bytes,
                                       "inputs": totals.input_bytes,
                                       "outputs": totals.output_bytes,
                                       "psums": totals.psum_bytes},
-                dram_busy_cycles=totals.dram_occupancy, mapping=mapping, actions=actions,
+                dram_busy_cycles=job.dram_busy_cycles(chip), mapping=mapping, actions=actions,
             )
             layers.append(LayerResult(
                 name=step.name, kind=layer.kind.value, unit=p.unit.value,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from simulator.overlay.engines.analytical import AnalyticalEngine
-from simulator.overlay.engines.base import Engine, LayerTiming
+from simulator.overlay.engines.base import Engine, LayerJob, LayerTiming
 from simulator.overlay.engines.event import EventEngine
 
-__all__ = ["ENGINES", "AnalyticalEngine", "Engine", "EventEngine", "LayerTiming", "get_engine"]
+__all__ = ["ENGINES", "AnalyticalEngine", "Engine", "EventEngine", "LayerJob", "LayerTiming",
+           "get_engine"]
 
 ENGINES: dict[str, type[Engine]] = {"analytical": AnalyticalEngine, "event": EventEngine}
 

@@ -13,6 +13,14 @@ in flight (``dram``), for the loader held up by a full input or weight buffer (`
 or by an output slot still in post-processing or write-back (``ppu``); after the last tile,
 its post-processing (``ppu``) and store (``dram``). Busy and stall cycles sum to the layer's
 cycles, and the largest of them is the layer's ``bound``.
+
+A network runs in one simulation: a layer's span starts when the previous layer's last store
+ends. With the chip's ``overlap_layers`` its loader starts earlier, as soon as the previous
+layer's loader has issued its last load: its first weight tile takes the next free weight slot
+(with double buffering, the one the previous layer's second-to-last weight tile frees) and
+loads, contending with the previous layer's traffic on the DRAM, while that layer computes its
+last tiles and stores its last outputs; its inputs — that layer's outputs — and everything
+else wait for the end.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import simpy
 from simulator.overlay.buffers import TileBuffer
 from simulator.overlay.chip import Chip
 from simulator.overlay.dram import Dram
-from simulator.overlay.engines.base import STALL_CAUSES, Engine, LayerTiming
+from simulator.overlay.engines.base import STALL_CAUSES, Engine, LayerJob, LayerTiming
 from simulator.overlay.mapping import Mapping, Totals
 from simulator.overlay.pe_array import ComputeUnit
 from simulator.overlay.problem import Problem
@@ -56,23 +64,75 @@ class EventEngine(Engine):
 
     def time_layer(self, p: Problem, chip: Chip, mapping: Mapping, totals: Totals, *,
                    trace: Trace | None = None) -> LayerTiming:
-        if mapping.tiles > MAX_EVENT_TILES:
-            raise ConfigError(f"layer '{p.name}' maps to {mapping.tiles:,} tiles on this chip; "
-                              f"the event engine times at most {MAX_EVENT_TILES:,} per layer — "
-                              "use --engine analytical (or larger buffers)", key="--engine",
-                              value=self.name, has_value=True)
-        s = build_schedule(p, chip, mapping)
+        if trace is not None:  # (the network run places intervals itself)
+            layer = Trace(offset=trace.offset, layer=trace.layer, intervals=trace.intervals)
+            return self._run([LayerJob(trace.layer, p, mapping, totals)], chip, [layer])[0]
+        return self._run([LayerJob(p.name, p, mapping, totals)], chip, None)[0]
+
+    def time_network(self, jobs: Sequence[LayerJob], chip: Chip, *,
+                     trace: Trace | None = None) -> list[LayerTiming]:
+        traces = (None if trace is None else
+                  [Trace(layer=job.name, intervals=trace.intervals) for job in jobs])
+        return self._run(jobs, chip, traces)
+
+    def _run(self, jobs: Sequence[LayerJob], chip: Chip,
+             traces: list[Trace] | None) -> list[LayerTiming]:
+        for job in jobs:
+            if job.mapping.tiles > MAX_EVENT_TILES:
+                raise ConfigError(f"layer '{job.problem.name}' maps to {job.mapping.tiles:,} "
+                                  f"tiles on this chip; the event engine times at most "
+                                  f"{MAX_EVENT_TILES:,} per layer — use --engine analytical "
+                                  "(or larger buffers)", key="--engine", value=self.name,
+                                  has_value=True)
         env = simpy.Environment()
-        dram = Dram(env, chip, trace)
-        wbuf = TileBuffer(env, "weight", chip.weight_buffer)
-        ibuf = TileBuffer(env, "input", chip.input_buffer)
-        obuf = TileBuffer(env, "output", chip.output_buffer)
+        dram = Dram(env, chip, None)
+        bufs = (TileBuffer(env, "weight", chip.weight_buffer),
+                TileBuffer(env, "input", chip.input_buffer),
+                TileBuffer(env, "output", chip.output_buffer))
+        runs: list[_LayerRun] = []
+        for k, job in enumerate(jobs):
+            prev = runs[-1] if runs else None
+            weights_from = None if prev is None else \
+                (prev.loads_issued if chip.overlap_layers else prev.done)
+            runs.append(_LayerRun(env, dram, bufs, job, region=str(k),
+                                  trace=None if traces is None else traces[k],
+                                  weights_from=weights_from,
+                                  rest_from=None if prev is None else prev.done))
+        env.run()
+        if any(b.slots.level != b.slots.capacity for b in bufs):
+            raise RuntimeError("event engine: buffer slots still held at the end of the run; "
+                               "please report")
+        timings, start = [], 0
+        for run in runs:
+            timings.append(run.timing(start))
+            start = run.end
+        return timings
+
+
+class _LayerRun:
+    """The processes of one layer (see the module doc): ``weights_from`` and ``rest_from``
+    are the events its first weight load, and everything else, wait for (None: at once)."""
+
+    def __init__(self, env: simpy.Environment, dram: Dram,
+                 bufs: tuple[TileBuffer, TileBuffer, TileBuffer], job: LayerJob, *,
+                 region: str, trace: Trace | None, weights_from: simpy.Event | None,
+                 rest_from: simpy.Event | None) -> None:
+        p = job.problem
+        s = build_schedule(p, dram.chip, job.mapping)
+        self.env, self.p, self.n = env, p, len(s)
+        self.loads_issued, self.done = env.event(), env.event()
+        self.stats: dict[str, float] = {"compute_wait": 0, "load_wait": 0, "done": 0,
+                                        "stored": 0}
+        self.stalls: dict[str, float] = dict.fromkeys(STALL_CAUSES, 0)
+        self.busy = int(s.compute_cycles.sum())
+        self.stores = int(s.output_done.sum())
+        self.marks: dict[str, float] = {}
+        self.end = 0
         unit = ComputeUnit(env, p.unit.value, trace)
         ppu = ComputeUnit(env, "ppu", trace)
+        wbuf, ibuf, obuf = bufs
         handoff: simpy.Store = simpy.Store(env)
-        stats: dict[str, float] = {"compute_wait": 0, "load_wait": 0, "done": 0, "stored": 0}
-        stalls: dict[str, float] = dict.fromkeys(STALL_CAUSES, 0)
-        n = len(s)
+        n = self.n
         new_w, new_i = s.new_weight.tolist(), s.new_input.tolist()
         w_bytes, i_bytes = s.weight_bytes.tolist(), s.input_bytes.tolist()
         psum_in, store = s.psum_load_bytes.tolist(), s.store_bytes.tolist()
@@ -80,59 +140,67 @@ class EventEngine(Engine):
         compute, post = s.compute_cycles.tolist(), s.post_cycles.tolist()
         new_out, out_done = s.new_output.tolist(), s.output_done.tolist()
         rel_w, rel_i = s.weight_release.tolist(), s.input_release.tolist()
-        last_writer: dict[str, float] = {}
+        stats, stalls, marks = self.stats, self.stalls, self.marks
+
+        def move(nbytes: int, stream: str) -> simpy.Process:
+            return env.process(dram.transfer(nbytes, stream, region=region, trace=trace))
 
         def loader() -> Generator[Any, Any, None]:
+            if weights_from is not None:
+                yield weights_from
             w_ev = i_ev = None
             for i in range(n):
-                waited = {"buffers": 0.0}
-                for new, nbytes, buf, stream in ((new_w[i], w_bytes[i], wbuf, "weights"),
-                                                 (new_i[i], i_bytes[i], ibuf, "inputs")):
-                    if not new:
-                        continue
+                waited = 0.0
+                if new_w[i]:
                     t0 = env.now
-                    yield buf.acquire()
-                    waited["buffers"] += env.now - t0
+                    yield wbuf.acquire()
+                    waited += env.now - t0
                     # a tile of nothing but padding takes a slot but moves no data
-                    ev = env.process(dram.transfer(nbytes, stream)) if nbytes else None
-                    if buf is wbuf:
-                        w_ev = ev
-                    else:
-                        i_ev = ev
-                stats["load_wait"] += waited["buffers"]
+                    w_ev = move(w_bytes[i], "weights") if w_bytes[i] else None
+                if i == 0 and rest_from is not None:
+                    yield rest_from  # the previous layer's outputs are this one's inputs
+                if new_i[i]:
+                    t0 = env.now
+                    yield ibuf.acquire()
+                    waited += env.now - t0
+                    i_ev = move(i_bytes[i], "inputs") if i_bytes[i] else None
+                stats["load_wait"] += waited
                 yield handoff.put((w_ev, i_ev))
+            self.loads_issued.succeed()
 
         # Output slots are taken in output order by their own process, ahead of the compute
         # unit and without holding up the operand loads; a tile that continues a reduction
         # gets its partial sums read back (prefetched) as soon as it has its slot.
         slot_ready: dict[int, simpy.Event] = {}
-        slot_taken: dict[int, float] = {}
+        arrived = {i: env.event() for i in range(n) if new_out[i]}
 
         def outputs() -> Generator[Any, Any, None]:
+            if rest_from is not None:
+                yield rest_from
             for i in range(n):
                 if not new_out[i]:
                     continue
                 yield obuf.acquire()
-                slot_taken[i] = env.now
-                slot_ready[i] = (env.process(dram.transfer(psum_in[i], "psums"))
-                                 if psum_in[i] else env.timeout(0))
+                slot_ready[i] = move(psum_in[i], "psums") if psum_in[i] else env.timeout(0)
                 arrived[i].succeed()
-
-        arrived = {i: env.event() for i in range(n) if new_out[i]}
 
         def writer(i: int, last: bool) -> Generator[Any, Any, None]:
             if skip[i]:  # a fused residual add reads its shortcut first
-                yield env.process(dram.transfer(skip[i], "inputs"))
+                yield move(skip[i], "inputs")
             if post[i]:
                 yield env.process(ppu.run(post[i], "post"))
             if last:
-                last_writer["post_end"] = env.now
-            yield env.process(dram.transfer(store[i], "outputs" if post[i] or p.w_bits == 0
-                                            else "psums"))
+                marks["post_end"] = env.now
+            yield move(store[i], "outputs" if post[i] or p.w_bits == 0 else "psums")
             yield obuf.release()
             stats["stored"] += 1
+            if stats["stored"] == self.stores:
+                self.end = int(env.now)
+                self.done.succeed()
 
         def computer() -> Generator[Any, Any, None]:
+            if rest_from is not None:
+                yield rest_from
             for i in range(n):
                 t0 = env.now
                 w_ev, i_ev = yield handoff.get()
@@ -157,23 +225,26 @@ class EventEngine(Engine):
                 if out_done[i]:
                     env.process(writer(i, last=i == n - 1))
                 stats["done"] += 1
-            last_writer["compute_end"] = env.now
+            marks["compute_end"] = env.now
 
         env.process(loader())
         env.process(outputs())
         env.process(computer())
-        env.run()
-        if stats["done"] != n or stats["stored"] != int(s.output_done.sum()):
-            raise RuntimeError(f"event engine: layer '{p.name}' finished {stats['done']:.0f} "
-                               f"of {n} tiles and {stats['stored']:.0f} stores; please report")
+
+    def timing(self, start: int) -> LayerTiming:
+        """Its span from ``start`` (the previous layer's end) to its last store."""
+        stats, stalls, marks = self.stats, dict(self.stalls), self.marks
+        if stats["done"] != self.n or stats["stored"] != self.stores:
+            raise RuntimeError(f"event engine: layer '{self.p.name}' finished "
+                               f"{stats['done']:.0f} of {self.n} tiles and "
+                               f"{stats['stored']:.0f} stores; please report")
         # after the last tile: its post-processing, then its store (and any earlier ones)
-        end, done = env.now, last_writer["compute_end"]
-        post_end = min(max(last_writer.get("post_end", done), done), end)
+        end, done = self.end, marks["compute_end"]
+        post_end = min(max(marks.get("post_end", done), done), end)
         stalls["ppu"] += post_end - done
         stalls["dram"] += end - post_end
         measured = {k: int(v) for k, v in stalls.items()}
-        busy = int(sum(compute))
-        terms = {"compute": busy, **measured}
+        terms = {"compute": self.busy, **measured}
         bound = max(terms, key=lambda k: terms[k])  # compute: the unit that runs the layer
-        return LayerTiming(int(env.now), int(stats["compute_wait"]), int(stats["load_wait"]),
+        return LayerTiming(end - start, int(stats["compute_wait"]), int(stats["load_wait"]),
                            stalls=measured, bound=bound)

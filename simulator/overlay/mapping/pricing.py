@@ -163,8 +163,9 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     k0, c0 = ks[:, 0], cs[:, 0]
     first_occ = (transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in))[0]
                  if p.in_dram else zeros)
-    if p.w_bits and p.w_dram:
-        first_occ = first_occ + transfer(chip, weight_tile_bytes(p, k0, c0))[0]
+    first_w, first_w_moved = ((transfer(chip, weight_tile_bytes(p, k0, c0)))
+                              if p.w_bits and p.w_dram else (zeros, zeros))
+    first_occ = first_occ + first_w
     k_last = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
     last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, pt.last_out)
     last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0] + lat
@@ -214,7 +215,8 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     return PricedCandidates.broadcast(
         (len(orders), n),
         compute=compute, post=post, occupancy=occupancy, transfers=transfers,
-        first_load=first_load, last_post=last_post, last_store=last_store, slot=slot,
+        first_load=first_load, first_weight=first_w, first_weight_moved=first_w_moved,
+        last_post=last_post, last_store=last_store, slot=slot,
         serial=compute + post + alone + transfers * lat, spill=spill,
         tiles=nk * nc * npx * g, rows=used_rows, cols=used_cols, cycles=cycles,
         energy=energy, **streams,

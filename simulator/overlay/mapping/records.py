@@ -49,6 +49,10 @@ class Totals:
     last_store: int  # post-processing + store of the last output tile (latency included)
     slot_cycles: int  # buffer-slot bound: Σ slot hold times / slots, worst buffer
     serial_cycles: int  # every tile's transfers, compute and post-processing back to back
+    #: the first tile's weights: their transfer alone (no latency) and bytes moved — the
+    #: load that may run while the previous layer finishes (``overlap_layers``)
+    first_weight_cycles: int = 0
+    first_weight_bytes: int = 0
 
     @property
     def dram_bytes(self) -> int:
@@ -65,6 +69,24 @@ class Totals:
     def _dram(self, latency: int) -> int:
         """The DRAM's busy time and one latency (nothing when nothing moves)."""
         return self.dram_occupancy + latency if self.dram_occupancy else 0
+
+    def overlapped_bound(self, latency: int, rest_occupancy: int, hidden: int) -> int:
+        """:meth:`lower_bound` of a layer whose first weight tile loaded, for ``hidden``
+        cycles of its transfer and latency, while the previous layer ran (``overlap_layers``):
+        the first tile waits that much less (never less than for its inputs), the DRAM is busy
+        that much less in the layer's own span (never less than ``rest_occupancy``, its time
+        for the other bytes) and the weight slot is held that much less. ``hidden`` =
+        ``first_weight_cycles`` + latency: the whole load ran before."""
+        w = self.first_weight_cycles
+        hidden = min(max(hidden, 0), w + latency if w else 0)
+        if not hidden:
+            return self.lower_bound(latency)
+        inputs = self.first_load - latency - w if self.first_load else 0
+        first = max(inputs + latency if inputs > 0 else 0, self.first_load - hidden)
+        dram = max(rest_occupancy, self.dram_occupancy - hidden)
+        return max(first + max(self.compute_cycles, self.ppu_cycles - self.last_post)
+                   + self.last_store, dram + latency if dram else 0,
+                   max(self.slot_cycles - hidden, 0))
 
     def bound(self, latency: int) -> str:
         """What limits the layer, the largest of its terms: ``compute`` (the unit), ``ppu``,
@@ -92,6 +114,8 @@ class PricedCandidates:
     occupancy: np.ndarray
     transfers: np.ndarray
     first_load: np.ndarray
+    first_weight: np.ndarray  # the first weight tile's transfer cycles and bytes moved
+    first_weight_moved: np.ndarray
     last_post: np.ndarray
     last_store: np.ndarray
     slot: np.ndarray
@@ -123,5 +147,6 @@ class PricedCandidates:
             dram_occupancy=at(self.occupancy), transfers=at(self.transfers),
             first_load=at(self.first_load), last_post=at(self.last_post),
             last_store=at(self.last_store), slot_cycles=at(self.slot),
-            serial_cycles=at(self.serial),
+            serial_cycles=at(self.serial), first_weight_cycles=at(self.first_weight),
+            first_weight_bytes=at(self.first_weight_moved),
         )

@@ -35,8 +35,13 @@ class TestEvent(EngineContract):
         ana = simulate(net, "edge", engine="analytical")
         ev = simulate(net, "edge", engine="event")
         assert ev.latency_cycles > ana.latency_cycles
-        for a, e in zip(ana.layers, ev.layers, strict=True):
+        off = apply_overrides(load_chip("edge"), {"overlap_layers": False})
+        ana_off = simulate(net, off, engine="analytical")
+        ev_off = simulate(net, off, engine="event")
+        for a, e in zip(ana_off.layers, ev_off.layers, strict=True):  # alone: a bound
             assert a.cycles <= e.cycles <= e.details.serial_cycles
+        for e in ev.layers:  # overlapped: the bound takes the whole first load as hidden
+            assert e.details.lower_bound_cycles <= e.cycles <= e.details.serial_cycles
 
     def test_trace_covers_dram_array_and_ppu(self):
         result = simulate(get_network("cnv"), "edge", engine="event", trace=True)

@@ -1,13 +1,15 @@
 """Property tests over random layers and chips (hypothesis).
 
-Bounds: analytical ≤ event ≤ fully serial. Monotonicity: more DRAM channels, a faster DRAM,
-wider lanes, bigger buffers or more PEs never add cycles. Conservation: energy is the sum of
-its parts; DRAM bytes cover every unique weight, input and output; the tiling covers every MAC
-once; the class-based totals equal the sums over the explicit tile schedule.
+Bounds: analytical ≤ event ≤ fully serial, per layer and in network runs. Monotonicity: more
+DRAM channels, a faster DRAM, wider lanes, bigger buffers or more PEs never add cycles.
+Conservation: energy is the sum of its parts; DRAM bytes cover every unique weight, input and
+output; the tiling covers every MAC once; the class-based totals equal the sums over the
+explicit tile schedule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from simulator.overlay.dram import busy_cycles, transfer
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
-from simulator.overlay.engines import AnalyticalEngine, EventEngine
+from simulator.overlay.engines import AnalyticalEngine, EventEngine, LayerJob
 from simulator.overlay.mapping import choose_mapping
 from simulator.overlay.problem import Unit, mac_model, problem_for
 from simulator.overlay.schedule import build_schedule
@@ -132,6 +134,35 @@ def test_event_between_lower_bound_and_serial_sum(layer, chip, where):
     event = EventEngine().time_layer(p, chip, m, t)
     assert lower <= event.cycles <= t.serial_cycles
     assert event.cycles >= t.compute_cycles
+
+
+@SETTINGS
+@given(layers=st.lists(st.one_of(conv_layers(), ppu_layers()), min_size=2, max_size=3),
+       chip=chips(), overlap=st.booleans())
+def test_network_run_between_the_bounds(layers, chip, overlap):
+    """Layers in one event run: each span between its bound (the first weight load all
+    hidden when it may overlap the previous layer) and its serial schedule plus the next
+    layer's first weight transfer (which may contend with its traffic, once); without overlap
+    each span is the layer timed alone."""
+    chip = dataclasses.replace(chip, overlap_layers=overlap)
+    jobs = []
+    for i, layer in enumerate(layers):
+        p, m, t = mapped(layer, chip)
+        jobs.append(LayerJob(f"l{i}", p, m, t, after_layer=i > 0))
+    timings = EventEngine().time_network(jobs, chip)
+    for k, (job, timing) in enumerate(zip(jobs, timings, strict=True)):
+        nxt = jobs[k + 1] if k + 1 < len(jobs) else None
+        extra = nxt.totals.first_weight_cycles if nxt and nxt.prefetches(chip) else 0
+        assert job.lower_bound(chip) <= timing.cycles <= job.totals.serial_cycles + extra
+        assert timing.cycles >= job.totals.compute_cycles
+        assert sum(timing.stalls.values()) == timing.cycles - job.totals.compute_cycles
+        if not overlap:
+            alone = EventEngine().time_layer(job.problem, chip, job.mapping, job.totals)
+            assert timing.cycles == alone.cycles
+    estimate = AnalyticalEngine().time_network(jobs, chip)
+    for job, timing in zip(jobs, estimate, strict=True):
+        assert job.lower_bound(chip) <= timing.cycles <= job.totals.lower_bound(
+            chip.dram_latency_cycles)
 
 
 @SETTINGS
