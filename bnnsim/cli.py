@@ -283,9 +283,11 @@ def build_parser() -> _Parser:
     lst.add_argument("--json", metavar="FILE", help="write the listing as JSON ('-': stdout)")
     lst.set_defaults(func=_cmd_list)
 
+    from explorer import commands as explorer_commands
     from reference import commands
 
     commands.register(sub)
+    explorer_commands.register(sub)
     parser.commands = dict(sub.choices)
     return parser
 

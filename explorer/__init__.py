@@ -1,8 +1,15 @@
-"""Design-space exploration with Optuna (next on the roadmap; see docs/design.md).
+"""Design-space exploration: Optuna studies over chip fields and quantisations.
 
-It will search chip parameters (through the same dotted-path overrides as ``--set``) and
-quantisation configs against accuracy (``reference``), latency and energy (``simulator``).
-Nothing is exported yet.
+``explorer.space`` parses and validates search-space files; ``explorer.evaluate`` turns one
+design point into metrics (or an infeasible verdict with its reason) through the simulator;
+``explorer.study`` runs and resumes studies on a journal file or an RDB (PostgreSQL) storage
+and extracts their Pareto sets; ``explorer.commands`` is ``bnnsim explore`` / ``pareto``.
+Optuna is imported by ``study`` (and the commands when they run) only. See docs/explorer.md.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from explorer.evaluate import Evaluation, Evaluator
+from explorer.space import Space, load_space, parse_space
+
+__all__ = ["Evaluation", "Evaluator", "Space", "load_space", "parse_space"]

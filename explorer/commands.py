@@ -1,0 +1,243 @@
+"""The ``explore`` and ``pareto`` subcommands of the ``bnnsim`` CLI.
+
+:func:`register` adds them to the CLI's subparsers; handlers import optuna only when they run.
+Bad input (a space file, a flag, a storage that cannot be opened, a study made from another
+space) raises :class:`~workloads.errors.ConfigError`: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import multiprocessing
+import time
+from typing import Any
+
+from workloads.errors import ConfigError
+from workloads.files import Outputs
+
+__all__ = ["register"]
+
+MAX_TRIALS = 10_000_000
+MAX_WORKERS = 256
+
+
+def _count(flag: str, low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; allowed: an "
+                                             f"integer in [{low}, {high}]") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: an integer "
+                                             f"in [{low}, {high}]")
+        return value
+
+    parse.__name__ = flag
+    return parse
+
+
+def register(subparsers: Any) -> None:
+    from explorer.defaults import DEFAULT_STORAGE, SAMPLERS
+
+    p = subparsers.add_parser(
+        "explore", help="search chips and bit-widths with Optuna against accuracy, latency, "
+                        "energy and area",
+        description="Run (or resume) a multi-objective study over a search space.")
+    p.add_argument("--space", default=None,
+                   help="search-space YAML (default: the packaged default space)")
+    p.add_argument("--trials", type=_count("--trials", 1, MAX_TRIALS), required=True,
+                   help="finished trials the study should have (a rerun adds the missing)")
+    p.add_argument("--storage", default=None,
+                   help=f"journal file path (default: {DEFAULT_STORAGE}) or an RDB URL, "
+                        "e.g. postgresql://user:pass@host/db")
+    p.add_argument("--study", default=None, help="study name (default: the space's name)")
+    p.add_argument("--workers", type=_count("--workers", 1, MAX_WORKERS), default=1,
+                   help="local worker processes sharing the study (default 1)")
+    p.add_argument("--engine", choices=("analytical", "event"), default=None,
+                   help="timing engine (default: the chip family's first, analytical)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="nsga2",
+                   help="nsga2 (default), nsga3, tpe, gp, random, grid")
+    p.add_argument("--seed", type=_count("--seed", 0, 2**32 - 1), default=None,
+                   help="sampler seed (worker i uses seed + i)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the Pareto set as JSON ('-': stdout)")
+    p.set_defaults(func=_explore)
+
+    p = subparsers.add_parser("pareto", help="print the Pareto set of a study",
+                              description="The admissible, non-dominated trials of a study.")
+    p.add_argument("--storage", default=None,
+                   help=f"journal file or RDB URL (default: {DEFAULT_STORAGE})")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the set as CSV")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the set as JSON ('-': stdout)")
+    p.set_defaults(func=_pareto)
+
+
+def _space(path: str | None) -> Any:
+    from importlib.resources import as_file, files
+
+    from explorer.space import load_space
+
+    if path is not None:
+        return load_space(path)
+    with as_file(files("explorer") / "spaces" / "default.yaml") as default:
+        return load_space(default)
+
+
+def _worker(space_path: str | None, kwargs: dict[str, Any]) -> None:
+    from explorer.study import run_study
+
+    run_study(_space(space_path), progress=False, **kwargs)
+
+
+def _explore(args: argparse.Namespace, out: Outputs) -> int:
+    from explorer.defaults import DEFAULT_STORAGE
+    from explorer.study import pareto_trials, run_study
+
+    out.inputs(args.space)
+    out.declare("--json", None if args.json == "-" else args.json)
+    storage = args.storage or DEFAULT_STORAGE
+    if "://" not in storage and args.space is not None:
+        from pathlib import Path
+
+        if Path(storage).exists() and Path(storage).resolve() == Path(args.space).resolve():
+            raise ConfigError("is the space file: a study's journal is a file of its own",
+                              key="--storage", value=storage, has_value=True)
+    space = _space(args.space)
+    kwargs = {"trials": args.trials, "storage": storage, "study_name": args.study,
+              "sampler": args.sampler, "engine": args.engine}
+    procs = []
+    start = time.perf_counter()
+    if args.workers > 1:
+        # the study exists before the helpers start (no creation race among them)
+        from explorer.study import make_sampler, open_storage, open_study
+
+        open_study(space, open_storage(storage), args.study,
+                   sampler=make_sampler(args.sampler, space, seed=args.seed))
+        ctx = multiprocessing.get_context("spawn")
+        for i in range(1, args.workers):
+            seed = None if args.seed is None else args.seed + i
+            proc = ctx.Process(target=_worker, args=(args.space, {**kwargs, "seed": seed}),
+                               daemon=True)
+            proc.start()
+            procs.append(proc)
+    try:
+        run = run_study(space, seed=args.seed, progress=not args.quiet, **kwargs)
+    finally:
+        for proc in procs:
+            proc.join()
+    seconds = time.perf_counter() - start
+    bad = [p.exitcode for p in procs if p.exitcode]
+    if bad:
+        raise ConfigError(f"{len(bad)} worker process(es) failed (exit codes "
+                          f"{', '.join(map(str, bad))}); the study keeps every finished trial "
+                          "— rerun to resume", key="--workers", value=args.workers,
+                          has_value=True)
+    study = run.study
+    front = pareto_trials(study, space)
+    n = len(study.trials)
+    print(f"study '{study.study_name}' ({storage}): {n} trials, {run.ran} run here in "
+          f"{seconds:.1f} s ({run.ran / seconds if seconds else 0:.1f} trials/s)"
+          f"{f' by {args.workers} workers' if args.workers > 1 else ''}")
+    _print_front(front, space.objectives)
+    if args.json:
+        _write_json(out, args.json, study.study_name, front)
+    return 0
+
+
+def _pareto(args: argparse.Namespace, out: Outputs) -> int:
+    import optuna
+
+    from explorer.defaults import DEFAULT_STORAGE
+    from explorer.study import _objectives, open_storage, pareto_trials
+
+    out.declare("--csv", args.csv)
+    out.declare("--json", None if args.json == "-" else args.json)
+    storage = args.storage or DEFAULT_STORAGE
+    if "://" not in storage:
+        from pathlib import Path
+
+        if not Path(storage).exists():
+            raise ConfigError("no such journal file", key="--storage", value=storage,
+                              has_value=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(storage)
+    try:
+        study = optuna.load_study(study_name=args.study, storage=store, sampler=None)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(store)]
+        raise ConfigError(f"no such study here; studies: {', '.join(names) or 'none'}",
+                          key="--study", value=args.study, has_value=True) from None
+    objectives = _objectives(study, None)
+    front = pareto_trials(study)
+    print(f"study '{study.study_name}': {len(study.trials)} trials, {len(front)} on the "
+          "Pareto front")
+    _print_front(front, objectives)
+    if args.csv:
+        rows = _rows(front)
+        header = list(rows[0]) if rows else ["trial"]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=header)
+        w.writeheader()
+        w.writerows(rows)
+        out.stage_text("--csv", buf.getvalue())
+    if args.json:
+        _write_json(out, args.json, study.study_name, front)
+    return 0
+
+
+def _rows(front: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for t in front:
+        row: dict[str, Any] = {"trial": t.number}
+        row.update(t.user_attrs["point"])
+        row.update(t.user_attrs["metrics"])
+        rows.append(row)
+    return rows
+
+
+def _print_front(front: list[Any], objectives: tuple[tuple[str, str], ...]) -> None:
+    from explorer.space import METRICS
+
+    if not front:
+        print("no admissible design yet (every trial infeasible or outside the constraints)")
+        return
+    params = list(front[0].user_attrs["point"])
+    metric_names = [m for m, _ in objectives]
+    others = [m for m in ("area", "latency", "energy") if m not in metric_names]
+    cols = metric_names + others
+    header = ["trial", *params, *(f"{m} {METRICS[m][0]}" for m in cols)]
+    lines = [header]
+    for t in sorted(front, key=lambda t: t.user_attrs["metrics"][cols[0]]):
+        point, m = t.user_attrs["point"], t.user_attrs["metrics"]
+        lines.append([str(t.number), *(_short(point[p]) for p in params),
+                      *(f"{m[c]:.4g}" for c in cols)])
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    print(f"Pareto set ({len(front)}; {', '.join(f'{m} {d}' for m, d in objectives)}):")
+    for j, r in enumerate(lines):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _short(value: Any) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return {"output_stationary": "OS", "weight_stationary": "WS",
+            "input_stationary": "IS"}.get(text, text)
+
+
+def _write_json(out: Outputs, target: str, name: str, front: list[Any]) -> None:
+    payload = {"study": name, "pareto": [
+        {"trial": t.number, **{k: t.user_attrs[k] for k in ("point", "metrics", "chip",
+                                                           "totals")}} for t in front]}
+    if target == "-":
+        import json
+
+        print(json.dumps(payload, indent=1, default=str))
+    else:
+        out.stage_json("--json", payload)

@@ -1,0 +1,105 @@
+"""One design point of a space: its chip, its quantisation, its metrics — or why it cannot run.
+
+The same evaluation serves an Optuna trial, a full grid and a test's brute force, so they
+can only differ in which points they visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from explorer.space import Space
+from workloads.errors import ConfigError
+
+__all__ = ["QUANT", "Evaluation", "Evaluator", "dominates", "pareto_front"]
+
+#: The name of the quantisation choice among a point's parameters.
+QUANT = "quant"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a point gives. ``feasible`` is False when the chip cannot be built (a check
+    across fields) or cannot run a layer (an accumulator too narrow, a tile that fits no
+    buffer): ``reason`` says why, in the simulator's words, and ``metrics`` is empty."""
+
+    point: dict[str, Any]
+    feasible: bool
+    reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    chip: dict[str, Any] = field(default_factory=dict)  # the chip's validated settings
+    totals: dict[str, Any] = field(default_factory=dict)  # the simulator's network totals
+
+    def violations(self, space: Space) -> list[float]:
+        """One value per constraint, then one for feasibility: ≤ 0 satisfied (Optuna's
+        ``constraints_func`` form)."""
+        if not self.feasible:
+            return [1.0] * (len(space.constraints) + 1)
+        return [c.violation(self.metrics[c.metric]) for c in space.constraints] + [-1.0]
+
+    def admissible(self, space: Space) -> bool:
+        return all(v <= 0 for v in self.violations(space))
+
+
+class Evaluator:
+    """Evaluates points of ``space`` (the base chip and each quantisation's network loaded
+    once)."""
+
+    def __init__(self, space: Space, *, engine: str | None = None) -> None:
+        from simulator import load_chip
+
+        self.space = space
+        self.engine = engine
+        self.base = load_chip(space.chip)
+        self._networks: dict[str, Any] = {}
+
+    def network(self, quant: str) -> Any:
+        from workloads import load_network
+
+        if quant not in self._networks:
+            self._networks[quant] = load_network(self.space.network, quant or None)
+        return self._networks[quant]
+
+    def __call__(self, point: Mapping[str, Any]) -> Evaluation:
+        from simulator import apply_overrides, simulate
+
+        point = dict(point)
+        quant = str(point.get(QUANT, self.space.quants[0]))
+        overrides = {k: v for k, v in point.items() if k != QUANT}
+        try:
+            chip = apply_overrides(self.base, overrides) if overrides else self.base
+            result = simulate(self.network(quant), chip, engine=self.engine)
+        except ConfigError as err:  # a design that cannot be built or cannot run
+            return Evaluation(point, False, str(err))
+        metrics = {
+            "latency": result.latency_s,
+            "energy": result.energy_pj * 1e-6,
+            "area": result.area_mm2,
+            "fps": result.frames_per_s,
+            "edp": result.energy_pj * 1e-6 * result.latency_s,
+        }
+        if self.space.accuracy is not None and quant in dict(self.space.accuracy.values):
+            metrics["accuracy"] = self.space.accuracy.get(quant)
+        return Evaluation(point, True, "", metrics, dict(getattr(chip, "raw", ())),
+                          result.total_dict())
+
+
+def dominates(a: Mapping[str, float], b: Mapping[str, float],
+              objectives: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``a`` is at least as good as ``b`` in every objective and better in one."""
+    better = False
+    for metric, direction in objectives:
+        x, y = (a[metric], b[metric]) if direction == "min" else (b[metric], a[metric])
+        if x > y:
+            return False
+        better = better or x < y
+    return better
+
+
+def pareto_front(items: list[tuple[Any, Mapping[str, float]]],
+                 objectives: tuple[tuple[str, str], ...]) -> list[Any]:
+    """The keys of ``items`` (key, metrics) no other item dominates, in their order."""
+    return [key for key, m in items
+            if not any(dominates(other, m, objectives) for _, other in items)]

@@ -1,0 +1,91 @@
+"""Search-space files: the default one loads, and every kind of bad file is one clear line."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+
+import pytest
+from conftest import SMALL, write_space
+
+from explorer.space import load_space
+from workloads.errors import ConfigError
+
+
+def test_the_default_space_loads():
+    with as_file(files("explorer") / "spaces" / "default.yaml") as path:
+        space = load_space(path)
+    assert space.network == "lfc" and space.quants == ("w1a1", "w1a2", "wta2", "w2a2")
+    assert [m for m, _ in space.objectives] == ["accuracy", "energy", "latency"]
+    assert space.grid_size() == 8 * 8 * 3 * 3 * 4 * 2 * 4
+
+
+def test_small_space(small_space):
+    space = load_space(small_space)
+    assert space.grid_size() == 32
+    assert space.metrics == ("accuracy", "energy", "latency", "area")
+    assert space.digest == load_space(small_space).digest  # stable
+
+
+def test_digest_changes_with_the_space(tmp_path):
+    a = load_space(write_space(tmp_path))
+    b = load_space(write_space(tmp_path, name="other",
+                               quant={"choices": ["w1a1"]}))
+    assert a.digest != b.digest
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"colour": 1}, "key 'colour': unknown key"),
+    ({"parameters": {"pe_array.legs": {"choices": [1]}}}, "not a field of the chip"),
+    ({"parameters": {"pe_array.rows": {"low": 0, "high": 8}}}, "pe_array.rows"),
+    ({"parameters": {"pe_array.rows": {"low": 8, "high": 4}}}, "low must be below high"),
+    ({"parameters": {"pe_array.rows": {"low": 2.5, "high": 8}}}, "integer bounds"),
+    ({"parameters": {"dataflow": {"low": 1, "high": 2}}}, "takes {choices"),
+    ({"parameters": {"dataflow": {"choices": ["diagonal"]}}}, "allowed"),
+    ({"parameters": {"pe_array.rows": {"choices": [4, 4]}}}, "repeated choice"),
+    ({"parameters": {"name": {"choices": ["x"]}}}, "not a searchable field"),
+    ({"parameters": {"clock_mhz": {"low": 100, "high": 200, "log": True, "step": 10}}},
+     "without log"),
+    ({"quant": {"choices": ["wxa1"]}}, "quant.choices"),
+    ({"quant": {"choices": []}}, "non-empty list"),
+    ({"objectives": {"happiness": "max"}}, "unknown metric"),
+    ({"objectives": {"energy": "lowest"}}, "allowed: min, max"),
+    ({"objectives": {}}, "a mapping of metric"),
+    ({"constraints": {"area": {"max": 1, "min": 2}}}, "min must not exceed max"),
+    ({"constraints": {"area": {"most": 1}}}, "unknown key"),
+    ({"accuracy": None}, "needs an accuracy source"),
+    ({"accuracy": {"table": {"w1a1": 97.0}}}, "no accuracy for w1a2"),
+    ({"accuracy": {"table": {"w1a1": 170.0, "w1a2": 1}}}, "0 to 100"),
+    ({"network": "no-such-net"}, "network"),
+    ({"chip": "no-such-chip"}, "chip"),
+])
+def test_bad_space_files_are_one_line(tmp_path, changes, words):
+    path = write_space(tmp_path, **changes)
+    with pytest.raises(ConfigError) as info:
+        load_space(path)
+    text = str(info.value)
+    assert words in text and "\n" not in text
+    assert str(path) in text or "--space" in text or "no-such" in text
+
+
+def test_missing_and_non_mapping_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such space file"):
+        load_space(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="is a mapping"):
+        load_space(tmp_path / "list.yaml")
+
+
+def test_accuracy_table_from_csv(tmp_path):
+    (tmp_path / "acc.csv").write_text("quant,accuracy\nw1a1,97.1\nw1a2,97.6\n")
+    space = load_space(write_space(tmp_path, accuracy={"table": "acc.csv"}))
+    assert space.accuracy is not None and space.accuracy.get("w1a2") == 97.6
+    (tmp_path / "bad.csv").write_text("q,a\nw1a1,x\n")
+    with pytest.raises(ConfigError, match="header line"):
+        load_space(write_space(tmp_path, accuracy={"table": "bad.csv"}))
+
+
+def test_grid_needs_a_step_for_float_ranges(tmp_path):
+    space = load_space(write_space(tmp_path, parameters={
+        **SMALL["parameters"], "clock_mhz": {"low": 100.0, "high": 200.0}}))
+    with pytest.raises(ConfigError, match="a grid needs"):
+        space.grid_size()

@@ -1,0 +1,123 @@
+"""Studies end to end on the analytical engine with accuracies from a table: the grid's
+Pareto set equals brute force, seeds reproduce, infeasible designs are trials with a reason,
+reruns resume, and a study refuses another space."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import optuna
+import pytest
+from conftest import write_space
+
+from explorer.evaluate import QUANT, Evaluator, pareto_front
+from explorer.space import load_space
+from explorer.study import hypervolume, open_storage, pareto_trials, run_study
+from workloads.errors import ConfigError
+
+
+def _grid(space):
+    names = [p.path for p in space.parameters]
+    for values in itertools.product(*(p.grid() for p in space.parameters), space.quants):
+        yield dict(zip([*names, QUANT], values, strict=True))
+
+
+def test_grid_study_pareto_set_equals_brute_force(small_space, tmp_path):
+    space = load_space(small_space)
+    run = run_study(space, trials=space.grid_size(), storage=str(tmp_path / "s.journal"),
+                    sampler="grid", seed=0, progress=False)
+    study = run.study
+    assert len(study.trials) == 32 and run.ran == 32
+    seen = {tuple(sorted(t.user_attrs["point"].items())) for t in study.trials}
+    assert len(seen) == 32  # the whole grid, each point once
+
+    evaluate = Evaluator(space)
+    evals = [evaluate(point) for point in _grid(space)]
+    admissible = [(tuple(sorted(e.point.items())), e.metrics) for e in evals
+                  if e.admissible(space)]
+    brute = set(pareto_front(admissible, space.objectives))
+    found = {tuple(sorted(t.user_attrs["point"].items())) for t in pareto_trials(study, space)}
+    assert found == brute and found
+    # every trial keeps what reports need
+    t = study.trials[0]
+    assert {"point", "chip", "metrics", "totals", "feasible", "reason", "constraints"} <= set(
+        t.user_attrs)
+
+
+def test_infeasible_designs_are_trials_with_a_reason(small_space, tmp_path):
+    space = load_space(small_space)
+    run = run_study(space, trials=32, storage=str(tmp_path / "s.journal"), sampler="grid",
+                    seed=0, progress=False)
+    bad = [t for t in run.study.trials if not t.user_attrs["feasible"]]
+    assert len(bad) == 16  # every point with an 8-bit accumulator
+    for t in bad:
+        assert t.state == optuna.trial.TrialState.COMPLETE
+        assert t.params["accumulator_bits"] == 8
+        assert "accumulator" in t.user_attrs["reason"]
+        assert all(math.isinf(v) for v in t.values)
+        assert all(v > 0 for v in t.user_attrs["constraints"])
+    assert not {t.number for t in pareto_trials(run.study, space)} & {t.number for t in bad}
+
+
+def test_same_seed_same_trials_and_front(small_space, tmp_path):
+    space = load_space(small_space)
+    runs = [run_study(space, trials=20, storage=str(tmp_path / f"{i}.journal"),
+                      sampler="nsga2", seed=7, progress=False).study for i in range(2)]
+    points = [[t.user_attrs["point"] for t in s.trials] for s in runs]
+    assert points[0] == points[1]
+    fronts = [[t.number for t in pareto_trials(s, space)] for s in runs]
+    assert fronts[0] == fronts[1]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "nsga3", "gp"])
+def test_every_sampler_runs(small_space, tmp_path, sampler):
+    space = load_space(small_space)
+    run = run_study(space, trials=6, storage=str(tmp_path / "s.journal"), sampler=sampler,
+                    seed=1, progress=False)
+    assert len(run.study.trials) == 6
+
+
+def test_rerun_resumes(small_space, tmp_path):
+    space = load_space(small_space)
+    store = str(tmp_path / "s.journal")
+    first = run_study(space, trials=5, storage=store, seed=1, progress=False)
+    again = run_study(space, trials=8, storage=store, seed=1, progress=False)
+    assert first.ran == 5 and again.ran == 3 and len(again.study.trials) == 8
+    done = run_study(space, trials=8, storage=store, seed=1, progress=False)
+    assert done.ran == 0
+
+
+def test_a_study_refuses_another_space(small_space, tmp_path):
+    store = str(tmp_path / "s.journal")
+    run_study(load_space(small_space), trials=2, storage=store, progress=False)
+    other = load_space(write_space(tmp_path, quant={"choices": ["w1a1"]}))
+    with pytest.raises(ConfigError, match="exists in this storage with another space"):
+        run_study(other, trials=2, storage=store, progress=False)
+    # under another name it is a new study
+    assert run_study(other, trials=2, storage=store, study_name="other",
+                     progress=False).ran == 2
+
+
+def test_storage_errors_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="unknown storage URL scheme"):
+        open_storage("redis://localhost/0")
+    with pytest.raises(ConfigError, match="is a directory"):
+        open_storage(str(tmp_path))
+    with pytest.raises(ConfigError, match="folder does not exist"):
+        open_storage(str(tmp_path / "no" / "s.journal"))
+    with pytest.raises(ConfigError, match=r"me:\*\*\*@.*cannot open the storage") as info:
+        open_storage("postgresql://me:secret@127.0.0.1:1/db")
+    assert "secret" not in str(info.value)
+
+
+def test_hypervolume_by_hand():
+    objectives = (("a", "min"), ("b", "max"))
+    bounds = ([0.0, 0.0], [10.0, 10.0])
+    # (a=0, b=10) is the best corner: scaled (0, 0), the whole unit square
+    assert hypervolume([[0.0, 10.0]], objectives, bounds) == pytest.approx(1.0)
+    # (5, 5) → (0.5, 0.5): a quarter; with (0, 0) → (0, 1) adds nothing beyond a ≤ 0.5 …
+    assert hypervolume([[5.0, 5.0]], objectives, bounds) == pytest.approx(0.25)
+    assert hypervolume([[5.0, 5.0], [2.0, 2.0]], objectives, bounds) == pytest.approx(
+        0.25 + 0.3 * 0.2)
+    assert hypervolume([], objectives, bounds) == 0.0
