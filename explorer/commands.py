@@ -39,6 +39,21 @@ def _count(flag: str, low: int, high: int) -> Any:
     return parse
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number; allowed: a number "
+                                         "in [0, 10]") from None
+    if not 0.0 <= value <= 10.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed: a number in "
+                                         "[0, 10]")
+    return value
+
+
+_fraction.__name__ = "--tolerance"
+
+
 def register(subparsers: Any) -> None:
     from explorer.defaults import DEFAULT_STORAGE, SAMPLERS
 
@@ -62,6 +77,14 @@ def register(subparsers: Any) -> None:
                    help="nsga2 (default), nsga3, tpe, gp, random, grid")
     p.add_argument("--seed", type=_count("--seed", 0, 2**32 - 1), default=None,
                    help="sampler seed (worker i uses seed + i)")
+    p.add_argument("--refine", choices=("event", "none"), default="event",
+                   help="re-simulate the Pareto set with the event engine and flag designs "
+                        "whose timed metrics differ by more than --tolerance (default: event)")
+    p.add_argument("--tolerance", type=_fraction, default=0.05,
+                   help="relative difference that flags a design (default 0.05)")
+    p.add_argument("--data-dir", default=None,
+                   help="datasets for a space that trains for its accuracy "
+                        "(default: $BNNSIM_DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="write the Pareto set as JSON ('-': stdout)")
@@ -110,7 +133,7 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
                               key="--storage", value=storage, has_value=True)
     space = _space(args.space)
     kwargs = {"trials": args.trials, "storage": storage, "study_name": args.study,
-              "sampler": args.sampler, "engine": args.engine}
+              "sampler": args.sampler, "engine": args.engine, "data_dir": args.data_dir}
     procs = []
     start = time.perf_counter()
     if args.workers > 1:
@@ -145,8 +168,20 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
           f"{seconds:.1f} s ({run.ran / seconds if seconds else 0:.1f} trials/s)"
           f"{f' by {args.workers} workers' if args.workers > 1 else ''}")
     _print_front(front, space.objectives)
+    if args.refine != "none" and args.engine != args.refine and front:
+        from explorer.study import refine
+
+        records = refine(study, space, engine=args.refine, tolerance=args.tolerance,
+                         data_dir=args.data_dir)
+        flagged = [r for r in records if r["flagged"]]
+        worst = max((abs(d) for r in records for d in r["differences"].values()), default=0.0)
+        print(f"refined the {len(records)} Pareto designs with the {args.refine} engine: "
+              f"{len(flagged)} differ by more than {100 * args.tolerance:g} % (largest "
+              f"difference {100 * worst:.1f} %)"
+              + (f"; flagged trials {', '.join(str(r['trial']) for r in flagged)}"
+                 if flagged else ""))
     if args.json:
-        _write_json(out, args.json, study.study_name, front)
+        _write_json(out, args.json, study.study_name, front, study)
     return 0
 
 
@@ -187,7 +222,7 @@ def _pareto(args: argparse.Namespace, out: Outputs) -> int:
         w.writerows(rows)
         out.stage_text("--csv", buf.getvalue())
     if args.json:
-        _write_json(out, args.json, study.study_name, front)
+        _write_json(out, args.json, study.study_name, front, study)
     return 0
 
 
@@ -231,10 +266,15 @@ def _short(value: Any) -> str:
             "input_stationary": "IS"}.get(text, text)
 
 
-def _write_json(out: Outputs, target: str, name: str, front: list[Any]) -> None:
+def _write_json(out: Outputs, target: str, name: str, front: list[Any],
+                study: Any = None) -> None:
+    refined = {} if study is None else {
+        int(k.rsplit(":", 1)[1]): v for k, v in study.user_attrs.items()
+        if k.startswith("refined:")}
     payload = {"study": name, "pareto": [
         {"trial": t.number, **{k: t.user_attrs[k] for k in ("point", "metrics", "chip",
-                                                           "totals")}} for t in front]}
+                                                           "totals")},
+         **({"refined": refined[t.number]} if t.number in refined else {})} for t in front]}
     if target == "-":
         import json
 

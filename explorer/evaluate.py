@@ -6,11 +6,11 @@ can only differ in which points they visit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.space import Space
+from explorer.space import AccuracyTable, Space
 from workloads.errors import ConfigError
 
 __all__ = ["QUANT", "Evaluation", "Evaluator", "dominates", "pareto_front"]
@@ -45,15 +45,23 @@ class Evaluation:
 
 class Evaluator:
     """Evaluates points of ``space`` (the base chip and each quantisation's network loaded
-    once)."""
+    once). ``accuracy`` gives a quantisation's accuracy (%) — by default the space's table;
+    a space that trains for it needs one (``explorer.accuracy.trained_accuracy``). It is asked
+    only for feasible designs."""
 
-    def __init__(self, space: Space, *, engine: str | None = None) -> None:
+    def __init__(self, space: Space, *, engine: str | None = None,
+                 accuracy: Callable[[str], float] | None = None) -> None:
         from simulator import load_chip
 
         self.space = space
         self.engine = engine
         self.base = load_chip(space.chip)
         self._networks: dict[str, Any] = {}
+        table = space.accuracy
+        if accuracy is None and isinstance(table, AccuracyTable):
+            values = dict(table.values)
+            accuracy = values.get  # type: ignore[assignment]
+        self.accuracy = accuracy
 
     def network(self, quant: str) -> Any:
         from workloads import load_network
@@ -80,8 +88,10 @@ class Evaluator:
             "fps": result.frames_per_s,
             "edp": result.energy_pj * 1e-6 * result.latency_s,
         }
-        if self.space.accuracy is not None and quant in dict(self.space.accuracy.values):
-            metrics["accuracy"] = self.space.accuracy.get(quant)
+        if self.accuracy is not None:
+            value = self.accuracy(quant)
+            if value is not None:
+                metrics["accuracy"] = float(value)
         return Evaluation(point, True, "", metrics, dict(getattr(chip, "raw", ())),
                           result.total_dict())
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,66 @@ class AccuracyTable:
         return dict(self.values)[quant]
 
 
+#: bump when the training recipe changes what a budget means (old results then retrain)
+RECIPE = 1
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How to train for an accuracy: the reference's recipe with this budget."""
+
+    dataset: str
+    epochs: int = 1
+    batch_size: int = 100
+    lr: float = 5e-3
+    seed: int = 0
+    max_steps: int | None = None
+
+    def key(self, network: str, quant: str) -> str:
+        payload = json.dumps({"network": network, "quant": quant, "recipe": RECIPE,
+                              **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _train_spec(raw: Mapping[str, Any], *, network: str, file: str | None) -> TrainSpec:
+    """The ``accuracy: {train: {...}}`` block, checked (the network must be a zoo model: the
+    reference trains zoo models)."""
+    from reference.data import DATASETS
+    from workloads.zoo import zoo_names
+
+    key = "accuracy.train"
+    if not isinstance(raw, Mapping):
+        raise ConfigError("expected {dataset:, epochs:, batch_size:, lr:, seed:, max_steps:}",
+                          file=file, key=key)
+    check_keys(raw, allowed=("dataset", "epochs", "batch_size", "lr", "seed", "max_steps"),
+               required=("dataset",), file=file, prefix=f"{key}.")
+    if network not in zoo_names():
+        raise ConfigError(f"training needs a zoo network ({', '.join(zoo_names())}); for "
+                          "another network give accuracy: {table: ...}", file=file,
+                          key="network", value=network, has_value=True)
+    if raw["dataset"] not in DATASETS:
+        raise ConfigError(f"allowed: {', '.join(DATASETS)}", file=file, key=f"{key}.dataset",
+                          value=raw["dataset"], has_value=True)
+
+    def integer(name: str, default: Any, low: int, high: int) -> Any:
+        value = raw.get(name, default)
+        if value is None and name == "max_steps":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"an integer in [{low}, {high}]", file=file,
+                              key=f"{key}.{name}", value=value, has_value=True)
+        return value
+
+    lr = raw.get("lr", 5e-3)
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr <= 1e3:
+        raise ConfigError("a learning rate in (0, 1000]", file=file, key=f"{key}.lr", value=lr,
+                          has_value=True)
+    return TrainSpec(dataset=str(raw["dataset"]), epochs=integer("epochs", 1, 1, 100_000),
+                     batch_size=integer("batch_size", 100, 1, 1 << 20), lr=float(lr),
+                     seed=integer("seed", 0, 0, 2**32 - 1),
+                     max_steps=integer("max_steps", None, 1, 1 << 40))
+
+
 @dataclass(frozen=True)
 class Space:
     name: str
@@ -128,7 +188,7 @@ class Space:
     quants: tuple[str, ...]
     objectives: tuple[tuple[str, str], ...]  # (metric, "min" | "max")
     constraints: tuple[Constraint, ...] = ()
-    accuracy: AccuracyTable | None = None
+    accuracy: AccuracyTable | TrainSpec | None = None
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -149,7 +209,9 @@ class Space:
                            for p in self.parameters],
             "quants": list(self.quants), "objectives": [list(o) for o in self.objectives],
             "constraints": [[c.metric, c.low, c.high] for c in self.constraints],
-            "accuracy": None if self.accuracy is None else list(self.accuracy.values),
+            "accuracy": (None if self.accuracy is None else
+                         list(self.accuracy.values) if isinstance(self.accuracy, AccuracyTable)
+                         else {"train": asdict(self.accuracy), "recipe": RECIPE}),
         }, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -199,14 +261,15 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
             raise err.with_context(file=file, key="quant") from None
     objectives = _objectives(data["objectives"], file)
     constraints = _constraints(data.get("constraints") or {}, file)
-    accuracy = _accuracy(data.get("accuracy"), quants, file)
+    accuracy = _accuracy(data.get("accuracy"), network, file)
     needs = {m for m, _ in objectives} | {c.metric for c in constraints}
     if "accuracy" in needs:
         if accuracy is None:
             raise ConfigError("the accuracy metric needs an accuracy source: accuracy: {table: "
-                              "{quant: percent, ...}} or a CSV file", file=file,
-                              key="accuracy")
-        missing = [q for q in quants if q not in dict(accuracy.values)]
+                              "{quant: percent, ...}}, a CSV file, or {train: {dataset: ...}}",
+                              file=file, key="accuracy")
+        missing = ([q for q in quants if q not in dict(accuracy.values)]
+                   if isinstance(accuracy, AccuracyTable) else [])
         if missing:
             raise ConfigError(f"no accuracy for {', '.join(missing)} in the table", file=file,
                               key="accuracy.table")
@@ -367,13 +430,15 @@ def _constraints(raw: Any, file: str | None) -> tuple[Constraint, ...]:
     return tuple(out)
 
 
-def _accuracy(raw: Any, quants: tuple[str, ...], file: str | None) -> AccuracyTable | None:
+def _accuracy(raw: Any, network: str, file: str | None) -> AccuracyTable | TrainSpec | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
-        raise ConfigError("expected {table: {quant: percent}} or {table: file.csv}", file=file,
-                          key="accuracy")
-    check_keys(raw, allowed=("table",), required=("table",), file=file, prefix="accuracy.")
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        raise ConfigError("expected {table: {quant: percent}}, {table: file.csv} or "
+                          "{train: {dataset: ..., epochs: ...}}", file=file, key="accuracy")
+    check_keys(raw, allowed=("table", "train"), file=file, prefix="accuracy.")
+    if "train" in raw:
+        return _train_spec(raw["train"], network=network, file=file)
     table = raw["table"]
     source = file or ""
     if isinstance(table, str):

@@ -32,11 +32,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from explorer.defaults import DEFAULT_STORAGE, SAMPLERS
 from explorer.evaluate import QUANT, Evaluation, Evaluator, pareto_front
-from explorer.space import Space
+from explorer.space import Space, TrainSpec
 from workloads.errors import ConfigError
 
 __all__ = ["DEFAULT_STORAGE", "SAMPLERS", "StudyRun", "hypervolume", "make_sampler",
-           "open_storage", "open_study", "pareto_trials", "run_study"]
+           "open_storage", "open_study", "pareto_trials", "refine", "run_study"]
 
 #: RDB storages: a running trial beats every HEARTBEAT_S; one silent for GRACE_S (its worker
 #: killed) is failed and retried by the next worker that starts or asks for a trial
@@ -219,14 +219,17 @@ def finished(study: optuna.Study) -> int:
 
 def run_study(space: Space, *, trials: int, storage: str | None = None,
               study_name: str | None = None, sampler: str = "nsga2", seed: int | None = None,
-              engine: str | None = None, progress: bool = True) -> StudyRun:
+              engine: str | None = None, progress: bool = True,
+              data_dir: str | None = None) -> StudyRun:
     """Run ``space`` until its study has ``trials`` finished trials (a rerun resumes: it
-    adds only the missing ones)."""
+    adds only the missing ones). A space that trains for its accuracy trains each
+    quantisation once per storage (``explorer.accuracy``), with datasets from ``data_dir``
+    (default ``$BNNSIM_DATA``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = open_storage(storage)
     smp = make_sampler(sampler, space, seed=seed)
     study = open_study(space, store, study_name, sampler=smp)
-    evaluate = Evaluator(space, engine=engine)
+    evaluate = Evaluator(space, engine=engine, accuracy=_accuracy_source(space, store, data_dir))
     start = time.perf_counter()
     missing = max(trials - finished(study), 0)
     bar = _Progress(study, space, missing, enabled=progress)
@@ -249,6 +252,60 @@ def run_study(space: Space, *, trials: int, storage: str | None = None,
     finally:
         bar.close()
     return StudyRun(study, bar.count, time.perf_counter() - start)
+
+
+#: metrics the two engines may disagree on (accuracy and area do not depend on timing)
+TIMED = ("latency", "energy", "fps", "edp")
+
+
+def refine(study: optuna.Study, space: Space, *, engine: str = "event",
+           tolerance: float = 0.05, data_dir: str | None = None) -> list[dict[str, Any]]:
+    """Multi-fidelity: re-simulate the Pareto set with ``engine`` and keep both. Each design's
+    second opinion goes into the study as user attribute ``refined:<engine>:<trial>`` —
+    its metrics, totals, relative differences from the screening engine, and ``flagged``
+    when a timed metric differs by more than ``tolerance``. A design already refined is not
+    simulated again. Returns one record per Pareto design."""
+    evaluate = Evaluator(space, engine=engine,
+                         accuracy=_accuracy_source(space, study._storage, data_dir))
+    out = []
+    for t in pareto_trials(study, space):
+        key = f"refined:{engine}:{t.number}"
+        record = study.user_attrs.get(key)
+        if record is None:
+            ev = evaluate(t.user_attrs["point"])
+            first = t.user_attrs["metrics"]
+            diffs = ({m: (ev.metrics[m] - first[m]) / first[m] if first[m] else 0.0
+                      for m in TIMED} if ev.feasible else {})
+            record = {"trial": t.number, "engine": engine, "feasible": ev.feasible,
+                      "reason": ev.reason, "metrics": ev.metrics,
+                      "totals": {k: v for k, v in ev.totals.items()
+                                 if not isinstance(v, float) or math.isfinite(v)},
+                      "differences": diffs, "tolerance": tolerance,
+                      "flagged": (not ev.feasible
+                                  or any(abs(d) > tolerance for d in diffs.values()))}
+            study.set_user_attr(key, record)
+        out.append(record)
+    return out
+
+
+def _accuracy_source(space: Space, store: optuna.storages.BaseStorage,
+                     data_dir: str | None) -> Callable[[str], float] | None:
+    """Training in the loop when the space asks for it (None: the space's table, if any)."""
+    spec = space.accuracy
+    if not isinstance(spec, TrainSpec):
+        return None
+    from explorer.accuracy import AccuracyStore, trained_accuracy
+
+    results = AccuracyStore(store)
+    network = space.network
+    cache: dict[str, float] = {}
+
+    def accuracy(quant: str) -> float:
+        if quant not in cache:
+            cache[quant] = trained_accuracy(results, spec, network, quant, data_dir=data_dir)
+        return cache[quant]
+
+    return accuracy
 
 
 def _alive(pid: Any) -> bool:

@@ -121,3 +121,23 @@ def test_hypervolume_by_hand():
     assert hypervolume([[5.0, 5.0], [2.0, 2.0]], objectives, bounds) == pytest.approx(
         0.25 + 0.3 * 0.2)
     assert hypervolume([], objectives, bounds) == 0.0
+
+
+def test_refine_resimulates_the_pareto_set_with_the_event_engine(small_space, tmp_path):
+    from explorer.study import refine
+
+    space = load_space(small_space)
+    study = run_study(space, trials=32, storage=str(tmp_path / "s.journal"), sampler="grid",
+                      seed=0, progress=False).study
+    front = pareto_trials(study, space)
+    records = refine(study, space, tolerance=0.0)
+    assert [r["trial"] for r in records] == [t.number for t in front]
+    for r, t in zip(records, front, strict=True):
+        assert r["engine"] == "event" and r["feasible"]
+        first, second = t.user_attrs["metrics"], r["metrics"]
+        for m in ("latency", "energy"):
+            assert r["differences"][m] == pytest.approx((second[m] - first[m]) / first[m])
+        assert r["flagged"] == any(d != 0 for d in r["differences"].values())
+        assert study.user_attrs[f"refined:event:{t.number}"] == r  # kept in the study
+    loose = refine(study, space, tolerance=10.0)  # already refined: the stored records
+    assert loose == records
