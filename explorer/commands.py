@@ -90,6 +90,27 @@ def register(subparsers: Any) -> None:
                    help="write the Pareto set as JSON ('-': stdout)")
     p.set_defaults(func=_explore)
 
+    p = subparsers.add_parser(
+        "sweep", help="evaluate the full grid of a search space into a study",
+        description="Every combination of the space's choices and stepped ranges, once, in "
+                    "batches (a rerun adds only the missing points).")
+    p.add_argument("--space", default=None,
+                   help="search-space YAML (default: the packaged default space)")
+    p.add_argument("--storage", default=None,
+                   help=f"journal file path (default: {DEFAULT_STORAGE}) or an RDB URL")
+    p.add_argument("--study", default=None, help="study name (default: the space's name)")
+    p.add_argument("--workers", type=_count("--workers", 1, MAX_WORKERS), default=1,
+                   help="worker processes evaluating chunks of the grid (default 1)")
+    p.add_argument("--engine", choices=("analytical", "event"), default=None)
+    p.add_argument("--max-points", type=_count("--max-points", 1, MAX_TRIALS),
+                   default=100_000, help="refuse a grid larger than this (default 100,000)")
+    p.add_argument("--data-dir", default=None,
+                   help="datasets for a space that trains for its accuracy")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the Pareto set as JSON ('-': stdout)")
+    p.set_defaults(func=_sweep)
+
     p = subparsers.add_parser("pareto", help="print the Pareto set of a study",
                               description="The admissible, non-dominated trials of a study.")
     p.add_argument("--storage", default=None,
@@ -180,6 +201,35 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
               f"difference {100 * worst:.1f} %)"
               + (f"; flagged trials {', '.join(str(r['trial']) for r in flagged)}"
                  if flagged else ""))
+    if args.json:
+        _write_json(out, args.json, study.study_name, front, study)
+    return 0
+
+
+def _sweep(args: argparse.Namespace, out: Outputs) -> int:
+    from explorer.defaults import DEFAULT_STORAGE
+    from explorer.study import pareto_trials
+
+    out.inputs(args.space)
+    out.declare("--json", None if args.json == "-" else args.json)
+    storage = args.storage or DEFAULT_STORAGE
+    space = _space(args.space)
+    size = space.grid_size()
+    if size > args.max_points:
+        raise ConfigError(f"the grid has {size:,} points, more than --max-points "
+                          f"{args.max_points:,}; narrow the space or use bnnsim explore",
+                          key="--space", value=args.space or "default", has_value=True)
+    from explorer.sweep import sweep
+
+    run = sweep(space, storage=storage, study_name=args.study, engine=args.engine,
+                workers=args.workers, data_dir=args.data_dir, progress=not args.quiet)
+    study = run.study
+    rate = run.evaluated / run.seconds if run.seconds else 0.0
+    print(f"study '{study.study_name}' ({storage}): grid of {size:,} points, {run.evaluated:,} "
+          f"evaluated in {run.seconds:.1f} s ({rate:.0f} points/s), {run.skipped:,} already "
+          "there")
+    front = pareto_trials(study, space)
+    _print_front(front, space.objectives)
     if args.json:
         _write_json(out, args.json, study.study_name, front, study)
     return 0

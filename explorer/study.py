@@ -173,37 +173,72 @@ def open_study(space: Space, storage: optuna.storages.BaseStorage, name: str | N
 
 
 def _suggest(trial: optuna.Trial, space: Space) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
     point: dict[str, Any] = {}
-    for p in space.parameters:
-        if p.kind == "choice":
-            point[p.path] = trial.suggest_categorical(p.path, list(p.choices))
-        elif p.kind == "int":
-            assert p.low is not None and p.high is not None
-            point[p.path] = trial.suggest_int(p.path, int(p.low), int(p.high),
-                                              step=int(p.step or 1), log=p.log)
+    for name, dist in distributions(space).items():
+        if isinstance(dist, CategoricalDistribution):
+            point[name] = trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, IntDistribution):
+            point[name] = trial.suggest_int(name, dist.low, dist.high, step=dist.step,
+                                            log=dist.log)
         else:
-            assert p.low is not None and p.high is not None
-            point[p.path] = trial.suggest_float(p.path, p.low, p.high, step=p.step, log=p.log)
-    point[QUANT] = trial.suggest_categorical(QUANT, list(space.quants))
+            point[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step,
+                                              log=dist.log)
     return point
 
 
-def _record(trial: optuna.Trial, space: Space, ev: Evaluation) -> list[float]:
-    trial.set_user_attr("point", ev.point)
-    trial.set_user_attr("feasible", ev.feasible)
-    trial.set_user_attr("reason", ev.reason)
-    trial.set_user_attr("metrics", ev.metrics)
-    trial.set_user_attr("chip", ev.chip)
-    trial.set_user_attr("totals", {k: v for k, v in ev.totals.items()
-                                   if not isinstance(v, float) or math.isfinite(v)})
+def trial_record(space: Space, ev: Evaluation) -> tuple[list[float], dict[str, Any],
+                                                         dict[str, float]]:
+    """(objective values, user attributes, constraints) of an evaluated point — what a trial
+    of a study, or a point of a sweep, stores."""
     violations = ev.violations(space)
-    trial.set_user_attr("constraints", violations)
+    attrs = {
+        "point": ev.point, "feasible": ev.feasible, "reason": ev.reason,
+        "metrics": ev.metrics, "chip": ev.chip,
+        "totals": {k: v for k, v in ev.totals.items()
+                   if not isinstance(v, float) or math.isfinite(v)},
+        "constraints": violations,
+    }
     names = [c.metric for c in space.constraints] + ["feasible"]
-    for name, value in zip(names, violations, strict=True):
-        trial.set_constraint(name, value)
+    constraints = dict(zip(names, violations, strict=True))
     if not ev.feasible:
-        return [math.inf if d == "min" else -math.inf for _, d in space.objectives]
-    return [ev.metrics[m] for m, _ in space.objectives]
+        values = [math.inf if d == "min" else -math.inf for _, d in space.objectives]
+    else:
+        values = [ev.metrics[m] for m, _ in space.objectives]
+    return values, attrs, constraints
+
+
+def _record(trial: optuna.Trial, space: Space, ev: Evaluation) -> list[float]:
+    values, attrs, constraints = trial_record(space, ev)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    for key, value in constraints.items():
+        trial.set_constraint(key, value)
+    return values
+
+
+def distributions(space: Space) -> dict[str, Any]:
+    """Optuna's distribution of each parameter (and ``quant``), as :func:`_suggest` draws."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for p in space.parameters:
+        if p.kind == "choice":
+            out[p.path] = CategoricalDistribution(list(p.choices))
+        elif p.kind == "int":
+            assert p.low is not None and p.high is not None
+            out[p.path] = IntDistribution(int(p.low), int(p.high), step=int(p.step or 1),
+                                          log=p.log)
+        else:
+            assert p.low is not None and p.high is not None
+            out[p.path] = FloatDistribution(p.low, p.high, step=p.step, log=p.log)
+    out[QUANT] = CategoricalDistribution(list(space.quants))
+    return out
 
 
 @dataclass

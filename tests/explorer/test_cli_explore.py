@@ -173,3 +173,15 @@ class _quiet:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_sweep_through_the_cli(small_space, tmp_path, capsys):
+    store = tmp_path / "s.journal"
+    assert main(["sweep", "--space", str(small_space), "--storage", str(store),
+                 "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "grid of 32 points, 32 evaluated" in text and "Pareto set" in text
+    assert main(["sweep", "--space", str(small_space), "--storage", str(store), "--quiet",
+                 "--max-points", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "more than --max-points 10" in err and err.count("\n") == 1

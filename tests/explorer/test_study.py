@@ -5,6 +5,7 @@ reruns resume, and a study refuses another space."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import optuna
@@ -141,3 +142,27 @@ def test_refine_resimulates_the_pareto_set_with_the_event_engine(small_space, tm
         assert study.user_attrs[f"refined:event:{t.number}"] == r  # kept in the study
     loose = refine(study, space, tolerance=10.0)  # already refined: the stored records
     assert loose == records
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sweep_stores_the_whole_grid_as_a_study(small_space, tmp_path, workers):
+    from explorer.sweep import sweep
+
+    space = load_space(small_space)
+    store = str(tmp_path / "s.journal")
+    run = sweep(space, storage=store, workers=workers, progress=False)
+    assert run.evaluated == 32 and run.skipped == 0
+    assert len(run.study.trials) == 32
+    grid = run_study(space, trials=32, storage=str(tmp_path / "g.journal"), sampler="grid",
+                     seed=0, progress=False).study
+
+    def front(study):
+        return sorted(json.dumps(t.user_attrs["point"], sort_keys=True)
+                      for t in pareto_trials(study, space))
+
+    assert front(run.study) == front(grid)
+    infeasible = [t for t in run.study.trials if not t.user_attrs["feasible"]]
+    assert len(infeasible) == 16 and all(v > 0 for t in infeasible
+                                         for v in t.user_attrs["constraints"])
+    again = sweep(space, storage=store, progress=False)
+    assert again.evaluated == 0 and again.skipped == 32
