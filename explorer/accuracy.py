@@ -7,11 +7,13 @@ in the study's own storage, keyed by a digest of those four. The store is a stud
 restart and machine using that storage.
 
 Two workers never train the same combination at once: before training, a worker **claims**
-the key by creating a study named ``bnnsim-claim:<key>`` — the storage refuses a second study
-of the same name (a unique constraint on PostgreSQL, the journal's lock on a file), so exactly
-one claim succeeds. The claimant beats a heartbeat into its claim while it trains; the others
-wait for the result. A claim whose heartbeat stops for :data:`CLAIM_GRACE_S` (its worker was
-killed) is removed, and the next worker claims the key and trains.
+the key by creating a study named ``bnnsim-claim:<key>#0`` — the storage refuses a second
+study of the same name (a unique constraint on PostgreSQL, the journal's lock on a file), so
+exactly one claim succeeds. The claimant beats a heartbeat into its claim while it trains;
+the others wait for the result. A claim whose heartbeat stops for :data:`CLAIM_GRACE_S` (its
+worker was killed), or that never beat for that long, is taken over by claiming the next
+generation (``#1``, …): of several waiters that see the same stale claim, again exactly one
+creates the next name. A worker only ever removes its own claim.
 """
 
 from __future__ import annotations
@@ -60,76 +62,108 @@ class AccuracyStore:
     def put(self, key: str, accuracy: float, meta: Mapping[str, Any]) -> None:
         self.study.set_user_attr(f"acc:{key}", {"accuracy": accuracy, **meta})
 
-    def claim(self, key: str) -> bool:
-        """Take the exclusive right to train ``key`` (False: another worker holds it)."""
+    # -- claims: studies named bnnsim-claim:<key>#<generation>; the highest one counts
+    def _claims(self, key: str) -> list[tuple[int, int]]:
+        """(generation, study id) of every claim on ``key``, oldest first."""
+        prefix = f"{CLAIM_PREFIX}{key}#"
+        out = []
+        for study in self.storage.get_all_studies():
+            name = study.study_name
+            if name.startswith(prefix) and name[len(prefix):].isdigit():
+                out.append((int(name[len(prefix):]), study._study_id))
+        return sorted(out)
+
+    def current(self, key: str) -> tuple[int, float | None] | None:
+        """The live claim on ``key``: its generation and last heartbeat (None: no claim;
+        a heartbeat of None: its worker has not beaten yet)."""
+        claims = self._claims(key)
+        if not claims:
+            return None
+        gen, sid = claims[-1]
         try:
-            study = optuna.create_study(storage=self.storage,
-                                        study_name=f"{CLAIM_PREFIX}{key}")
+            beat = self._attrs(sid).get("beat")
+        except KeyError:  # (released meanwhile)
+            return None
+        return gen, None if beat is None else float(beat)
+
+    def claim(self, key: str, generation: int = 0) -> bool:
+        """Take the exclusive right to train ``key`` as claim ``generation`` (False: another
+        worker created that claim first). Taking over a stale claim is claiming the next
+        generation, so of several workers that see the same stale claim exactly one wins."""
+        name = f"{CLAIM_PREFIX}{key}#{generation}"
+        try:
+            study = optuna.create_study(storage=self.storage, study_name=name)
         except optuna.exceptions.DuplicatedStudyError:
             return False
-        study.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-        study.set_user_attr("beat", time.time())
+        try:
+            study.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+            study.set_user_attr("beat", time.time())
+        except BaseException:
+            self.release(key, generation)
+            raise
+        for gen, _ in self._claims(key):  # the stale ones this claim replaces
+            if gen < generation:
+                self.release(key, gen)
         return True
 
-    def beat(self, key: str) -> None:
-        sid = self.storage.get_study_id_from_name(f"{CLAIM_PREFIX}{key}")
+    def beat(self, key: str, generation: int) -> None:
+        sid = self.storage.get_study_id_from_name(f"{CLAIM_PREFIX}{key}#{generation}")
         self.storage.set_study_user_attr(sid, "beat", time.time())
 
-    def claim_age(self, key: str) -> float | None:
-        """Seconds since the claim's last heartbeat (None: no claim)."""
-        try:
-            sid = self.storage.get_study_id_from_name(f"{CLAIM_PREFIX}{key}")
-        except KeyError:
-            return None
-        beat = self._attrs(sid).get("beat")
-        return None if beat is None else time.time() - float(beat)
-
-    def release(self, key: str) -> None:
-        with contextlib.suppress(KeyError):  # (another worker removed it)
-            optuna.delete_study(storage=self.storage, study_name=f"{CLAIM_PREFIX}{key}")
+    def release(self, key: str, generation: int) -> None:
+        """Remove claim ``generation`` (only that one: never another worker's newer claim)."""
+        with contextlib.suppress(KeyError):  # (already removed)
+            optuna.delete_study(storage=self.storage,
+                                study_name=f"{CLAIM_PREFIX}{key}#{generation}")
 
 
 def trained_accuracy(store: AccuracyStore, spec: TrainSpec, network: str, quant: str, *,
                      data_dir: str | None = None, grace_s: float = CLAIM_GRACE_S,
                      poll_s: float = 0.5) -> float:
     """The accuracy (%) of ``network`` at ``quant`` trained by ``spec``: from the store, or
-    trained here under a claim, or awaited from the worker that holds the claim."""
+    trained here under a claim, or awaited from the worker that holds the claim. A claim
+    whose heartbeat is older than ``grace_s`` — or that never beat, ``grace_s`` after this
+    worker first saw it — is taken over by claiming the next generation."""
     key = spec.key(network, quant)
+    first_seen: dict[int, float] = {}
     while True:
         value = store.get(key)
         if value is not None:
             return value
-        if store.claim(key):
-            try:
-                value = store.get(key)  # (finished between our look and our claim)
-                if value is None:
-                    value = _train_here(store, key, spec, network, quant, data_dir)
-                return value
-            finally:
-                store.release(key)
-        age = store.claim_age(key)
-        if age is not None and age > grace_s:
-            store.release(key)  # its worker is gone: the next claim trains
+        current = store.current(key)
+        if current is None:
+            generation = 0
+        else:
+            gen, beat = current
+            now = time.time()
+            age = now - beat if beat is not None else now - first_seen.setdefault(gen, now)
+            if age <= grace_s:
+                time.sleep(poll_s)
+                continue
+            generation = gen + 1  # its worker is gone
+        if not store.claim(key, generation):
+            time.sleep(poll_s)
             continue
-        time.sleep(poll_s)
+        try:
+            value = store.get(key)  # (finished between our look and our claim)
+            if value is None:
+                value = _train_here(store, key, generation, spec, network, quant, data_dir)
+            return value
+        finally:
+            store.release(key, generation)
 
 
-def _train_here(store: AccuracyStore, key: str, spec: TrainSpec, network: str, quant: str,
-                data_dir: str | None) -> float:
+def _train_here(store: AccuracyStore, key: str, generation: int, spec: TrainSpec,
+                network: str, quant: str, data_dir: str | None) -> float:
     from reference.train import train
 
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(HEARTBEAT_S):
-            try:
-                store.beat(key)
-            except Exception:  # the storage is unreachable: the claim will go stale
-                return
+            with contextlib.suppress(Exception):  # (a storage hiccup: try again next beat)
+                store.beat(key, generation)
 
-    # a log line per training run (how tests and users see that each key trained once)
-    store.study.set_user_attr(f"training:{key}:{socket.gethostname()}:{os.getpid()}",
-                              time.time())
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     start = time.perf_counter()
@@ -141,6 +175,9 @@ def _train_here(store: AccuracyStore, key: str, spec: TrainSpec, network: str, q
         stop.set()
         thread.join()
     accuracy = 100.0 * float(result.accuracy)
+    # a log line per training run (how tests and users see that each key trained once)
+    store.study.set_user_attr(f"training:{key}:{socket.gethostname()}:{os.getpid()}",
+                              time.time())
     store.put(key, accuracy, {"network": network, "quant": quant, **asdict(spec),
                               "seconds": round(time.perf_counter() - start, 3),
                               "worker": {"host": socket.gethostname(), "pid": os.getpid()}})

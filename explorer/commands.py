@@ -122,6 +122,31 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_pareto)
 
 
+def _guard_storage(storage: str, args: argparse.Namespace) -> None:
+    """A journal is read and appended to: no output may be that file (it would replace the
+    study), nor may it be the space file."""
+    if "://" in storage:
+        return
+    from pathlib import Path
+
+    journal = Path(storage).resolve()
+    for flag, value in (("--json", getattr(args, "json", None)),
+                        ("--csv", getattr(args, "csv", None)),
+                        ("--space", getattr(args, "space", None))):
+        if value and value != "-" and Path(value).resolve() == journal:
+            if flag == "--space":
+                raise ConfigError("is the space file: a study's journal is a file of its own",
+                                  key="--storage", value=storage, has_value=True)
+            raise ConfigError("is the study's journal (--storage): writing it would destroy "
+                              "the study — choose another name", key=flag, value=value,
+                              has_value=True)
+
+
+def _say(args: argparse.Namespace) -> Any:
+    """print, or nothing when the JSON goes to standard output (it must stay parseable)."""
+    return (lambda *a, **k: None) if getattr(args, "json", None) == "-" else print
+
+
 def _space(path: str | None) -> Any:
     from importlib.resources import as_file, files
 
@@ -140,20 +165,24 @@ def _worker(space_path: str | None, kwargs: dict[str, Any]) -> None:
 
 
 def _explore(args: argparse.Namespace, out: Outputs) -> int:
+    import optuna
+
     from explorer.defaults import DEFAULT_STORAGE
     from explorer.study import pareto_trials, run_study
 
+    storage = args.storage or DEFAULT_STORAGE
+    _guard_storage(storage, args)
     out.inputs(args.space)
     out.declare("--json", None if args.json == "-" else args.json)
-    storage = args.storage or DEFAULT_STORAGE
-    if "://" not in storage and args.space is not None:
-        from pathlib import Path
-
-        if Path(storage).exists() and Path(storage).resolve() == Path(args.space).resolve():
-            raise ConfigError("is the space file: a study's journal is a file of its own",
-                              key="--storage", value=storage, has_value=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    say = _say(args)
     space = _space(args.space)
-    kwargs = {"trials": args.trials, "storage": storage, "study_name": args.study,
+    trials = args.trials
+    if args.sampler == "grid" and trials > space.grid_size():
+        say(f"the grid has {space.grid_size():,} points: --trials {trials:,} → "
+            f"{space.grid_size():,}")
+        trials = space.grid_size()
+    kwargs = {"trials": trials, "storage": storage, "study_name": args.study,
               "sampler": args.sampler, "engine": args.engine, "data_dir": args.data_dir}
     procs = []
     start = time.perf_counter()
@@ -162,7 +191,8 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
         from explorer.study import make_sampler, open_storage, open_study
 
         open_study(space, open_storage(storage), args.study,
-                   sampler=make_sampler(args.sampler, space, seed=args.seed))
+                   sampler=make_sampler(args.sampler, space, seed=args.seed),
+                   engine=args.engine)
         ctx = multiprocessing.get_context("spawn")
         for i in range(1, args.workers):
             seed = None if args.seed is None else args.seed + i
@@ -171,7 +201,8 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
             proc.start()
             procs.append(proc)
     try:
-        run = run_study(space, seed=args.seed, progress=not args.quiet, **kwargs)
+        run = run_study(space, seed=args.seed, progress=not args.quiet and args.json != "-",
+                    **kwargs)
     finally:
         for proc in procs:
             proc.join()
@@ -182,13 +213,15 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
                           f"{', '.join(map(str, bad))}); the study keeps every finished trial "
                           "— rerun to resume", key="--workers", value=args.workers,
                           has_value=True)
+    from explorer.study import _redact
+
     study = run.study
     front = pareto_trials(study, space)
     n = len(study.trials)
-    print(f"study '{study.study_name}' ({storage}): {n} trials, {run.ran} run here in "
-          f"{seconds:.1f} s ({run.ran / seconds if seconds else 0:.1f} trials/s)"
-          f"{f' by {args.workers} workers' if args.workers > 1 else ''}")
-    _print_front(front, space.objectives)
+    say(f"study '{study.study_name}' ({_redact(storage)}): {n} trials, {run.ran} run here in "
+        f"{seconds:.1f} s ({run.ran / seconds if seconds else 0:.1f} trials/s)"
+        f"{f' by {args.workers} workers' if args.workers > 1 else ''}")
+    _print_front(front, space.objectives, say)
     if args.refine != "none" and args.engine != args.refine and front:
         from explorer.study import refine
 
@@ -196,11 +229,11 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
                          data_dir=args.data_dir)
         flagged = [r for r in records if r["flagged"]]
         worst = max((abs(d) for r in records for d in r["differences"].values()), default=0.0)
-        print(f"refined the {len(records)} Pareto designs with the {args.refine} engine: "
-              f"{len(flagged)} differ by more than {100 * args.tolerance:g} % (largest "
-              f"difference {100 * worst:.1f} %)"
-              + (f"; flagged trials {', '.join(str(r['trial']) for r in flagged)}"
-                 if flagged else ""))
+        say(f"refined the {len(records)} Pareto designs with the {args.refine} engine: "
+            f"{len(flagged)} differ by more than {100 * args.tolerance:g} % (largest "
+            f"difference {100 * worst:.1f} %)"
+            + (f"; flagged trials {', '.join(str(r['trial']) for r in flagged)}"
+               if flagged else ""))
     if args.json:
         _write_json(out, args.json, study.study_name, front, study)
     return 0
@@ -210,26 +243,30 @@ def _sweep(args: argparse.Namespace, out: Outputs) -> int:
     from explorer.defaults import DEFAULT_STORAGE
     from explorer.study import pareto_trials
 
+    storage = args.storage or DEFAULT_STORAGE
+    _guard_storage(storage, args)
     out.inputs(args.space)
     out.declare("--json", None if args.json == "-" else args.json)
-    storage = args.storage or DEFAULT_STORAGE
+    say = _say(args)
     space = _space(args.space)
     size = space.grid_size()
     if size > args.max_points:
         raise ConfigError(f"the grid has {size:,} points, more than --max-points "
                           f"{args.max_points:,}; narrow the space or use bnnsim explore",
                           key="--space", value=args.space or "default", has_value=True)
+    from explorer.study import _redact
     from explorer.sweep import sweep
 
     run = sweep(space, storage=storage, study_name=args.study, engine=args.engine,
-                workers=args.workers, data_dir=args.data_dir, progress=not args.quiet)
+                workers=args.workers, data_dir=args.data_dir,
+                progress=not args.quiet and args.json != "-")
     study = run.study
     rate = run.evaluated / run.seconds if run.seconds else 0.0
-    print(f"study '{study.study_name}' ({storage}): grid of {size:,} points, {run.evaluated:,} "
-          f"evaluated in {run.seconds:.1f} s ({rate:.0f} points/s), {run.skipped:,} already "
-          "there")
+    say(f"study '{study.study_name}' ({_redact(storage)}): grid of {size:,} points, "
+        f"{run.evaluated:,} evaluated in {run.seconds:.1f} s ({rate:.0f} points/s), "
+        f"{run.skipped:,} already there")
     front = pareto_trials(study, space)
-    _print_front(front, space.objectives)
+    _print_front(front, space.objectives, say)
     if args.json:
         _write_json(out, args.json, study.study_name, front, study)
     return 0
@@ -241,9 +278,11 @@ def _pareto(args: argparse.Namespace, out: Outputs) -> int:
     from explorer.defaults import DEFAULT_STORAGE
     from explorer.study import _objectives, open_storage, pareto_trials
 
+    storage = args.storage or DEFAULT_STORAGE
+    _guard_storage(storage, args)
     out.declare("--csv", args.csv)
     out.declare("--json", None if args.json == "-" else args.json)
-    storage = args.storage or DEFAULT_STORAGE
+    say = _say(args)
     if "://" not in storage:
         from pathlib import Path
 
@@ -260,9 +299,9 @@ def _pareto(args: argparse.Namespace, out: Outputs) -> int:
                           key="--study", value=args.study, has_value=True) from None
     objectives = _objectives(study, None)
     front = pareto_trials(study)
-    print(f"study '{study.study_name}': {len(study.trials)} trials, {len(front)} on the "
-          "Pareto front")
-    _print_front(front, objectives)
+    say(f"study '{study.study_name}': {len(study.trials)} trials, {len(front)} on the "
+        "Pareto front")
+    _print_front(front, objectives, say)
     if args.csv:
         rows = _rows(front)
         header = list(rows[0]) if rows else ["trial"]
@@ -286,7 +325,8 @@ def _rows(front: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_front(front: list[Any], objectives: tuple[tuple[str, str], ...]) -> None:
+def _print_front(front: list[Any], objectives: tuple[tuple[str, str], ...],
+                 print: Any = print) -> None:
     from explorer.space import METRICS
 
     if not front:
@@ -326,8 +366,8 @@ def _write_json(out: Outputs, target: str, name: str, front: list[Any],
                                                            "totals")},
          **({"refined": refined[t.number]} if t.number in refined else {})} for t in front]}
     if target == "-":
-        import json
+        from workloads.files import strict_json
 
-        print(json.dumps(payload, indent=1, default=str))
+        print(strict_json(payload))
     else:
         out.stage_json("--json", payload)

@@ -78,8 +78,21 @@ class Parameter:
         if self.step is None:
             raise ConfigError("a grid needs 'choices' or a 'step' for a float range",
                               key=f"parameters.{self.path}")
-        n = math.floor((self.high - self.low) / self.step + 1e-9) + 1
-        return [self.low + i * self.step for i in range(n)]
+        n = self.count()
+        digits = max(0, -math.floor(math.log10(self.step))) + 6
+        return [min(round(self.low + i * self.step, digits), self.high) for i in range(n)]
+
+    def count(self) -> int:
+        """How many values :meth:`grid` has, without building it."""
+        if self.kind == "choice":
+            return len(self.choices)
+        assert self.low is not None and self.high is not None
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+        if self.step is None:
+            raise ConfigError("a grid needs 'choices' or a 'step' for a float range",
+                              key=f"parameters.{self.path}")
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,11 @@ class Space:
     accuracy: AccuracyTable | TrainSpec | None = None
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: what the chip and the network are (their settings and layers), not where their files
+    #: sit: a space moved to another folder or machine keeps its digest, an edited chip file
+    #: changes it
+    chip_digest: str = ""
+    network_digest: str = ""
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -204,7 +222,8 @@ class Space:
         """A hash of everything that defines the space (not its file name or comments): a
         study keeps it, and refuses a different space under the same name."""
         payload = json.dumps({
-            "network": self.network, "chip": self.chip,
+            "network": self.network_digest or self.network,
+            "chip": self.chip_digest or self.chip,
             "parameters": [[p.path, p.kind, p.low, p.high, p.step, p.log, list(p.choices)]
                            for p in self.parameters],
             "quants": list(self.quants), "objectives": [list(o) for o in self.objectives],
@@ -218,7 +237,7 @@ class Space:
     def grid_size(self) -> int:
         size = len(self.quants)
         for p in self.parameters:
-            size *= len(p.grid())
+            size *= p.count()
         return size
 
 
@@ -254,11 +273,15 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
     parameters = _parameters(data.get("parameters") or {}, schema, file)
     quants = _quants(data.get("quant"), file)
     net_spec = _resolve(network, file)
+    network_digests = []
     for q in quants:  # every quantisation applies to the network
         try:
-            load_network(net_spec, q)
+            network_digests.append(load_network(net_spec, q or None).digest())
         except ConfigError as err:
-            raise err.with_context(file=file, key="quant") from None
+            raise err.with_context(file=file, key="quant" if q else "network") from None
+        except ValueError as err:  # e.g. a checkpoint: the explorer takes zoo names and YAML
+            raise ConfigError(f"{err}; a space takes a zoo name or a network YAML", file=file,
+                              key="network", value=network, has_value=True) from None
     objectives = _objectives(data["objectives"], file)
     constraints = _constraints(data.get("constraints") or {}, file)
     accuracy = _accuracy(data.get("accuracy"), network, file)
@@ -275,7 +298,9 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
                               key="accuracy.table")
     return Space(name=name, network=net_spec, chip=base, parameters=parameters, quants=quants,
                  objectives=objectives, constraints=constraints, accuracy=accuracy,
-                 source=file or "", raw=dict(data))
+                 source=file or "", raw=dict(data), chip_digest=chip.digest(),
+                 network_digest=hashlib.sha256("".join(network_digests).encode()
+                                               ).hexdigest()[:16])
 
 
 # ------------------------------------------------------------------------------ parts
@@ -445,7 +470,10 @@ def _accuracy(raw: Any, network: str, file: str | None) -> AccuracyTable | Train
         path = Path(_resolve(table, file)) if table.endswith(".csv") else Path(table)
         if file is not None and not path.is_absolute() and not path.exists():
             path = Path(file).parent / table
-        table, source = _read_csv(path), str(path)
+        try:
+            table, source = _read_csv(path), str(path)
+        except ConfigError as err:
+            raise err.with_context(file=file, key="accuracy.table") from None
     if not isinstance(table, Mapping) or not table:
         raise ConfigError("a non-empty mapping of quantisation spec to accuracy in %",
                           file=file, key="accuracy.table")

@@ -94,6 +94,12 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     if not path.parent.exists() and str(path.parent) not in ("", "."):
         raise ConfigError("its folder does not exist", key="--storage", value=text,
                           has_value=True)
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as f:
+            first = f.read(1)
+        if first != b"{":
+            raise ConfigError("exists and is not an Optuna journal; a study's journal is a "
+                              "file of its own", key="--storage", value=text, has_value=True)
     try:
         return JournalStorage(JournalFileBackend(str(path)))
     except (OSError, ValueError) as err:
@@ -136,11 +142,20 @@ def make_sampler(name: str, space: Space, *, seed: int | None) -> optuna.sampler
                       value=name, has_value=True)
 
 
+RESERVED_PREFIX = "bnnsim-"
+
+
 def open_study(space: Space, storage: optuna.storages.BaseStorage, name: str | None, *,
-               sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+               sampler: optuna.samplers.BaseSampler, engine: str | None = None
+               ) -> optuna.Study:
     """Create the study (or load it when it exists, also when another worker created it
-    first) and check it was made from this space."""
+    first) and check it was made from this space and timing engine."""
     study_name = name or space.name
+    if study_name.startswith(RESERVED_PREFIX):
+        raise ConfigError(f"study names starting with {RESERVED_PREFIX!r} are bnnsim's own "
+                          "(accuracies, claims)", key="--study", value=study_name,
+                          has_value=True)
+    engine_name = engine or "analytical"
     directions: list[optuna.study.StudyDirection] = [
         optuna.study.StudyDirection.MINIMIZE if d == "min"
         else optuna.study.StudyDirection.MAXIMIZE for _, d in space.objectives]
@@ -148,6 +163,7 @@ def open_study(space: Space, storage: optuna.storages.BaseStorage, name: str | N
         study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
                                     directions=directions)
         study.set_user_attr("space_digest", space.digest)
+        study.set_user_attr("engine", engine_name)
         study.set_user_attr("space", {"source": space.source, "name": space.name,
                                       "network": space.network, "chip": space.chip,
                                       "objectives": [list(o) for o in space.objectives],
@@ -166,6 +182,11 @@ def open_study(space: Space, storage: optuna.storages.BaseStorage, name: str | N
                           f"(digest {digest}, this space {space.digest}); choose another "
                           "--study name or storage", key="--study", value=study_name,
                           has_value=True)
+    if study.user_attrs.get("engine", engine_name) != engine_name:
+        raise ConfigError(f"study '{study_name}' was made with the "
+                          f"{study.user_attrs['engine']} engine; use --engine "
+                          f"{study.user_attrs['engine']} or another --study name",
+                          key="--engine", value=engine_name, has_value=True)
     if list(study.directions) != directions:
         raise ConfigError(f"study '{study_name}' has other objectives", key="--study",
                           value=study_name, has_value=True)
@@ -260,10 +281,10 @@ def run_study(space: Space, *, trials: int, storage: str | None = None,
     adds only the missing ones). A space that trains for its accuracy trains each
     quantisation once per storage (``explorer.accuracy``), with datasets from ``data_dir``
     (default ``$BNNSIM_DATA``)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     store = open_storage(storage)
     smp = make_sampler(sampler, space, seed=seed)
-    study = open_study(space, store, study_name, sampler=smp)
+    study = open_study(space, store, study_name, sampler=smp, engine=engine)
     evaluate = Evaluator(space, engine=engine, accuracy=_accuracy_source(space, store, data_dir))
     start = time.perf_counter()
     missing = max(trials - finished(study), 0)
@@ -319,6 +340,10 @@ def refine(study: optuna.Study, space: Space, *, engine: str = "event",
                       "flagged": (not ev.feasible
                                   or any(abs(d) > tolerance for d in diffs.values()))}
             study.set_user_attr(key, record)
+        else:  # simulated before: judge its differences by this call's tolerance
+            record = {**record, "tolerance": tolerance,
+                      "flagged": (not record["feasible"] or any(
+                          abs(d) > tolerance for d in record["differences"].values()))}
         out.append(record)
     return out
 
@@ -392,6 +417,9 @@ def pareto_trials(study: optuna.Study, space: Space | None = None) -> list[Froze
     seen: set[str] = set()
     items = []
     for t in _admissible(study):
+        if any(not isinstance(t.user_attrs["metrics"].get(m), int | float)
+               for m, _ in objectives):
+            continue  # (not a trial of this space)
         key = json.dumps(t.user_attrs["point"], sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
@@ -402,16 +430,24 @@ def pareto_trials(study: optuna.Study, space: Space | None = None) -> list[Froze
 def _objectives(study: optuna.Study, space: Space | None) -> tuple[tuple[str, str], ...]:
     if space is not None:
         return space.objectives
-    saved = study.user_attrs.get("space", {}).get("objectives")
-    if not saved:
-        raise ConfigError("this study was not made by bnnsim explore (no space recorded)",
-                          key="--study", value=study.study_name, has_value=True)
+    from explorer.space import METRICS
+
+    space_attr = study.user_attrs.get("space")
+    saved = space_attr.get("objectives") if isinstance(space_attr, dict) else None
+    ok = (isinstance(saved, list) and saved
+          and all(isinstance(o, list) and len(o) == 2 and o[0] in METRICS
+                  and o[1] in ("min", "max") for o in saved))
+    if not ok or saved is None:
+        raise ConfigError("this study was not made by bnnsim explore or sweep (no space "
+                          "recorded)", key="--study", value=study.study_name, has_value=True)
     return tuple((str(m), str(d)) for m, d in saved)
 
 
 def _admissible(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get("feasible")
+            if t.user_attrs.get("feasible") is True
+            and isinstance(t.user_attrs.get("metrics"), dict)
+            and isinstance(t.user_attrs.get("point"), dict)
             and all(v <= 0 for v in t.user_attrs.get("constraints", [1.0]))]
 
 

@@ -79,7 +79,8 @@ def sweep(space: Space, *, storage: str | None = None, study_name: str | None = 
     """Evaluate every grid point of ``space`` not yet in its study and store them."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = open_storage(storage)
-    study = open_study(space, store, study_name, sampler=make_sampler("grid", space, seed=0))
+    study = open_study(space, store, study_name, sampler=make_sampler("grid", space, seed=0),
+                       engine=engine)
     have = {_key(t.user_attrs["point"]) for t in study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE,)) if "point" in t.user_attrs}
     todo = [p for p in grid_points(space) if _key(p) not in have]

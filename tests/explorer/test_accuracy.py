@@ -70,20 +70,41 @@ def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     storage = open_storage(str(tmp_path / "s.journal"))
     store = AccuracyStore(storage)
     assert store.claim("k") and not store.claim("k")
-    assert store.claim_age("k") is not None and store.claim_age("k") < 5
-    store.release("k")
-    assert store.claim_age("k") is None and store.claim("k")
-    # a claim whose worker stopped beating (killed long ago): after the grace the next
-    # worker trains
+    gen, beat = store.current("k")
+    assert gen == 0 and beat is not None and time.time() - beat < 5
+    # two waiters that see the same stale claim: exactly one takes it over
+    assert store.claim("k", 1) and not store.claim("k", 1)
+    assert store.current("k")[0] == 1  # (and the stale one is gone)
+    assert [g for g, _ in store._claims("k")] == [1]
+    store.release("k", 0)  # a worker removes only its own claim: #1 stays
+    assert store.current("k")[0] == 1
+    store.release("k", 1)
+    assert store.current("k") is None
+
+
+def test_a_dead_workers_claim_is_taken_over_and_trained(tmp_path):
+    storage = open_storage(str(tmp_path / "s.journal"))
+    store = AccuracyStore(storage)
     spec = TrainSpec(**TRAIN)
     key = spec.key("lfc", "w1a1")
-    assert store.claim(key)
-    store.storage.set_study_user_attr(store.storage.get_study_id_from_name(
-        "bnnsim-claim:" + key), "beat", time.time() - 3600)
-    start = time.perf_counter()
+    assert store.claim(key)  # … and its worker died an hour ago
+    sid = storage.get_study_id_from_name(f"bnnsim-claim:{key}#0")
+    storage.set_study_user_attr(sid, "beat", time.time() - 3600)
     value = trained_accuracy(store, spec, "lfc", "w1a1", grace_s=1.0, poll_s=0.05)
-    assert 0 <= value <= 100 and time.perf_counter() - start < 60
-    assert store.get(key) == value and store.claim_age(key) is None
+    assert 0 <= value <= 100 and store.get(key) == value
+    assert store.current(key) is None  # the taker removed both claims
+    assert trainings(storage) == {key: 1}
+
+
+def test_a_claim_that_never_beat_goes_stale_too(tmp_path):
+    storage = open_storage(str(tmp_path / "s.journal"))
+    store = AccuracyStore(storage)
+    spec = TrainSpec(**TRAIN)
+    key = spec.key("lfc", "w1a2")
+    optuna.create_study(storage=storage, study_name=f"bnnsim-claim:{key}#0")  # no beat
+    start = time.perf_counter()
+    value = trained_accuracy(store, spec, "lfc", "w1a2", grace_s=1.0, poll_s=0.05)
+    assert 0 <= value <= 100 and time.perf_counter() - start < 120
 
 
 @pytest.mark.parametrize(("changes", "words"), [

@@ -185,3 +185,64 @@ def test_sweep_through_the_cli(small_space, tmp_path, capsys):
                  "--max-points", "10"]) == 2
     err = capsys.readouterr().err
     assert "more than --max-points 10" in err and err.count("\n") == 1
+
+
+def test_outputs_never_overwrite_the_journal(small_space, tmp_path, capsys):
+    store = tmp_path / "s.journal"
+    assert main(["explore", "--space", str(small_space), "--trials", "3", "--storage",
+                 str(store), "--quiet", "--refine", "none"]) == 0
+    before = store.read_bytes()
+    for args in (["explore", "--space", str(small_space), "--trials", "3", "--json",
+                  str(store)],
+                 ["sweep", "--space", str(small_space), "--json", str(store)],
+                 ["pareto", "--study", "small", "--csv", str(store)]):
+        assert main([*args, "--storage", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert "is the study's journal" in err and err.count("\n") == 1
+    assert store.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_journal_is_refused_untouched(small_space, tmp_path, capsys):
+    other = tmp_path / "acc.csv"
+    other.write_text("quant,accuracy\n")
+    assert main(["explore", "--space", str(small_space), "--trials", "2", "--storage",
+                 str(other)]) == 2
+    assert "not an Optuna journal" in capsys.readouterr().err
+    assert other.read_text() == "quant,accuracy\n"
+
+
+def test_json_to_stdout_is_parseable(small_space, tmp_path, capsys):
+    store = tmp_path / "s.journal"
+    assert main(["explore", "--space", str(small_space), "--trials", "6", "--storage",
+                 str(store), "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["study"] == "small" and doc["pareto"]
+    assert main(["pareto", "--study", "small", "--storage", str(store), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["pareto"] == doc["pareto"]
+
+
+def test_study_rules(small_space, tmp_path, capsys):
+    store = str(tmp_path / "s.journal")
+    base = ["explore", "--space", str(small_space), "--storage", store, "--quiet"]
+    assert main([*base, "--trials", "2", "--study", "bnnsim-accuracies"]) == 2
+    assert "bnnsim's own" in capsys.readouterr().err
+    assert main([*base, "--trials", "2", "--refine", "none"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--trials", "3", "--engine", "event"]) == 2  # the study's engine
+    assert "made with the analytical engine" in capsys.readouterr().err
+    # the grid sampler stops at the grid
+    assert main([*base, "--trials", "500", "--sampler", "grid", "--study", "g",
+                 "--refine", "none"]) == 0
+    assert "--trials 500 → 32" in capsys.readouterr().out
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    assert len(optuna.load_study(study_name="g", storage=open_storage(store)).trials) == 32
+
+
+def test_pareto_of_a_study_bnnsim_did_not_make(tmp_path, capsys):
+    store = tmp_path / "s.journal"
+    study = optuna.create_study(storage=open_storage(str(store)), study_name="plain")
+    study.set_user_attr("space", "not a dict")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert main(["pareto", "--study", "plain", "--storage", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "not made by bnnsim" in err and err.count("\n") == 1

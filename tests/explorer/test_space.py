@@ -89,3 +89,54 @@ def test_grid_needs_a_step_for_float_ranges(tmp_path):
         **SMALL["parameters"], "clock_mhz": {"low": 100.0, "high": 200.0}}))
     with pytest.raises(ConfigError, match="a grid needs"):
         space.grid_size()
+
+
+def test_a_space_without_quant_uses_the_networks_own(tmp_path):
+    data = {k: v for k, v in SMALL.items() if k not in ("quant", "accuracy")}
+    data["objectives"] = {"energy": "min"}
+    path = tmp_path / "noq.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    space = load_space(path)
+    assert space.quants == ("",) and space.grid_size() == 16
+
+
+def test_float_grids_stay_inside_their_range(tmp_path):
+    space = load_space(write_space(tmp_path, parameters={
+        "node.voltage_v": {"low": 0.3, "high": 1.5, "step": 0.1}}))
+    values = space.parameters[0].grid()
+    assert len(values) == 13 and values[0] == 0.3 and values[-1] == 1.5
+    assert all(0.3 <= v <= 1.5 for v in values)
+
+
+def test_grid_size_is_counted_not_built(tmp_path):
+    space = load_space(write_space(tmp_path, parameters={
+        "clock_mhz": {"low": 1, "high": 10000, "step": 0.00001}}))
+    assert space.grid_size() > 10**9  # instantly, without a billion-value list
+
+
+def test_the_digest_is_the_content_not_the_path(tmp_path):
+    import shutil
+
+    import yaml
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    (one / "chip.yaml").write_text((files("simulator.overlay") / "chips" / "edge.yaml")
+                                   .read_text())
+    write_space(one, chip="chip.yaml")
+    shutil.copytree(one, two)
+    a, b = load_space(one / "small.yaml"), load_space(two / "small.yaml")
+    assert a.chip != b.chip and a.digest == b.digest  # moved: the same space
+    chip = yaml.safe_load((two / "chip.yaml").read_text())
+    chip["clock_mhz"] = 250
+    (two / "chip.yaml").write_text(yaml.safe_dump(chip))
+    assert load_space(two / "small.yaml").digest != a.digest  # edited chip: another space
+
+
+def test_a_checkpoint_as_the_network_is_one_line(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"not really")
+    with pytest.raises(ConfigError) as info:
+        load_space(write_space(tmp_path, network="model.pt"))
+    assert "zoo name or a network YAML" in str(info.value) or "checkpoint" in str(info.value)
