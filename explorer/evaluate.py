@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.space import AccuracyTable, Space
-from workloads.errors import ConfigError
+from workloads.errors import ConfigError, InfeasibleError
 
 __all__ = ["QUANT", "Evaluation", "Evaluator", "dominates", "pareto_front"]
 
@@ -22,8 +22,10 @@ QUANT = "quant"
 @dataclass(frozen=True)
 class Evaluation:
     """What a point gives. ``feasible`` is False when the chip cannot be built (a check
-    across fields) or cannot run a layer (an accumulator too narrow, a tile that fits no
-    buffer): ``reason`` says why, in the simulator's words, and ``metrics`` is empty."""
+    across fields) or cannot run a layer (an :class:`~workloads.errors.InfeasibleError`: an
+    accumulator too narrow, a tile that fits no buffer): ``reason`` says why, in the
+    simulator's words, and ``metrics`` is empty. Any other error (a tech table without an
+    entry, a network too big for the event engine) stops the study: it is not the design's."""
 
     point: dict[str, Any]
     feasible: bool
@@ -76,10 +78,13 @@ class Evaluator:
         point = dict(point)
         quant = str(point.get(QUANT, self.space.quants[0]))
         overrides = {k: v for k, v in point.items() if k != QUANT}
-        try:
+        try:  # the space checked each field: what fails here is a check across fields
             chip = apply_overrides(self.base, overrides) if overrides else self.base
+        except ConfigError as err:
+            return Evaluation(point, False, str(err))
+        try:
             result = simulate(self.network(quant), chip, engine=self.engine)
-        except ConfigError as err:  # a design that cannot be built or cannot run
+        except InfeasibleError as err:  # a layer this design cannot run; anything else stops
             return Evaluation(point, False, str(err))
         metrics = {
             "latency": result.latency_s,
