@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         feasible = sum(evaluate(p).feasible for p in points)
         rows.append(("evaluate (simulator only)", args.points, time.perf_counter() - t0))
+        if args.engine != "event":  # the second opinion's rate, on the first 50 points
+            n = min(50, len(points))
+            event = Evaluator(space, engine="event")
+            t0 = time.perf_counter()
+            for p in points[:n]:
+                event(p)
+            rows.append(("evaluate, event engine", n, time.perf_counter() - t0))
         # (other seeds: other chips, so the mapping cache starts cold as it did above)
         for seed, (label, storage) in enumerate((("journal file", str(Path(tmp) / "s.journal")),
                                                  ("postgresql", args.postgres)), start=1):

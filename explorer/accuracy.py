@@ -168,13 +168,14 @@ def _train_here(store: AccuracyStore, key: str, generation: int, spec: TrainSpec
     thread.start()
     start = time.perf_counter()
     try:
-        result = train(network, quant or None, spec.dataset, spec.epochs, data_dir=data_dir,
+        result = train(network, _config(quant), spec.dataset, spec.epochs, data_dir=data_dir,
                        batch_size=spec.batch_size, lr=spec.lr, seed=spec.seed,
                        max_steps=spec.max_steps, progress=False)
     finally:
         stop.set()
         thread.join()
     accuracy = 100.0 * float(result.accuracy)
+    # (quant: a compact spec, or "body layer=spec ..." for per-layer choices)
     # a log line per training run (how tests and users see that each key trained once)
     store.study.set_user_attr(f"training:{key}:{socket.gethostname()}:{os.getpid()}",
                               time.time())
@@ -182,3 +183,16 @@ def _train_here(store: AccuracyStore, key: str, generation: int, spec: TrainSpec
                               "seconds": round(time.perf_counter() - start, 3),
                               "worker": {"host": socket.gethostname(), "pid": os.getpid()}})
     return accuracy
+
+
+def _config(quant: str) -> Any:
+    """The quantisation ``train`` takes for a label: a compact spec, or for
+    ``"body layer=spec ..."`` the config with those per-layer overrides."""
+    if not quant:
+        return None
+    body, *layers = quant.split(" ")
+    if not layers:
+        return body
+    from workloads.quant import parse_quant
+
+    return parse_quant({"default": body, "layers": dict(x.split("=", 1) for x in layers)})

@@ -65,25 +65,32 @@ class Evaluator:
             accuracy = values.get  # type: ignore[assignment]
         self.accuracy = accuracy
 
-    def network(self, quant: str) -> Any:
+    def network(self, label: str, spec: Any = None) -> Any:
+        """The network at quantisation ``label`` (``spec``: what ``load_network`` takes for
+        it, the label itself by default)."""
         from workloads import load_network
+        from workloads.quant import parse_quant
 
-        if quant not in self._networks:
-            self._networks[quant] = load_network(self.space.network, quant or None)
-        return self._networks[quant]
+        if label not in self._networks:
+            if isinstance(spec, Mapping):
+                spec = parse_quant(spec)
+            self._networks[label] = load_network(self.space.network,
+                                                 (spec if spec is not None else label) or None)
+        return self._networks[label]
 
     def __call__(self, point: Mapping[str, Any]) -> Evaluation:
         from simulator import apply_overrides, simulate
 
         point = dict(point)
-        quant = str(point.get(QUANT, self.space.quants[0]))
-        overrides = {k: v for k, v in point.items() if k != QUANT}
+        quant, spec = self.space.quant_of(point)
+        overrides = {k: v for k, v in point.items()
+                     if k != QUANT and not k.startswith(f"{QUANT}.")}
         try:  # the space checked each field: what fails here is a check across fields
             chip = apply_overrides(self.base, overrides) if overrides else self.base
         except ConfigError as err:
             return Evaluation(point, False, str(err))
         try:
-            result = simulate(self.network(quant), chip, engine=self.engine)
+            result = simulate(self.network(quant, spec), chip, engine=self.engine)
         except InfeasibleError as err:  # a layer this design cannot run; anything else stops
             return Evaluation(point, False, str(err))
         metrics = {

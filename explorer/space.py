@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -198,7 +199,7 @@ class Space:
     network: str
     chip: str
     parameters: tuple[Parameter, ...]
-    quants: tuple[str, ...]
+    quants: tuple[str, ...]  # the body's quantisation choices
     objectives: tuple[tuple[str, str], ...]  # (metric, "min" | "max")
     constraints: tuple[Constraint, ...] = ()
     accuracy: AccuracyTable | TrainSpec | None = None
@@ -209,6 +210,31 @@ class Space:
     #: changes it
     chip_digest: str = ""
     network_digest: str = ""
+    #: per-layer quantisation choices: (layer name, its choices); the point's parameter is
+    #: ``quant.<layer>``
+    layer_quants: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def quant_choices(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every quantisation parameter of a point and its choices: ``quant`` (the body),
+        then ``quant.<layer>`` for each layer with its own choices."""
+        return [("quant", self.quants),
+                *((f"quant.{layer}", choices) for layer, choices in self.layer_quants)]
+
+    def quant_of(self, point: Mapping[str, Any]) -> tuple[str, str | dict[str, Any]]:
+        """(a label, the spec ``load_network`` takes) of a point's quantisation: the body's
+        compact spec, with ``layer=spec`` for each per-layer choice (``w1a1 fc1=w1a8``)."""
+        body = str(point.get("quant", self.quants[0]))
+        if not self.layer_quants:
+            return body, body
+        layers = {layer: str(point[f"quant.{layer}"]) for layer, _ in self.layer_quants}
+        label = " ".join([body, *(f"{k}={v}" for k, v in layers.items())])
+        return label, {"default": body, "layers": layers}
+
+    def quant_labels(self) -> list[str]:
+        """The label of every combination of quantisation choices."""
+        names = [name for name, _ in self.quant_choices()]
+        return [self.quant_of(dict(zip(names, values, strict=True)))[0]
+                for values in itertools.product(*(c for _, c in self.quant_choices()))]
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -227,6 +253,7 @@ class Space:
             "parameters": [[p.path, p.kind, p.low, p.high, p.step, p.log, list(p.choices)]
                            for p in self.parameters],
             "quants": list(self.quants), "objectives": [list(o) for o in self.objectives],
+            "layer_quants": [[n, list(c)] for n, c in self.layer_quants],
             "constraints": [[c.metric, c.low, c.high] for c in self.constraints],
             "accuracy": (None if self.accuracy is None else
                          list(self.accuracy.values) if isinstance(self.accuracy, AccuracyTable)
@@ -235,7 +262,9 @@ class Space:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def grid_size(self) -> int:
-        size = len(self.quants)
+        size = 1
+        for _, choices in self.quant_choices():
+            size *= len(choices)
         for p in self.parameters:
             size *= p.count()
         return size
@@ -271,9 +300,29 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
         raise err.with_context(file=file, key="chip") from None
     schema = get_family(chip.family).schema
     parameters = _parameters(data.get("parameters") or {}, schema, file)
-    quants = _quants(data.get("quant"), file)
+    from workloads.quant import parse_quant
+
+    quants, layer_quants = _quants(data.get("quant"), file)
     net_spec = _resolve(network, file)
     network_digests = []
+    if layer_quants:
+        try:
+            names = {layer.name for layer in load_network(net_spec).layers}
+        except (ConfigError, ValueError):
+            names = set()  # (the loop below reports the network's own problem)
+        for layer, choices in layer_quants:
+            if names and layer not in names:
+                raise ConfigError(f"no such layer in the network; layers: "
+                                  f"{', '.join(sorted(names))}", file=file,
+                                  key=f"quant.layers.{layer}")
+            for choice in choices:  # each applies to its layer
+                try:
+                    load_network(net_spec, parse_quant({"default": quants[0] or "w1a1",
+                                                        "layers": {layer: choice}}))
+                except ConfigError as err:
+                    raise ConfigError(err.message, file=file,
+                                      key=f"quant.layers.{layer}.choices", value=choice,
+                                      has_value=True) from None
     for q in quants:  # every quantisation applies to the network
         try:
             network_digests.append(load_network(net_spec, q or None).digest())
@@ -291,7 +340,9 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
             raise ConfigError("the accuracy metric needs an accuracy source: accuracy: {table: "
                               "{quant: percent, ...}}, a CSV file, or {train: {dataset: ...}}",
                               file=file, key="accuracy")
-        missing = ([q for q in quants if q not in dict(accuracy.values)]
+        labels = Space(name, network, base, (), quants, (), layer_quants=layer_quants
+                       ).quant_labels()
+        missing = ([q for q in labels if q not in dict(accuracy.values)]
                    if isinstance(accuracy, AccuracyTable) else [])
         if missing:
             raise ConfigError(f"no accuracy for {', '.join(missing)} in the table", file=file,
@@ -300,7 +351,8 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
                  objectives=objectives, constraints=constraints, accuracy=accuracy,
                  source=file or "", raw=dict(data), chip_digest=chip.digest(),
                  network_digest=hashlib.sha256("".join(network_digests).encode()
-                                               ).hexdigest()[:16])
+                                               ).hexdigest()[:16],
+                 layer_quants=layer_quants)
 
 
 # ------------------------------------------------------------------------------ parts
@@ -391,31 +443,50 @@ def _parameters(raw: Any, schema: Any, file: str | None) -> tuple[Parameter, ...
     return tuple(out)
 
 
-def _quants(raw: Any, file: str | None) -> tuple[str, ...]:
+def _quants(raw: Any, file: str | None
+            ) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(the body's choices, per-layer choices) of the ``quant`` block."""
+    if raw is None:
+        return ("",), ()  # the network's own (paper) setting
+    if not isinstance(raw, Mapping):
+        raise ConfigError("expected {choices: [w1a1, ...], layers: {name: {choices: [...]}}}",
+                          file=file, key="quant")
+    check_keys(raw, allowed=("choices", "layers"), required=("choices",), file=file,
+               prefix="quant.")
+    body = _specs(raw["choices"], "quant.choices", file)
+    layers_raw = raw.get("layers") or {}
+    if not isinstance(layers_raw, Mapping):
+        raise ConfigError("a mapping of layer name to {choices: [...]}", file=file,
+                          key="quant.layers")
+    layers = []
+    for name, spec in layers_raw.items():
+        key = f"quant.layers.{name}"
+        if not isinstance(spec, Mapping):
+            raise ConfigError("expected {choices: [...]}", file=file, key=key)
+        check_keys(spec, allowed=("choices",), required=("choices",), file=file,
+                   prefix=f"{key}.")
+        layers.append((str(name), _specs(spec["choices"], f"{key}.choices", file)))
+    return body, tuple(layers)
+
+
+def _specs(choices: Any, key: str, file: str | None) -> tuple[str, ...]:
     from workloads.quant import parse_quant
 
-    if raw is None:
-        return ("",)  # the network's own (paper) setting
-    if not isinstance(raw, Mapping):
-        raise ConfigError("expected {choices: [w1a1, ...]}", file=file, key="quant")
-    check_keys(raw, allowed=("choices",), required=("choices",), file=file, prefix="quant.")
-    choices = raw["choices"]
     if not isinstance(choices, list) or not choices or len(choices) > MAX_CHOICES:
-        raise ConfigError("a non-empty list of quantisation specs", file=file,
-                          key="quant.choices")
+        raise ConfigError("a non-empty list of quantisation specs", file=file, key=key)
     out = []
     for q in choices:
         if not isinstance(q, str):
-            raise ConfigError("a compact spec such as w1a2", file=file, key="quant.choices",
-                              value=q, has_value=True)
+            raise ConfigError("a compact spec such as w1a2", file=file, key=key, value=q,
+                              has_value=True)
         try:
             parse_quant(q)
         except ConfigError as err:
-            raise ConfigError(err.message, file=file, key="quant.choices", value=q,
+            raise ConfigError(err.message, file=file, key=key, value=q,
                               has_value=True) from None
         out.append(q.strip())
     if len(set(out)) != len(out):
-        raise ConfigError("repeated choice", file=file, key="quant.choices")
+        raise ConfigError("repeated choice", file=file, key=key)
     return tuple(out)
 
 

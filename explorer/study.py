@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from explorer.defaults import DEFAULT_STORAGE, SAMPLERS
-from explorer.evaluate import QUANT, Evaluation, Evaluator, pareto_front
+from explorer.evaluate import Evaluation, Evaluator, pareto_front
 from explorer.space import Space, TrainSpec
 from workloads.errors import ConfigError
 
@@ -136,7 +136,7 @@ def make_sampler(name: str, space: Space, *, seed: int | None) -> optuna.sampler
         return s.RandomSampler(seed=seed)
     if name == "grid":
         grid: dict[str, list[Any]] = {p.path: p.grid() for p in space.parameters}
-        grid[QUANT] = list(space.quants)
+        grid.update({name: list(choices) for name, choices in space.quant_choices()})
         return s.GridSampler(grid, seed=seed)
     raise ConfigError(f"unknown sampler; allowed: {', '.join(SAMPLERS)}", key="--sampler",
                       value=name, has_value=True)
@@ -258,7 +258,8 @@ def distributions(space: Space) -> dict[str, Any]:
         else:
             assert p.low is not None and p.high is not None
             out[p.path] = FloatDistribution(p.low, p.high, step=p.step, log=p.log)
-    out[QUANT] = CategoricalDistribution(list(space.quants))
+    for name, choices in space.quant_choices():
+        out[name] = CategoricalDistribution(list(choices))
     return out
 
 

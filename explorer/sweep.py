@@ -22,7 +22,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from explorer.evaluate import QUANT, Evaluation, Evaluator
+from explorer.evaluate import Evaluation, Evaluator
 from explorer.space import Space
 from explorer.study import (
     _accuracy_source,
@@ -47,9 +47,11 @@ class SweepRun:
 
 
 def grid_points(space: Space) -> Iterator[dict[str, Any]]:
-    names = [p.path for p in space.parameters]
-    for values in itertools.product(*(p.grid() for p in space.parameters), space.quants):
-        yield dict(zip([*names, QUANT], values, strict=True))
+    quants = space.quant_choices()
+    names = [p.path for p in space.parameters] + [name for name, _ in quants]
+    for values in itertools.product(*(p.grid() for p in space.parameters),
+                                    *(choices for _, choices in quants)):
+        yield dict(zip(names, values, strict=True))
 
 
 def _key(point: dict[str, Any]) -> str:

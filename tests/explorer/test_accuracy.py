@@ -140,3 +140,14 @@ def test_two_postgresql_workers_train_each_quantisation_once(tmp_path, postgres_
     keys = {TrainSpec(**TRAIN).key("lfc", q) for q in ("w1a1", "w1a2")}
     counts = trainings(storage)
     assert {k: counts.get(k) for k in keys} == dict.fromkeys(keys, 1)
+
+
+def test_per_layer_labels_train_with_their_overrides(tmp_path):
+    from explorer.accuracy import _config
+
+    config = _config("w1a2 fc4=w8a8")
+    assert config.default.compact() == "w1a2" and dict(config.layers)["fc4"].compact() == "w8a8"
+    assert _config("w1a1") == "w1a1" and _config("") is None
+    store = AccuracyStore(open_storage(str(tmp_path / "s.journal")))
+    value = trained_accuracy(store, TrainSpec(**TRAIN), "lfc", "w1a2 fc4=w8a8")
+    assert 0 <= value <= 100

@@ -167,3 +167,44 @@ def test_sweep_stores_the_whole_grid_as_a_study(small_space, tmp_path, workers):
                                          for v in t.user_attrs["constraints"])
     again = sweep(space, storage=store, progress=False)
     assert again.evaluated == 0 and again.skipped == 32
+
+
+def test_per_layer_quantisation_choices(tmp_path):
+    path = write_space(tmp_path, name="layers",
+                       quant={"choices": ["w1a1", "w1a2"],
+                              "layers": {"fc4": {"choices": ["w1a1", "w8a8"]}}},
+                       accuracy={"table": {"w1a1 fc4=w1a1": 97.0, "w1a1 fc4=w8a8": 97.4,
+                                           "w1a2 fc4=w1a1": 97.5, "w1a2 fc4=w8a8": 97.8}})
+    space = load_space(path)
+    assert space.grid_size() == 64
+    assert space.quant_labels() == ["w1a1 fc4=w1a1", "w1a1 fc4=w8a8", "w1a2 fc4=w1a1",
+                                    "w1a2 fc4=w8a8"]
+    study = run_study(space, trials=64, storage=str(tmp_path / "s.journal"), sampler="grid",
+                      seed=0, progress=False).study
+    ok = [t for t in study.trials if t.user_attrs["feasible"]]
+    bits = {t.user_attrs["point"]["quant.fc4"]: t.user_attrs["totals"]["weight_bits"]
+            for t in ok}
+    assert bits["w8a8"] > bits["w1a1"]  # the last layer's weights really are 8-bit
+    accs = {(t.user_attrs["point"]["quant"], t.user_attrs["point"]["quant.fc4"]):
+            t.user_attrs["metrics"]["accuracy"] for t in ok}
+    assert accs[("w1a2", "w8a8")] == 97.8
+
+
+@pytest.mark.parametrize(("quant", "words"), [
+    ({"choices": ["w1a1"], "layers": {"fc9": {"choices": ["w8a8"]}}}, "no such layer"),
+    ({"choices": ["w1a1"], "layers": {"fc4": {"choices": ["wxa8"]}}}, "quant.layers.fc4"),
+    ({"choices": ["w1a1"], "layers": {"fc4": ["w8a8"]}}, "expected {choices"),
+])
+def test_bad_per_layer_choices_are_one_line(tmp_path, quant, words):
+    path = write_space(tmp_path, quant=quant, objectives={"energy": "min"}, accuracy=None)
+    with pytest.raises(ConfigError) as info:
+        load_space(path)
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_table_must_name_every_per_layer_combination(tmp_path):
+    path = write_space(tmp_path, quant={"choices": ["w1a1"],
+                                        "layers": {"fc4": {"choices": ["w1a1", "w8a8"]}}},
+                       accuracy={"table": {"w1a1 fc4=w1a1": 97.0}})
+    with pytest.raises(ConfigError, match="no accuracy for w1a1 fc4=w8a8"):
+        load_space(path)
