@@ -44,6 +44,7 @@ class AccuracyStore:
 
     def __init__(self, storage: optuna.storages.BaseStorage) -> None:
         self.storage = storage
+        self.held: dict[tuple[str, int], int] = {}  # this worker's claims → their study ids
         try:
             self.study = optuna.create_study(storage=storage, study_name=STORE)
         except optuna.exceptions.DuplicatedStudyError:
@@ -74,8 +75,10 @@ class AccuracyStore:
         return sorted(out)
 
     def current(self, key: str) -> tuple[int, float | None] | None:
-        """The live claim on ``key``: its generation and last heartbeat (None: no claim;
-        a heartbeat of None: its worker has not beaten yet)."""
+        """The live claim on ``key``: its generation and the value of its last heartbeat
+        (None: no claim; a heartbeat of None: its worker has not beaten yet). Heartbeats are
+        the claimant's clock: compare them only with each other, never with another
+        machine's time."""
         claims = self._claims(key)
         if not claims:
             return None
@@ -95,26 +98,30 @@ class AccuracyStore:
             study = optuna.create_study(storage=self.storage, study_name=name)
         except optuna.exceptions.DuplicatedStudyError:
             return False
+        self.held[(key, generation)] = study._study_id
         try:
             study.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
             study.set_user_attr("beat", time.time())
         except BaseException:
             self.release(key, generation)
             raise
-        for gen, _ in self._claims(key):  # the stale ones this claim replaces
+        for gen, sid in self._claims(key):  # the stale ones this claim replaces
             if gen < generation:
-                self.release(key, gen)
+                with contextlib.suppress(KeyError):
+                    self.storage.delete_study(sid)
         return True
 
     def beat(self, key: str, generation: int) -> None:
-        sid = self.storage.get_study_id_from_name(f"{CLAIM_PREFIX}{key}#{generation}")
+        sid = self.held[(key, generation)]
         self.storage.set_study_user_attr(sid, "beat", time.time())
 
     def release(self, key: str, generation: int) -> None:
-        """Remove claim ``generation`` (only that one: never another worker's newer claim)."""
-        with contextlib.suppress(KeyError):  # (already removed)
-            optuna.delete_study(storage=self.storage,
-                                study_name=f"{CLAIM_PREFIX}{key}#{generation}")
+        """Remove this worker's claim ``generation`` — by the study it created, so never a
+        claim another worker made later under the same name."""
+        sid = self.held.pop((key, generation), None)
+        if sid is not None:
+            with contextlib.suppress(KeyError):  # (already removed: taken over)
+                self.storage.delete_study(sid)
 
 
 def trained_accuracy(store: AccuracyStore, spec: TrainSpec, network: str, quant: str, *,
@@ -125,7 +132,9 @@ def trained_accuracy(store: AccuracyStore, spec: TrainSpec, network: str, quant:
     whose heartbeat is older than ``grace_s`` — or that never beat, ``grace_s`` after this
     worker first saw it — is taken over by claiming the next generation."""
     key = spec.key(network, quant)
-    first_seen: dict[int, float] = {}
+    # a claim is stale when its heartbeat has not changed for grace_s on OUR clock (the
+    # claimant's clock may be set differently)
+    seen: dict[tuple[int, float | None], float] = {}
     while True:
         value = store.get(key)
         if value is not None:
@@ -134,13 +143,11 @@ def trained_accuracy(store: AccuracyStore, spec: TrainSpec, network: str, quant:
         if current is None:
             generation = 0
         else:
-            gen, beat = current
-            now = time.time()
-            age = now - beat if beat is not None else now - first_seen.setdefault(gen, now)
-            if age <= grace_s:
+            since = seen.setdefault(current, time.monotonic())
+            if time.monotonic() - since <= grace_s:
                 time.sleep(poll_s)
                 continue
-            generation = gen + 1  # its worker is gone
+            generation = current[0] + 1  # its worker is gone
         if not store.claim(key, generation):
             time.sleep(poll_s)
             continue

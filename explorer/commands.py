@@ -21,6 +21,7 @@ __all__ = ["register"]
 
 MAX_TRIALS = 10_000_000
 MAX_WORKERS = 256
+MAX_GRID = 1_000_000
 
 
 def _count(flag: str, low: int, high: int) -> Any:
@@ -125,11 +126,17 @@ def register(subparsers: Any) -> None:
 def _guard_storage(storage: str, args: argparse.Namespace) -> None:
     """A journal is read and appended to: no output may be that file (it would replace the
     study), nor may it be the space file."""
-    if "://" in storage:
-        return
     from pathlib import Path
 
-    journal = Path(storage).resolve()
+    if getattr(args, "json", None) == "-" and getattr(args, "csv", None) == "-":
+        raise ConfigError("--json already writes to standard output", key="--csv",
+                          value="-", has_value=True)
+    if "://" in storage:
+        if not storage.lower().startswith("sqlite:///"):
+            return  # a server's database: no local file to protect
+        journal = Path(storage[len("sqlite:///"):]).resolve()
+    else:
+        journal = Path(storage).resolve()
     for flag, value in (("--json", getattr(args, "json", None)),
                         ("--csv", getattr(args, "csv", None)),
                         ("--space", getattr(args, "space", None))):
@@ -137,7 +144,7 @@ def _guard_storage(storage: str, args: argparse.Namespace) -> None:
             if flag == "--space":
                 raise ConfigError("is the space file: a study's journal is a file of its own",
                                   key="--storage", value=storage, has_value=True)
-            raise ConfigError("is the study's journal (--storage): writing it would destroy "
+            raise ConfigError("is the study's storage (--storage): writing it would destroy "
                               "the study — choose another name", key=flag, value=value,
                               has_value=True)
 
@@ -178,6 +185,10 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
     say = _say(args)
     space = _space(args.space)
     trials = args.trials
+    if args.sampler == "grid" and space.grid_size() > MAX_GRID:
+        raise ConfigError(f"the grid has {space.grid_size():,} points; the grid sampler lists "
+                          f"them all in memory (at most {MAX_GRID:,}) — use another sampler",
+                          key="--sampler", value="grid", has_value=True)
     if args.sampler == "grid" and trials > space.grid_size():
         say(f"the grid has {space.grid_size():,} points: --trials {trials:,} → "
             f"{space.grid_size():,}")
@@ -222,6 +233,7 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
         f"{seconds:.1f} s ({run.ran / seconds if seconds else 0:.1f} trials/s)"
         f"{f' by {args.workers} workers' if args.workers > 1 else ''}")
     _print_front(front, space.objectives, say)
+    records: list[dict[str, Any]] | None = None
     if args.refine != "none" and args.engine != args.refine and front:
         from explorer.study import refine
 
@@ -235,7 +247,7 @@ def _explore(args: argparse.Namespace, out: Outputs) -> int:
             + (f"; flagged trials {', '.join(str(r['trial']) for r in flagged)}"
                if flagged else ""))
     if args.json:
-        _write_json(out, args.json, study.study_name, front, study)
+        _write_json(out, args.json, study.study_name, front, study, records)
     return 0
 
 
@@ -357,10 +369,11 @@ def _short(value: Any) -> str:
 
 
 def _write_json(out: Outputs, target: str, name: str, front: list[Any],
-                study: Any = None) -> None:
+                study: Any = None, records: list[dict[str, Any]] | None = None) -> None:
     refined = {} if study is None else {
         int(k.rsplit(":", 1)[1]): v for k, v in study.user_attrs.items()
         if k.startswith("refined:")}
+    refined.update({r["trial"]: r for r in records or ()})  # this run's verdicts
     payload = {"study": name, "pareto": [
         {"trial": t.number, **{k: t.user_attrs[k] for k in ("point", "metrics", "chip",
                                                            "totals")},

@@ -213,6 +213,9 @@ class Space:
     #: per-layer quantisation choices: (layer name, its choices); the point's parameter is
     #: ``quant.<layer>``
     layer_quants: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the contents of a chip's technology table when it is a file (a built-in table is
+    #: known by its name)
+    tech_digest: str = ""
 
     def quant_choices(self) -> list[tuple[str, tuple[str, ...]]]:
         """Every quantisation parameter of a point and its choices: ``quant`` (the body),
@@ -253,7 +256,10 @@ class Space:
             "parameters": [[p.path, p.kind, p.low, p.high, p.step, p.log, list(p.choices)]
                            for p in self.parameters],
             "quants": list(self.quants), "objectives": [list(o) for o in self.objectives],
-            "layer_quants": [[n, list(c)] for n, c in self.layer_quants],
+            # (only when given: studies of spaces without them keep their digests)
+            **({"layer_quants": [[n, list(c)] for n, c in self.layer_quants]}
+               if self.layer_quants else {}),
+            **({"tech": self.tech_digest} if self.tech_digest else {}),
             "constraints": [[c.metric, c.low, c.high] for c in self.constraints],
             "accuracy": (None if self.accuracy is None else
                          list(self.accuracy.values) if isinstance(self.accuracy, AccuracyTable)
@@ -308,8 +314,16 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
     if layer_quants:
         try:
             names = {layer.name for layer in load_network(net_spec).layers}
-        except (ConfigError, ValueError):
-            names = set()  # (the loop below reports the network's own problem)
+        except ConfigError as err:
+            raise err.with_context(file=file, key="network") from None
+        except ValueError as err:  # e.g. a checkpoint
+            raise ConfigError(f"{err}; a space takes a zoo name or a network YAML", file=file,
+                              key="network", value=network, has_value=True) from None
+        for q in quants:
+            if q.endswith((".yaml", ".yml")) or Path(q).is_file():
+                raise ConfigError("with per-layer choices, the body's choices are compact "
+                                  "specs (w1a2, wta2, …), not files", file=file,
+                                  key="quant.choices", value=q, has_value=True)
         for layer, choices in layer_quants:
             if names and layer not in names:
                 raise ConfigError(f"no such layer in the network; layers: "
@@ -340,22 +354,47 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
             raise ConfigError("the accuracy metric needs an accuracy source: accuracy: {table: "
                               "{quant: percent, ...}}, a CSV file, or {train: {dataset: ...}}",
                               file=file, key="accuracy")
-        labels = Space(name, network, base, (), quants, (), layer_quants=layer_quants
-                       ).quant_labels()
-        missing = ([q for q in labels if q not in dict(accuracy.values)]
-                   if isinstance(accuracy, AccuracyTable) else [])
+        missing: list[str] = []
+        if isinstance(accuracy, AccuracyTable):
+            combos = len(quants)
+            for _, choices in layer_quants:
+                combos *= len(choices)
+            if combos > MAX_CHOICES:
+                raise ConfigError(f"an accuracy table cannot cover {combos:,} quantisation "
+                                  f"combinations (at most {MAX_CHOICES:,}); train for them "
+                                  "instead (accuracy: {train: ...})", file=file,
+                                  key="accuracy.table")
+            table = dict(accuracy.values)
+            labels = Space(name, network, base, (), quants, (), layer_quants=layer_quants
+                           ).quant_labels()
+            missing = [q for q in labels if q not in table]
         if missing:
-            raise ConfigError(f"no accuracy for {', '.join(missing)} in the table", file=file,
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more"
+                                              if len(missing) > 5 else "")
+            raise ConfigError(f"no accuracy for {shown} in the table", file=file,
                               key="accuracy.table")
     return Space(name=name, network=net_spec, chip=base, parameters=parameters, quants=quants,
                  objectives=objectives, constraints=constraints, accuracy=accuracy,
                  source=file or "", raw=dict(data), chip_digest=chip.digest(),
                  network_digest=hashlib.sha256("".join(network_digests).encode()
                                                ).hexdigest()[:16],
-                 layer_quants=layer_quants)
+                 layer_quants=layer_quants, tech_digest=_tech_digest(chip, file))
 
 
 # ------------------------------------------------------------------------------ parts
+def _tech_digest(chip: Any, file: str | None) -> str:
+    """A hash of the chip's technology table file ("" for a built-in table)."""
+    from simulator import builtin_tech
+
+    tech = getattr(chip, "tech", "")
+    if not tech or tech in builtin_tech():
+        return ""
+    try:
+        return hashlib.sha256(read_regular(tech)).hexdigest()[:16]
+    except (ConfigError, OSError):
+        return ""  # (the simulator reports a missing table, with its own line)
+
+
 def _string(value: Any, key: str, file: str | None) -> str:
     if not isinstance(value, str) or not value.strip() or not is_printable_name(value):
         raise ConfigError("must be a non-empty string on one line", file=file, key=key,
@@ -484,9 +523,9 @@ def _specs(choices: Any, key: str, file: str | None) -> tuple[str, ...]:
         except ConfigError as err:
             raise ConfigError(err.message, file=file, key=key, value=q,
                               has_value=True) from None
-        out.append(q.strip())
+        out.append(q.strip() if q.strip().endswith((".yaml", ".yml")) else q.strip().lower())
     if len(set(out)) != len(out):
-        raise ConfigError("repeated choice", file=file, key=key)
+        raise ConfigError("repeated choice (specs are not case-sensitive)", file=file, key=key)
     return tuple(out)
 
 
@@ -554,8 +593,21 @@ def _accuracy(raw: Any, network: str, file: str | None) -> AccuracyTable | Train
         if not 0.0 <= value <= 100.0:
             raise ConfigError("an accuracy in percent, 0 to 100", file=file,
                               key=f"accuracy.table.{q}", value=acc, has_value=True)
-        values.append((str(q).strip(), value))
+        values.append((_label_key(str(q)), value))
     return AccuracyTable(tuple(values), source)
+
+
+def _label_key(label: str) -> str:
+    """A table's label as :meth:`Space.quant_of` writes it: specs in lower case (layer names
+    as they are), one space apart."""
+    if not label.split():
+        return ""
+    body, *layers = label.split()
+    parts = [body.lower()]
+    for item in layers:
+        name, _, spec = item.partition("=")
+        parts.append(f"{name}={spec.lower()}")
+    return " ".join(parts)
 
 
 def _read_csv(path: Path) -> dict[str, float]:

@@ -102,6 +102,9 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
                               "file of its own", key="--storage", value=text, has_value=True)
     try:
         return JournalStorage(JournalFileBackend(str(path)))
+    except (KeyError, TypeError):
+        raise ConfigError("exists and is not an Optuna journal; a study's journal is a file "
+                          "of its own", key="--storage", value=text, has_value=True) from None
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot open the journal: {err}", key="--storage", value=text,
                           has_value=True) from None

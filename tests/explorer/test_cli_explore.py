@@ -198,7 +198,7 @@ def test_outputs_never_overwrite_the_journal(small_space, tmp_path, capsys):
                  ["pareto", "--study", "small", "--csv", str(store)]):
         assert main([*args, "--storage", str(store)]) == 2
         err = capsys.readouterr().err
-        assert "is the study's journal" in err and err.count("\n") == 1
+        assert "is the study's storage" in err and err.count("\n") == 1
     assert store.read_bytes() == before
 
 
@@ -246,3 +246,36 @@ def test_pareto_of_a_study_bnnsim_did_not_make(tmp_path, capsys):
     assert main(["pareto", "--study", "plain", "--storage", str(store)]) == 2
     err = capsys.readouterr().err
     assert "not made by bnnsim" in err and err.count("\n") == 1
+
+
+def test_a_sqlite_database_is_guarded_too(small_space, tmp_path, capsys):
+    db = tmp_path / "x.db"
+    url = f"sqlite:///{db}"
+    assert main(["explore", "--space", str(small_space), "--trials", "2", "--storage", url,
+                 "--quiet", "--refine", "none"]) == 0
+    before = db.read_bytes()
+    assert main(["explore", "--space", str(small_space), "--trials", "2", "--storage", url,
+                 "--json", str(db)]) == 2
+    assert "is the study's storage" in capsys.readouterr().err
+    assert db.read_bytes() == before
+    assert main(["pareto", "--storage", url, "--study", "small", "--json", "-",
+                 "--csv", "-"]) == 2
+    assert "already writes to standard output" in capsys.readouterr().err
+
+
+def test_explore_json_carries_this_runs_refine_verdicts(small_space, tmp_path):
+    store, out = str(tmp_path / "s.journal"), tmp_path / "f.json"
+    assert main(["explore", "--space", str(small_space), "--trials", "8", "--storage", store,
+                 "--quiet", "--tolerance", "0"]) == 0
+    assert main(["explore", "--space", str(small_space), "--trials", "8", "--storage", store,
+                 "--quiet", "--tolerance", "10", "--json", str(out)]) == 0
+    refined = [p["refined"] for p in json.loads(out.read_text())["pareto"] if "refined" in p]
+    assert refined and all(r["tolerance"] == 10 and not r["flagged"] for r in refined)
+
+
+def test_the_default_spaces_digest_is_stable():
+    # studies made before per-layer choices existed must still resume
+    from importlib.resources import as_file, files
+
+    with as_file(files("explorer") / "spaces" / "default.yaml") as path:
+        assert load_space(path).digest == "5e1315d9e644cb28"

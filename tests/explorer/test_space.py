@@ -140,3 +140,38 @@ def test_a_checkpoint_as_the_network_is_one_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_space(write_space(tmp_path, network="model.pt"))
     assert "zoo name or a network YAML" in str(info.value) or "checkpoint" in str(info.value)
+
+
+def test_per_layer_spaces_want_compact_bodies_and_real_networks(tmp_path):
+    (tmp_path / "q.yaml").write_text("default: w1a2\n")
+    with pytest.raises(ConfigError, match="compact specs"):
+        load_space(write_space(tmp_path, quant={"choices": ["w1a2", str(tmp_path / "q.yaml")],
+                                                "layers": {"fc2": {"choices": ["w4a4"]}}},
+                               objectives={"energy": "min"}, accuracy=None))
+    (tmp_path / "net.pt").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="key 'network'"):
+        load_space(write_space(tmp_path, network="net.pt",
+                               quant={"choices": ["w1a1"],
+                                      "layers": {"fc4": {"choices": ["w8a8"]}}},
+                               objectives={"energy": "min"}, accuracy=None))
+
+
+def test_specs_are_not_case_sensitive(tmp_path):
+    with pytest.raises(ConfigError, match="repeated choice"):
+        load_space(write_space(tmp_path, quant={"choices": ["w1a2", "W1A2"]}))
+    space = load_space(write_space(tmp_path, quant={"choices": ["W1A1", "w1a2"]},
+                                   accuracy={"table": {"w1a1": 97.0, "W1A2": 97.5}}))
+    assert space.quants == ("w1a1", "w1a2")
+
+
+def test_a_huge_per_layer_table_is_refused_quickly(tmp_path):
+    import time
+
+    layers = {f"fc{i}": {"choices": ["w1a1", "w1a2", "w2a2", "w4a4", "w8a8"]}
+              for i in range(1, 5)}
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="no accuracy for") as info:
+        load_space(write_space(tmp_path, quant={"choices": ["w1a1"], "layers": layers},
+                               accuracy={"table": {"w1a1": 97.0}}))
+    assert "more" in str(info.value) and len(str(info.value)) < 1000
+    assert time.perf_counter() - start < 30
