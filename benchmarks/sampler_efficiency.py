@@ -24,6 +24,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed … first-seed + seeds − 1 (to add seeds later)")
     parser.add_argument("--trials", type=int, nargs="+", default=[100, 300])
     parser.add_argument("--samplers", nargs="+", default=["random", "nsga2", "tpe", "gp"])
     args = parser.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     last = max(args.trials)
     with tempfile.TemporaryDirectory() as tmp:
         for sampler in args.samplers:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 store = str(Path(tmp) / f"{sampler}-{seed}.journal")
                 t0 = time.perf_counter()
                 study = run_study(space, trials=last, storage=store, sampler=sampler,
