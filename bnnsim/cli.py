@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from workloads.errors import ConfigError
 from workloads.files import Outputs, track_reads
+from workloads.flags import bounded
 
 __all__ = ["main"]
 
@@ -219,15 +220,7 @@ def _frames(text: str) -> int:
     """argparse type of ``--batch``: an integer frame count (one line on error)."""
     from simulator.family import MAX_BATCH
 
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; allowed: an "
-                                         f"integer in [1, {MAX_BATCH}]") from None
-    if not 1 <= value <= MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: an integer in "
-                                         f"[1, {MAX_BATCH}]")
-    return value
+    return int(bounded("--batch", int, 1, MAX_BATCH)(text))
 
 
 _frames.__name__ = "--batch"

@@ -16,6 +16,7 @@ from typing import Any
 
 from workloads.errors import ConfigError
 from workloads.files import Outputs
+from workloads.flags import bounded
 
 __all__ = ["register"]
 
@@ -25,34 +26,10 @@ MAX_GRID = 1_000_000
 
 
 def _count(flag: str, low: int, high: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer; allowed: an "
-                                             f"integer in [{low}, {high}]") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: an integer "
-                                             f"in [{low}, {high}]")
-        return value
-
-    parse.__name__ = flag
-    return parse
+    return bounded(flag, int, low, high)
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number; allowed: a number "
-                                         "in [0, 10]") from None
-    if not 0.0 <= value <= 10.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed: a number in "
-                                         "[0, 10]")
-    return value
-
-
-_fraction.__name__ = "--tolerance"
+_fraction = bounded("--tolerance", float, 0.0, 10.0)
 
 
 def register(subparsers: Any) -> None:

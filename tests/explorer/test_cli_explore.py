@@ -44,6 +44,8 @@ def test_explore_then_pareto(small_space, tmp_path, capsys):
 @pytest.mark.parametrize(("args", "words"), [
     (["explore", "--trials", "0"], "--trials: 0 is out of range"),
     (["explore", "--trials", "5", "--sampler", "annealing"], "invalid choice"),
+    (["explore", "--trials", "5", "--tolerance", "nan"], "--tolerance: nan is out of range"),
+    (["explore", "--trials", "5", "--workers", "999"], "--workers: 999 is out of range"),
     (["explore", "--trials", "5", "--space", "/no/such.yaml"], "no such space file"),
     (["explore", "--trials", "5", "--storage", "redis://x/0"], "unknown storage URL scheme"),
     (["pareto", "--study", "nope", "--storage", "/no/such.journal"], "no such journal file"),
