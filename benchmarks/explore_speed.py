@@ -3,10 +3,12 @@
 For one network (default bnn-cifar10) on one core, a new chip every point (the default
 space's chip parameters), accuracy from a table:
 
-* ``evaluate``: the simulator alone (Evaluator calls, no Optuna);
-* ``in-memory``: an Optuna study in memory (the sampler's and the trial bookkeeping's cost);
-* ``journal``: the default storage, a journal file;
-* ``postgresql``: with ``--postgres URL``, a PostgreSQL study.
+* ``evaluate``: the simulator alone (Evaluator calls, no Optuna), and the share of it the
+  mapping search takes;
+* ``bookkeeping``: a study that records the same attributes as a real trial but evaluates
+  nothing, in memory and in a journal file (the sampler's and the storage's cost per trial);
+* ``explore``: a real study in the default storage, a journal file, and with
+  ``--postgres URL`` in PostgreSQL.
 
     python benchmarks/explore_speed.py [--network bnn-cifar10] [--points 200]
         [--engine analytical] [--postgres postgresql://…]
@@ -34,6 +36,51 @@ def _space(folder: Path, network: str) -> Path:
     path = folder / "space.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+_SEARCH: list[float] = [0.0]
+
+
+def _time_mapping_search(*, stop: bool = False) -> list[float]:
+    """Add the mapping search's time to ``_SEARCH[0]`` while the evaluations run."""
+    from simulator.overlay.mapping import search
+
+    if stop:
+        search._choose = search._choose.__wrapped__  # type: ignore[attr-defined]
+        return _SEARCH
+    inner = search._choose
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            _SEARCH[0] += time.perf_counter() - t0
+
+    timed.__wrapped__ = inner  # type: ignore[attr-defined]
+    search._choose = timed
+    return _SEARCH
+
+
+def _bookkeeping(space, evals, storage, name) -> float:  # type: ignore[no-untyped-def]
+    """Seconds a study takes to record ``evals`` as trials, evaluating nothing."""
+    import optuna
+
+    from explorer.study import _record, _suggest, make_sampler, open_storage, open_study
+
+    store = optuna.storages.InMemoryStorage() if storage is None else open_storage(storage)
+    study = open_study(space, store, name, sampler=make_sampler("random", space, seed=0),
+                       engine="analytical")
+    it = iter(evals)
+
+    def objective(trial):  # type: ignore[no-untyped-def]
+        trial.set_user_attr("worker", {"host": "bench", "pid": os.getpid()})
+        _suggest(trial, space)
+        return _record(trial, space, next(it))
+
+    t0 = time.perf_counter()
+    study.optimize(objective, n_trials=len(evals))
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,9 +111,17 @@ def main(argv: list[str] | None = None) -> int:
             trial = study.ask()
             points.append(_suggest(trial, space))
         evaluate = Evaluator(space, engine=args.engine)
+        searching = _time_mapping_search()
         t0 = time.perf_counter()
-        feasible = sum(evaluate(p).feasible for p in points)
+        evals = [evaluate(p) for p in points]
         rows.append(("evaluate (simulator only)", args.points, time.perf_counter() - t0))
+        rows.append(("  of which the mapping search", args.points, searching[0]))
+        _time_mapping_search(stop=True)
+        feasible = sum(ev.feasible for ev in evals)
+        for label, storage_ in (("bookkeeping, in memory", None),
+                                ("bookkeeping, journal file", str(Path(tmp) / "b.journal"))):
+            rows.append((label, args.points,
+                         _bookkeeping(space, evals, storage_, f"book-{os.getpid()}")))
         if args.engine != "event":  # the second opinion's rate, on the first 50 points
             n = min(50, len(points))
             event = Evaluator(space, engine="event")

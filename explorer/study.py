@@ -1,7 +1,8 @@
 """Optuna studies over a space: storage, samplers, trials, the Pareto set.
 
 Storage: a local journal file by default (``bnnsim-studies.journal``; Optuna's file journal,
-safe for several local processes through its file lock), or an RDB URL
+safe for several local processes through its file lock, flushed to disk once per trial:
+:mod:`explorer.journal`), or an RDB URL
 (``postgresql://…``, ``sqlite:///…``) that processes on many machines share. A study is
 created once — a second worker that loses the creation race loads it — and keeps its space's
 digest: the same name with another space is refused.
@@ -49,7 +50,8 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     """The storage ``url`` names: an RDB URL, or a journal file path (the default). An RDB
     server that cannot be reached is one line within seconds, not a hang."""
     from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from explorer.journal import CommitSyncedJournal
 
     text = url or DEFAULT_STORAGE
     scheme = text.split(":", 1)[0].split("+", 1)[0].lower() if "://" in text else ""
@@ -101,7 +103,7 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
             raise ConfigError("exists and is not an Optuna journal; a study's journal is a "
                               "file of its own", key="--storage", value=text, has_value=True)
     try:
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(CommitSyncedJournal(str(path)))
     except (KeyError, TypeError):
         raise ConfigError("exists and is not an Optuna journal; a study's journal is a file "
                           "of its own", key="--storage", value=text, has_value=True) from None

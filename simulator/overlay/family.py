@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from importlib.abc import Traversable
 from importlib.resources import files
@@ -73,6 +74,7 @@ class OverlayTotals:
     resident_maps: int = 0  # layer-to-layer activation maps kept on chip
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
     try:
         return metadata.version("bnnsim")

@@ -1,0 +1,55 @@
+"""The default storage's journal: one flush to disk per finished trial (not one per record),
+and a file Optuna's own journal backend (and so optuna-dashboard) reads unchanged."""
+
+from __future__ import annotations
+
+import os
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._storage import JournalOperation
+from optuna.trial import TrialState
+
+from explorer import journal
+from explorer.journal import commits
+from explorer.space import load_space
+from explorer.study import run_study
+
+
+def test_only_commits_flush():
+    op = JournalOperation
+    assert not commits({"op_code": op.SET_TRIAL_PARAM})
+    assert not commits({"op_code": op.SET_TRIAL_USER_ATTR})
+    assert not commits({"op_code": op.SET_TRIAL_SYSTEM_ATTR})
+    assert not commits({"op_code": op.CREATE_TRIAL})  # asked: running
+    assert not commits({"op_code": op.SET_TRIAL_STATE_VALUES, "state": TrialState.RUNNING})
+    for state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
+        assert commits({"op_code": op.SET_TRIAL_STATE_VALUES, "state": state})
+        assert commits({"op_code": op.CREATE_TRIAL, "state": state})  # added finished
+    for code in (op.CREATE_STUDY, op.DELETE_STUDY, op.SET_STUDY_USER_ATTR,
+                 op.SET_STUDY_SYSTEM_ATTR, op.DISCARD_TRIALS, 99):
+        assert commits({"op_code": code})
+
+
+def test_one_flush_per_trial_and_optuna_reads_it(small_space, tmp_path, monkeypatch):
+    flushes = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        flushes.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(journal.os, "fsync", fsync)
+    space = load_space(small_space)
+    path = tmp_path / "s.journal"
+    run_study(space, trials=6, storage=str(path), study_name="j", sampler="random", seed=0,
+              progress=False)
+    records = len(path.read_text().splitlines())
+    # the study and its attributes, then one flush per finished trial among ~20 records each
+    assert records > 6 * 10
+    assert 6 <= len(flushes) <= 6 + 6
+    ours = optuna.load_study(study_name="j", storage=JournalStorage(
+        JournalFileBackend(str(path))))
+    done = [t for t in ours.trials if t.state is TrialState.COMPLETE]
+    assert len(done) == 6 and all("point" in t.user_attrs for t in done)
