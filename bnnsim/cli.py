@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import os
 import sys
 from collections.abc import Sequence
@@ -25,36 +23,6 @@ from workloads.files import Outputs, track_reads
 from workloads.flags import bounded
 
 __all__ = ["main"]
-
-
-def _fmt_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-               align: str | None = None) -> str:
-    """A plain fixed-width table (first column left-aligned, the rest right-aligned)."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    align = align or "l" + "r" * (len(headers) - 1)
-    out = []
-    for j, r in enumerate(cells):
-        out.append("  ".join(c.ljust(w) if a == "l" else c.rjust(w)
-                             for c, w, a in zip(r, widths, align, strict=True)).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
-def _si(value: float, unit: str) -> str:
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {prefix}{unit}"
-    return f"{value:.0f} {unit}"
-
-
-def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def _existing_path(spec: str | None) -> str | None:
@@ -76,6 +44,7 @@ def _load_network(spec: str, quant: str | None) -> Any:
 
 # --------------------------------------------------------------------------- simulate
 def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
+    from reports.terminal import layer_csv_text, result_text, trace_csv_text
     from simulator import apply_overrides, get_family, load_chip, simulate
 
     for flag, value in (("--chip", args.chip), ("--network", args.network),
@@ -86,90 +55,50 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
                _existing_path(args.quant))
     for flag, target in (("--json", args.json), ("--csv", args.csv), ("--trace", args.trace)):
         out.declare(flag, target)
+    out.declare_folder("--report", args.report)
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
     family = get_family(chip.family)
+    traced = bool(args.trace) or (args.report is not None and args.engine is None
+                                  and bool(family.trace_engines))
     engine = args.engine if args.engine is not None else (
-        family.trace_engines[0] if args.trace and family.trace_engines else family.engines[0])
+        family.trace_engines[0] if traced and family.trace_engines else family.engines[0])
     if engine not in family.engines:
         raise ConfigError(f"allowed for the {family.name} family: {', '.join(family.engines)}",
                           key="--engine", value=engine, has_value=True)
     if args.trace and engine not in family.trace_engines:
-        traced = ", ".join(family.trace_engines) or "none"
+        tracing = ", ".join(family.trace_engines) or "none"
         raise ConfigError(f"the {engine} engine records no busy intervals; engines that do: "
-                          f"{traced}", key="--trace", value=args.trace, has_value=True)
+                          f"{tracing}", key="--trace", value=args.trace, has_value=True)
     net = _load_network(args.network, args.quant)
-    result = simulate(net, chip, engine=engine, trace=bool(args.trace), batch=args.batch)
+    traced = (traced or args.report is not None) and engine in family.trace_engines
+    result = simulate(net, chip, engine=engine, trace=traced, batch=args.batch)
     if args.json != "-":
-        _print_result(result, family)
+        print(result_text(result, family))
     if args.json:
         out.stage_json("--json", result.to_dict(include_trace=bool(args.trace)))
     if args.csv:
-        rows = result.layer_rows()
-        out.stage_text("--csv", _csv_text(list(rows[0]), [list(r.values()) for r in rows]))
+        out.stage_text("--csv", layer_csv_text(result))
     if args.trace:
-        out.stage_text("--trace", _csv_text(("component", "start", "end", "label"),
-                                            [(t.component, t.start, t.end, t.label)
-                                             for t in result.trace or ()]))
+        if args.trace.lower().endswith(".json") or args.trace == "-":
+            from reports.trace import chrome_trace
+
+            out.stage_json("--trace", chrome_trace(result.to_dict(include_trace=True)))
+        else:
+            out.stage_text("--trace", trace_csv_text(result))
+    if args.report is not None:
+        from reports.build import result_report
+
+        out.stage("--report", result_report([result.to_dict(include_trace=traced)]).write)
+        if args.json != "-":
+            print(f"\nreport: {args.report}/index.html")
     return 0
-
-
-def _print_result(result: Any, family: Any) -> None:
-    """The per-layer table and the totals, with the family's own columns and lines."""
-    extra = [family.layer_columns(x) for x in result.layers]
-    heads = list(extra[0]) if extra else []
-    rows = [(x.name, x.kind, x.precision, x.unit, _si(x.macs, ""), x.cycles,
-             f"{100 * x.utilization:.1f}", f"{x.dram_bytes / 1024:.1f}",
-             f"{x.energy_pj / 1e6:.3f}", x.bound, *(cols[h] for h in heads))
-            for x, cols in zip(result.layers, extra, strict=True)]
-    body = result.quant.rstrip("+")
-    other = [f"{x.name} {x.precision}" for x in result.layers
-             if x.kind in ("conv", "fc") and x.precision != body]
-    note = (f"; {', '.join(other)}" if len(other) <= 3
-            else f"; {len(other)} layers differ, see prec") if other else ""
-    print(f"{result.network} ({body}{note}) on {result.chip} ({result.family}) — "
-          f"{result.engine} engine")
-    print(_fmt_table(("layer", "kind", "prec", "unit", "MACs", "cycles", "util%", "DRAM KiB",
-                      "energy uJ", "bound", *heads), rows,
-                     "lllllrrrrl" + "".join(_align([cols[h] for cols in extra])
-                                            for h in heads)))
-    parts = ", ".join(f"{k} {v / 1e6:.3f}" for k, v in result.energy_breakdown_pj.items())
-    print()
-    print(f"latency           {result.latency_cycles:,} cycles ({result.latency_s * 1e3:.4f} ms "
-          f"at {result.clock_mhz:g} MHz)")
-    print(f"throughput        {result.frames_per_s:,.1f} frames/s (a frame every "
-          f"{result.interval_cycles:,} cycles)")
-    print(f"energy/inference  {result.energy_pj / 1e6:.3f} uJ ({parts} uJ)")
-    efficiency = "n/a (no energy)" if result.tops_per_w is None else \
-        f"{result.tops_per_w:.3f} TOPS/W (2 ops per MAC)"
-    print(f"efficiency        {efficiency}")
-    print(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
-          f"weights {result.weight_bits:,} bits")
-    tech = result.provenance.get("tech")
-    print(f"area              {result.area_mm2:.3f} mm²" + (f" (tech {tech})" if tech else ""))
-    if result.batch > 1:
-        print(f"batch             {result.batch} frames: {result.batch_cycles:,} cycles, "
-              f"{result.batch_energy_pj / 1e6:.3f} uJ, "
-              f"{result.batch_dram_bytes / 1024:,.1f} KiB DRAM (per-frame figures above)")
-    for label, text in family.total_lines(result):
-        print(f"{label:<17} {text}")
-
-
-def _align(cells: Sequence[str]) -> str:
-    """Right-align a column of numbers, left-align anything else."""
-    def number(text: str) -> bool:
-        try:
-            float(text.replace(",", ""))
-        except ValueError:
-            return False
-        return True
-
-    return "r" if cells and all(number(c) for c in cells) else "l"
 
 
 # --------------------------------------------------------------------------- list
 def _cmd_list(args: argparse.Namespace, out: Outputs) -> int:
+    from reports.terminal import fixed_table as _fmt_table
     from simulator import FAMILIES, builtin_chips, builtin_tech, get_family, load_chip
     from simulator.dram_types import DRAM_TYPES
     from workloads import ZOO, get_network, zoo_names
@@ -268,7 +197,12 @@ def build_parser() -> _Parser:
     sim.add_argument("--json", metavar="FILE", help="write the result as JSON ('-': stdout)")
     sim.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV")
     sim.add_argument("--trace", metavar="FILE",
-                     help="event engine: write busy intervals per component as CSV")
+                     help="event engine: write the busy intervals of each component — FILE.json "
+                          "as a Chrome/Perfetto trace (opens in ui.perfetto.dev), any other "
+                          "name as CSV")
+    sim.add_argument("--report", metavar="DIR",
+                     help="write the HTML report of this design into DIR (tables, figures, "
+                          "a Perfetto trace; uses the event engine unless --engine is given)")
     sim.set_defaults(func=_cmd_simulate)
 
     lst = sub.add_parser("list", help="name the zoo networks, built-in chips, DRAM types and "
@@ -278,9 +212,11 @@ def build_parser() -> _Parser:
 
     from explorer import commands as explorer_commands
     from reference import commands
+    from reports import commands as report_commands
 
     commands.register(sub)
     explorer_commands.register(sub)
+    report_commands.register(sub)
     parser.commands = dict(sub.choices)
     return parser
 

@@ -262,30 +262,15 @@ def _sweep(args: argparse.Namespace, out: Outputs) -> int:
 
 
 def _pareto(args: argparse.Namespace, out: Outputs) -> int:
-    import optuna
-
     from explorer.defaults import DEFAULT_STORAGE
-    from explorer.study import _objectives, open_storage, pareto_trials
+    from explorer.study import _objectives, load_existing_study, pareto_trials
 
     storage = args.storage or DEFAULT_STORAGE
     _guard_storage(storage, args)
     out.declare("--csv", args.csv)
     out.declare("--json", None if args.json == "-" else args.json)
     say = _say(args)
-    if "://" not in storage:
-        from pathlib import Path
-
-        if not Path(storage).exists():
-            raise ConfigError("no such journal file", key="--storage", value=storage,
-                              has_value=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = open_storage(storage)
-    try:
-        study = optuna.load_study(study_name=args.study, storage=store, sampler=None)
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(store)]
-        raise ConfigError(f"no such study here; studies: {', '.join(names) or 'none'}",
-                          key="--study", value=args.study, has_value=True) from None
+    study = load_existing_study(storage, args.study)
     objectives = _objectives(study, None)
     front = pareto_trials(study)
     say(f"study '{study.study_name}': {len(study.trials)} trials, {len(front)} on the "

@@ -36,8 +36,9 @@ from explorer.evaluate import Evaluation, Evaluator, pareto_front
 from explorer.space import Space, TrainSpec
 from workloads.errors import ConfigError
 
-__all__ = ["DEFAULT_STORAGE", "SAMPLERS", "StudyRun", "hypervolume", "make_sampler",
-           "open_storage", "open_study", "pareto_trials", "refine", "run_study"]
+__all__ = ["DEFAULT_STORAGE", "SAMPLERS", "StudyRecords", "StudyRun", "hypervolume",
+           "load_existing_study", "make_sampler", "open_storage", "open_study",
+           "pareto_trials", "refine", "run_study", "study_records"]
 
 #: RDB storages: a running trial beats every HEARTBEAT_S; one silent for GRACE_S (its worker
 #: killed) is failed and retried by the next worker that starts or asks for a trial
@@ -413,6 +414,69 @@ def _retry_dead_local(study: optuna.Study) -> list[int]:
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
         retried.append(t.number)
     return retried
+
+
+def load_existing_study(storage: str | None, name: str) -> optuna.Study:
+    """The study ``name`` in ``storage`` (default: the default journal), which must exist:
+    a missing journal file or study is one line naming what is there."""
+    text = storage or DEFAULT_STORAGE
+    if "://" not in text and not Path(text).exists():
+        raise ConfigError("no such journal file", key="--storage", value=text, has_value=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(text)
+    try:
+        return optuna.load_study(study_name=name, storage=store, sampler=None)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(store)
+                 if not s.study_name.startswith(RESERVED_PREFIX)]
+        raise ConfigError(f"no such study here; studies: {', '.join(names) or 'none'}",
+                          key="--study", value=name, has_value=True) from None
+
+
+@dataclass(frozen=True)
+class StudyRecords:
+    """A study as plain data, for reports (no Optuna types): its space as recorded, and one
+    record per finished or failed trial."""
+
+    name: str
+    storage: str  # as given, any password shown as ***
+    engine: str
+    objectives: tuple[tuple[str, str], ...]
+    space: dict[str, Any]  # source, name, network, chip, objectives, constraints
+    trials: list[dict[str, Any]]  # see study_records
+    refined: dict[int, dict[str, Any]]  # trial number → the second opinion (``refine``)
+
+
+def study_records(study: optuna.Study, *, storage: str = "") -> StudyRecords:
+    """``study`` as :class:`StudyRecords`. Each trial record: ``number``, ``state``
+    (``COMPLETE``, ``FAIL``, …), ``point``, ``metrics``, ``feasible``, ``reason``,
+    ``constraints``, ``chip``, ``totals``, ``admissible`` (feasible and every constraint
+    met), ``pareto`` (on the Pareto set of :func:`pareto_trials`), ``values`` (the objectives
+    as Optuna stored them), ``seconds`` (start to finish)."""
+    objectives = _objectives(study, None)
+    admissible = {t.number for t in _admissible(study)}
+    front = {t.number for t in pareto_trials(study)}
+    trials = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state is TrialState.RUNNING or t.state is TrialState.WAITING:
+            continue
+        a = t.user_attrs
+        seconds = ((t.datetime_complete - t.datetime_start).total_seconds()
+                   if t.datetime_complete and t.datetime_start else None)
+        trials.append({
+            "number": t.number, "state": t.state.name, "point": a.get("point", t.params),
+            "metrics": a.get("metrics", {}), "feasible": a.get("feasible", False),
+            "reason": a.get("reason", "" if t.state is TrialState.COMPLETE else "failed"),
+            "constraints": a.get("constraints", []), "chip": a.get("chip", {}),
+            "totals": a.get("totals", {}), "admissible": t.number in admissible,
+            "pareto": t.number in front, "values": t.values, "seconds": seconds,
+        })
+    refined = {int(k.rsplit(":", 1)[1]): v for k, v in study.user_attrs.items()
+               if k.startswith("refined:") and k.rsplit(":", 1)[1].isdigit()}
+    space = study.user_attrs.get("space")
+    return StudyRecords(study.study_name, _redact(storage), str(study.user_attrs.get(
+        "engine", "analytical")), objectives, space if isinstance(space, dict) else {},
+        trials, refined)
 
 
 def pareto_trials(study: optuna.Study, space: Space | None = None) -> list[FrozenTrial]:

@@ -25,7 +25,7 @@ from simulator.trace import Interval
 
 __all__ = ["SCHEMA_VERSION", "TOTAL_KEYS", "LayerResult", "Result", "plain"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def plain(value: Any) -> Any:
@@ -102,6 +102,9 @@ class Result:
     details: Any = None  # the family's totals (a frozen dataclass)
     trace: tuple[Interval, ...] | None = field(default=None, compare=False)
     batch: int = 1  # frames per run
+    #: what produced it, in full: ``chip`` (the chip's validated settings, as a chip file
+    #: would give them) and ``tech`` (the technology table, entries included)
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def batch_cycles(self) -> int:
@@ -177,6 +180,7 @@ class Result:
         out["details"] = plain(self.details)
         out["layers"] = [plain(x) for x in self.layers]
         out["provenance"] = dict(self.provenance)
+        out["inputs"] = plain(self.inputs)
         if include_trace and self.trace is not None:
             out["trace"] = [plain(t) for t in self.trace]
         return out

@@ -8,6 +8,7 @@ width and in log2(size) between entries. Every entry names its source.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,14 @@ class TechTable:
     leakage_mw_per_mm2: float
     entries: tuple[TechEntry, ...]
     source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as its file's keys (what a result records of the table it used)."""
+        entries = [{k: v for k, v in dataclasses.asdict(e).items() if v is not None}
+                   for e in self.entries]
+        return {"name": self.name, "node_nm": self.node_nm, "voltage_v": self.voltage_v,
+                "leakage_mw_per_mm2": self.leakage_mw_per_mm2, "source": self.source,
+                "entries": entries}
 
     def _points(self, component: str, action: str, attr: str, by: str) -> list[tuple[float,
                                                                                     float]]:

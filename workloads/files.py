@@ -13,6 +13,11 @@ file the command reads — by resolved path and by inode) and staged, and :meth:
 writes them only after all work succeeded: each to a temporary file in its own folder, then
 renamed over the target. A failure leaves every existing file byte-identical.
 
+A folder output (a report) is declared with :meth:`Outputs.declare_folder`: built in a new
+folder beside it, then swapped in whole at commit. It may replace only an empty folder or a
+folder an earlier run wrote (it holds :data:`FOLDER_MARK`), and never one holding a file the
+command reads.
+
 The files a command reads are noted in the active :func:`track_reads` log (a context variable,
 set by the CLI around one command), so the final check also covers files found while working
 (a technology table named inside a chip file, a dataset's files).
@@ -25,6 +30,7 @@ import contextvars
 import json
 import math
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -39,6 +45,7 @@ import yaml
 from workloads.errors import ConfigError
 
 __all__ = [
+    "FOLDER_MARK",
     "MAX_TEXT_BYTES",
     "MAX_YAML_DEPTH",
     "MAX_YAML_NODES",
@@ -424,12 +431,67 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], *, flag: str) 
         raise
 
 
+#: The file that marks a folder bnnsim wrote whole (a report): a later run may replace it.
+FOLDER_MARK = ".bnnsim-output"
+
+
+def check_output_folder(path: str | Path, *, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be an output folder: it must be new, empty,
+    or a folder bnnsim wrote (holding :data:`FOLDER_MARK`), in a writable parent folder."""
+    text = str(path)
+    if not text.strip() or text == "-":
+        raise ConfigError("give a folder name", key=flag, value=text, has_value=True)
+    if any(ch in text for ch in "\n\r\0"):
+        raise ConfigError("a folder name may not hold a line break or NUL", key=flag,
+                          value=text, has_value=True)
+    p = Path(text.rstrip("/" + os.sep) or text)
+    try:
+        if p.is_symlink():
+            raise ConfigError("is a symbolic link; give the folder itself", key=flag,
+                              value=text, has_value=True)
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError("exists and is not a folder", key=flag, value=text,
+                                  has_value=True)
+            if any(p.iterdir()) and not (p / FOLDER_MARK).is_file():
+                raise ConfigError("is a folder bnnsim did not write and is not empty; give a "
+                                  "new or empty folder (its contents would be replaced)",
+                                  key=flag, value=text, has_value=True)
+        parent = p.resolve().parent
+        if not parent.is_dir():
+            raise ConfigError(f"directory {str(parent)!r} does not exist", key=flag,
+                              value=text, has_value=True)
+        if not os.access(parent, os.W_OK):
+            raise ConfigError(f"directory {str(parent)!r} is not writable", key=flag,
+                              value=text, has_value=True)
+    except OSError as err:
+        raise ConfigError(f"cannot be written ({err.strerror or err})", key=flag, value=text,
+                          has_value=True) from None
+
+
+def _swap_folder(built: Path, target: Path) -> None:
+    """Put the folder ``built`` at ``target``, replacing what is there (renames only)."""
+    if not target.exists():
+        os.replace(built, target)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=".bnnsim-old-"))
+    os.rmdir(old)
+    os.replace(target, old)
+    try:
+        os.replace(built, target)
+    except OSError:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @dataclass
 class _Staged:
     flag: str
     path: str
     write: Callable[[Path], None] | None = None  # None: declared, not yet staged
     text: str | None = None  # for stdout
+    folder: bool = False  # a folder output: write(path) fills a new folder
 
 
 class Outputs:
@@ -469,7 +531,31 @@ class Outputs:
             self._refuse_inputs(flag, Path(text), self._inputs)
         self._items[flag] = _Staged(flag, text)
 
-    def _refuse_inputs(self, flag: str, path: Path, log: ReadLog) -> None:
+    def declare_folder(self, flag: str, path: str | Path | None) -> None:
+        """Check the output folder ``path`` of option ``flag`` (``None``: not given)."""
+        if path is None:
+            return
+        text = str(path).rstrip("/" + os.sep) or str(path)
+        if text.strip() and text != "-":
+            self._refuse_inputs(flag, Path(text), self._inputs, folder=True)
+            for other in self._items.values():
+                if other.path != "-" and _inside(Path(other.path), Path(text)):
+                    raise ConfigError(f"holds the {other.flag} output; give each output its "
+                                      "own place", key=flag, value=text, has_value=True)
+        check_output_folder(path, flag=flag)
+        self._items[flag] = _Staged(flag, text, folder=True)
+
+    def _refuse_inputs(self, flag: str, path: Path, log: ReadLog, *,
+                       folder: bool = False) -> None:
+        if folder:
+            if log.holds(path):
+                raise ConfigError("is a file this command reads; give a folder for the "
+                                  "output", key=flag, value=str(path), has_value=True)
+            if any(_inside(p, path) for p in log.paths):
+                raise ConfigError("holds a file this command reads; replacing the folder "
+                                  "would destroy an input — choose another folder", key=flag,
+                                  value=str(path), has_value=True)
+            return
         if log.holds(path):
             raise ConfigError("is a file this command reads; writing it would destroy an "
                               "input — choose another name", key=flag, value=str(path),
@@ -483,7 +569,7 @@ class Outputs:
             return
         for item in self._items.values():
             if item.path != "-":
-                self._refuse_inputs(item.flag, Path(item.path), log)
+                self._refuse_inputs(item.flag, Path(item.path), log, folder=item.folder)
 
     def stage(self, flag: str, write: Callable[[Path], None]) -> None:
         """Stage the content of a declared file output: ``write(path)`` fills a temporary
@@ -516,6 +602,17 @@ class Outputs:
         try:
             for item in files:
                 current = item
+                if item.folder:
+                    target = Path(item.path)
+                    name = Path(tempfile.mkdtemp(dir=target.resolve().parent,
+                                                 prefix=".bnnsim-"))
+                    temps.append((name, item))
+                    assert item.write is not None
+                    item.write(name)
+                    (name / FOLDER_MARK).write_text("written by bnnsim; a later run may "
+                                                    "replace this folder\n")
+                    os.chmod(name, 0o777 & ~_umask())
+                    continue
                 target = _target(Path(item.path))
                 name = _temp_file(target)
                 temps.append((name, item))
@@ -529,29 +626,52 @@ class Outputs:
                         else 0o666 & ~umask)
                 os.chmod(name, mode)
         except OSError as err:
-            for tmp, _ in temps:
-                tmp.unlink(missing_ok=True)
+            _discard(temps)
             assert current is not None
             raise ConfigError(f"cannot write ({err.strerror or err}); no output was changed",
                               key=current.flag, value=current.path, has_value=True) from None
         except BaseException:
-            for tmp, _ in temps:
-                tmp.unlink(missing_ok=True)
+            _discard(temps)
             raise
         done = 0
         try:
             for tmp, item in temps:
-                os.replace(tmp, _target(Path(item.path)))
+                if item.folder:
+                    _swap_folder(tmp, Path(item.path))
+                else:
+                    os.replace(tmp, _target(Path(item.path)))
                 done += 1
         except OSError as err:
-            for tmp, _ in temps[done:]:
-                tmp.unlink(missing_ok=True)
+            _discard(temps[done:])
             item = temps[done][1]
             raise ConfigError(f"cannot write ({err.strerror or err})", key=item.flag,
                               value=item.path, has_value=True) from None
         for item in self._items.values():
             if item.path == "-" and item.text is not None:
                 sys.stdout.write(item.text)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _discard(temps: list[tuple[Path, _Staged]]) -> None:
+    for tmp, item in temps:
+        if item.folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (resolved)."""
+    try:
+        p, f = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return p == f or f in p.parents
 
 
 def _write_text(path: Path, text: str) -> None:

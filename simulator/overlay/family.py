@@ -68,6 +68,8 @@ class OverlayTotals:
     """Network totals only the overlay has."""
 
     peak_binary_macs_per_cycle: int  # of the PE array (int8 PEs: int8 MACs per cycle)
+    int8_macs_per_cycle: int  # of the int8 unit (full-precision layers)
+    dram_bytes_per_cycle: float  # the DRAM's peak, all channels (rooflines)
     array_utilization: float  # work done on the array / (latency × its peak)
     stall_cycles: int
     weight_preload_bytes: int = 0  # all weights on chip: loaded once, before the first frame
@@ -211,8 +213,11 @@ class OverlayFamily(Family):
             engine=eng.name, clock_mhz=chip.clock_mhz, latency_cycles=cycles,
             interval_cycles=-(-cycles // batch), layers=tuple(layers), area_mm2=area_total,
             area_breakdown_mm2=area, provenance=provenance, batch=batch,
+            inputs={"chip": chip.to_dict(), "tech": table.to_dict()},
             details=OverlayTotals(
                 peak_binary_macs_per_cycle=chip.peak_binary_macs_per_cycle,
+                int8_macs_per_cycle=chip.int8_unit_macs,
+                dram_bytes_per_cycle=chip.dram_bytes_per_cycle,
                 array_utilization=_array_utilization(layers, cycles, chip),
                 stall_cycles=sum(x.details.stall_cycles for x in layers),
                 weight_preload_bytes=preload,
