@@ -234,8 +234,9 @@ def timeline_figure(timeline: pd.DataFrame, *, layers: Sequence[str],
                     clock_mhz: float) -> Figure:
     """Utilisation timeline (Gantt) of the event engine's trace: one row per component, each
     busy interval coloured by its layer."""
-    components = [c for c in ("dram", "array", "int8_unit", "ppu")
-                  if c in set(timeline["component"])]
+    present = set(timeline["component"])
+    dram = sorted(c for c in present if c.startswith("dram"))
+    components = [*dram, *(c for c in ("array", "int8_unit", "ppu") if c in present)]
     components += [c for c in dict.fromkeys(timeline["component"]) if c not in components]
     cmap = matplotlib.colormaps["tab20"]
     colour = {layer: cmap(i % 20) for i, layer in enumerate(layers)}

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from reports.trace import trace_track
 from workloads.errors import ConfigError
 from workloads.files import read_regular
 
@@ -221,15 +222,14 @@ def roofline_table(doc: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def timeline_table(doc: Mapping[str, Any], *, merge_gap: int = 0) -> pd.DataFrame:
-    """The event engine's busy intervals (``trace``): component, start, end (cycles), layer
-    and item (a stream or a tile); with ``merge_gap`` ≥ 0, back-to-back intervals of one
-    layer on one component (gaps ≤ ``merge_gap`` cycles) merge into one. Empty without a
-    trace."""
-    trace = doc.get("trace") or []
+    """The event engine's busy intervals (``trace``): component (the track: see
+    :func:`reports.trace.trace_track`), start, end (cycles), layer and item (a stream or a
+    tile); with ``merge_gap`` ≥ 0, back-to-back intervals of one layer on one component (gaps
+    ≤ ``merge_gap`` cycles) merge into one. Empty without a trace."""
     rows = []
-    for t in trace:
-        layer, _, item = str(t["label"]).partition(":")
-        rows.append({"component": t["component"], "start": int(t["start"]),
+    for t in doc.get("trace") or []:
+        track, layer, item = trace_track(t)
+        rows.append({"component": track, "start": int(t["start"]),
                      "end": int(t["end"]), "layer": layer, "item": item})
     df = pd.DataFrame(rows, columns=["component", "start", "end", "layer", "item"])
     if df.empty or merge_gap < 0:
@@ -305,8 +305,8 @@ def trials_table(records: Any) -> pd.DataFrame:
 
 
 def pareto_table(records: Any) -> pd.DataFrame:
-    """The Pareto set's rows of :func:`trials_table`, by the first objective, with the chip's
-    settings that differ between its designs."""
+    """The Pareto set's rows of :func:`trials_table`: the trial, the objectives, then the
+    parameters and the other metrics; by the first objective."""
     df = trials_table(records)
     front = df[df["pareto"]].drop(columns=["state", "feasible", "admissible", "pareto",
                                            "reason"])
@@ -315,6 +315,9 @@ def pareto_table(records: Any) -> pd.DataFrame:
     first, direction = records.objectives[0]
     column = _display(first)[0]
     front = front.sort_values(column, ascending=direction == "min", kind="stable")
+    lead = ["trial", *(c for m, _ in records.objectives
+                       if (c := _display(m)[0]) in front.columns)]
+    front = front[lead + [c for c in front.columns if c not in lead]]
     return front.reset_index(drop=True)
 
 

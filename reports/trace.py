@@ -1,6 +1,7 @@
 """The event engine's trace as a Chrome trace (the Trace Event Format that Perfetto's UI,
 ui.perfetto.dev, and chrome://tracing open): one process for the chip, one thread per
-component (DRAM, PE array, int8 unit, post-processing) plus a ``layers`` track with each
+component (DRAM — one per channel when it has several —, PE array, int8 unit,
+post-processing) plus a ``layers`` track with each
 layer's span; every busy interval a complete event (``ph: X``) named after its layer, so a
 layer's events share a colour, with the stream or tile, and the cycles, in its ``args``.
 
@@ -10,14 +11,27 @@ Timestamps are microseconds (the format's unit) at the chip's clock; ``displayTi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["COMPONENT_NAMES", "chrome_trace"]
+__all__ = ["COMPONENT_NAMES", "chrome_trace", "trace_track"]
 
 #: component → the track's name, in display order
 COMPONENT_NAMES = {"layers": "layers", "dram": "DRAM", "array": "PE array",
                    "int8_unit": "int8 unit", "ppu": "post-processing"}
+
+
+def trace_track(interval: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(track, layer, item) of one traced interval: the track is its component, or for a
+    DRAM of several channels its channel (``dram ch1``); the item its stream or tile."""
+    layer, _, item = str(interval["label"]).partition(":")
+    track = str(interval["component"])
+    if track == "dram":
+        m = re.fullmatch(r"ch(\d+):(.*)", item)
+        if m:
+            track, item = f"dram ch{m.group(1)}", m.group(2)
+    return track, layer, item
 
 
 def chrome_trace(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,10 +39,11 @@ def chrome_trace(doc: Mapping[str, Any]) -> dict[str, Any]:
     result without one gives a trace of the layers' metadata only."""
     us_per_cycle = 1.0 / float(doc["clock_mhz"])
     pid = 1
-    components = list(COMPONENT_NAMES)
-    for t in doc.get("trace") or ():
-        if t["component"] not in components:
-            components.append(str(t["component"]))
+    present = {trace_track(t)[0] for t in doc.get("trace") or ()}
+    components = ["layers", *sorted(c for c in present if c.startswith("dram")),
+                  *(c for c in COMPONENT_NAMES if c in present and not c.startswith("dram")),
+                  *sorted(c for c in present if c not in COMPONENT_NAMES
+                          and not c.startswith("dram"))]
     tid = {c: i for i, c in enumerate(components)}
     events: list[dict[str, Any]] = [
         {"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
@@ -42,12 +57,12 @@ def chrome_trace(doc: Mapping[str, Any]) -> dict[str, Any]:
                        "args": {"sort_index": tid[c]}})
     spans: dict[str, list[int]] = {}
     for t in doc.get("trace") or ():
-        layer, _, item = str(t["label"]).partition(":")
+        track, layer, item = trace_track(t)
         start, end = int(t["start"]), int(t["end"])
         span = spans.setdefault(layer, [start, end])
         span[0], span[1] = min(span[0], start), max(span[1], end)
         events.append({"ph": "X", "name": layer, "cat": t["component"], "pid": pid,
-                       "tid": tid[t["component"]], "ts": start * us_per_cycle,
+                       "tid": tid[track], "ts": start * us_per_cycle,
                        "dur": (end - start) * us_per_cycle,
                        "args": {"item": item, "start_cycle": start, "end_cycle": end}})
     by_name = {x["name"]: x for x in doc["layers"]}

@@ -144,3 +144,20 @@ def test_unknown_study_names_the_ones_there(tmp_path, capsys, study_storage):
     assert code == 2
     _one_line_error(err, "no such study", name)
     assert not Path(tmp_path / "r").exists()
+
+
+def test_committed_examples_are_linked_and_whole():
+    """docs/examples: the README links each committed report, and each page's figures and
+    tables are beside it."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    for name, figures in (("design", ("cycles", "energy", "roofline", "timeline")),
+                          ("lfc-mnist-study", ("pareto", "parallel", "hypervolume"))):
+        page = root / "docs" / "examples" / name / "index.html"
+        assert f"docs/examples/{name}/index.html" in readme
+        text = page.read_text()
+        for fig in figures:
+            assert f'id="fig-{fig}"' in text
+            assert (page.parent / "figures" / f"{fig}.png").exists()
+        for link in __import__("re").findall(r'href="((?:tables|figures)/[^"]+)"', text):
+            assert (page.parent / link).exists(), link

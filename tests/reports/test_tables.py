@@ -123,6 +123,7 @@ def test_pareto_table_sorted_by_the_first_objective(records):
     assert len(front) == int(T.trials_table(records)["pareto"].sum())
     assert list(front["accuracy_pct"]) == sorted(front["accuracy_pct"], reverse=True)
     assert "pareto" not in front.columns
+    assert list(front.columns[:4]) == ["trial", "accuracy_pct", "energy_uj", "latency_ms"]
 
 
 def test_hypervolume_never_falls(records):

@@ -65,3 +65,18 @@ def test_a_result_without_trace_gives_metadata_only(analytical_doc):
     doc = chrome_trace(analytical_doc)
     validate(doc)
     assert all(e["ph"] == "M" for e in doc["traceEvents"])
+
+
+def test_each_dram_channel_is_a_track():
+    from simulator import apply_overrides, load_chip, simulate
+    from workloads import get_network
+
+    chip = apply_overrides(load_chip("edge"), ["dram.channels=2"])
+    doc = simulate(get_network("sfc"), chip, engine="event", trace=True).to_dict(
+        include_trace=True)
+    trace = chrome_trace(doc)
+    validate(trace)
+    threads = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert {"dram ch0", "dram ch1"} <= threads and "DRAM" not in threads
+    busy = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["cat"] == "dram"]
+    assert busy and all(not e["args"]["item"].startswith("ch") for e in busy)
