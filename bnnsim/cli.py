@@ -210,6 +210,7 @@ def build_parser() -> _Parser:
     lst.add_argument("--json", metavar="FILE", help="write the listing as JSON ('-': stdout)")
     lst.set_defaults(func=_cmd_list)
 
+    from bnnsim import verify
     from explorer import commands as explorer_commands
     from reference import commands
     from reports import commands as report_commands
@@ -217,6 +218,7 @@ def build_parser() -> _Parser:
     commands.register(sub)
     explorer_commands.register(sub)
     report_commands.register(sub)
+    verify.register(sub)
     parser.commands = dict(sub.choices)
     return parser
 

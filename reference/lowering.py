@@ -1,13 +1,16 @@
 """Lowering a trained model to a workload (``workloads`` records the simulator reads).
 
-Today a checkpoint lowers by shape: its zoo network with the checkpoint's quantisation (the
-simulator needs shapes and number formats). Lowering the weights themselves — packed bit
-planes, folded thresholds — for kernel decomposition and the functional model is the next step.
+By shape (:func:`network_from_checkpoint`): its zoo network with the checkpoint's
+quantisation — what the timing models need. By value (:func:`lower_model`,
+:func:`lowered_from_checkpoint`): the trained weights as packed integer bit planes and each
+batch-norm with the next layer's input quantiser folded into integer thresholds with their
+direction (``workloads.lowered``), which the functional model executes bit-exactly.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reference.checkpoint import load_checkpoint, verify_checkpoint
 from workloads.errors import ConfigError
@@ -15,7 +18,8 @@ from workloads.network import Network
 from workloads.quant import QuantConfig
 from workloads.zoo import ZOO
 
-__all__ = ["network_from_checkpoint"]
+__all__ = ["SUPPORTED", "lower_model", "lowered_from_checkpoint", "network_from_checkpoint",
+           "reference_pre_activations"]
 
 
 def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig | None = None
@@ -42,3 +46,209 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
     acc = f", accuracy {ckpt.accuracy:.4f}" if ckpt.accuracy is not None else ""
     return Network(net.name, net.input_shape, net.layers, net.inputs, net.quant,
                    f"checkpoint:{path}{acc}")
+
+
+# --------------------------------------------------------------------------- weights
+#: what lowering supports, named in its errors
+SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight) or ternary with "
+             "one scale per channel (twn); inputs: binary sign or DoReFa k-bit (dorefa_act), "
+             "8-bit pixels into the first layer; max-pooling; no residual adds")
+_SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
+_CAP = 2**62  # thresholds beyond any reachable accumulator
+
+
+def _unsupported(what: str, module: str, kind: str) -> ConfigError:
+    return ConfigError(f"cannot lower {what} of module '{module}' ({kind}); supported: "
+                       f"{SUPPORTED}", key=module)
+
+
+def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
+    """(kind, codes (K, C, FY, FX) int8, per-channel scale float64) of a MAC layer."""
+    import numpy as np
+    import torch
+
+    q = layer.weight_quantizer
+    kind = layer.weight_kind
+    qname = type(q).__name__
+    if kind not in ("binary", "ternary") or not hasattr(q, "int_repr"):
+        raise _unsupported("the weights", name, f"{qname}, {kind}")
+    codes, scale = q.int_repr(layer.weight.detach())
+    k = codes.shape[0]
+    scale = scale.detach().to(torch.float64)
+    if scale.numel() == 1:
+        per = np.full(k, float(scale))
+    elif scale.numel() == k:
+        per = scale.reshape(k).numpy()
+    else:  # TTQ: a scale per sign, not per channel
+        raise _unsupported("the weights", name, f"{qname}: one scale per sign")
+    w = codes.to(torch.int8).numpy()
+    if w.ndim == 2:
+        w = w[:, :, None, None]
+    return kind, w, per
+
+
+def _pack_planes(kind: str, w: Any) -> Any:
+    import numpy as np
+
+    rows = w.reshape(w.shape[0], -1)
+    planes = [rows > 0] if kind == "binary" else [rows > 0, rows != 0]
+    return np.stack([np.packbits(p.astype(np.uint8), axis=1) for p in planes])
+
+
+def _input_format(name: str, layer: Any) -> tuple[str, int, float]:
+    q = layer.input_quantizer
+    qname = type(q).__name__
+    if qname in _SIGN_ACTS and not layer.input_relu:
+        return "binary", 1, 1.0
+    if qname == "DorefaActivation":
+        n = 2**q.bits - 1
+        return "int", int(q.bits), 1.0 / n
+    raise _unsupported("the inputs", name, f"{qname}"
+                       + (" after a ReLU" if layer.input_relu else ""))
+
+
+def _thresholds(alpha: Any, beta: Any, kind: str, bits: int) -> tuple[Any, Any, Any]:
+    """Integer thresholds on ``acc`` for ``z = alpha·acc + beta`` quantised as the next
+    layer's input: binary ``z ≥ 0``; k-bit DoReFa ``round(clip(z, 0, 1)·n)`` = the count of
+    ``z ≥ (j − ½)/n``, j = 1…n."""
+    import numpy as np
+
+    levels = np.array([0.0]) if kind == "binary" else (np.arange(1, 2**bits) - 0.5) / (
+        2**bits - 1)
+    d = np.sign(alpha).astype(np.int8)
+    safe = np.where(alpha != 0, alpha, 1.0)
+    bound = (levels[None, :] - beta[:, None]) / safe[:, None]
+    t = np.where(d[:, None] > 0, np.ceil(bound), np.floor(bound))
+    t = np.clip(np.nan_to_num(t, nan=0.0, posinf=_CAP, neginf=-_CAP), -_CAP, _CAP)
+    constant = (beta[:, None] >= levels[None, :]).sum(axis=1)
+    return t.astype(np.int64), d, constant.astype(np.int64)
+
+
+def lower_model(model: Any) -> Any:
+    """A trained :class:`~reference.models.QuantNet` as a
+    :class:`~workloads.lowered.LoweredNetwork` (see that module for the integer form).
+    A layer, pool or edge it cannot lower is one :class:`ConfigError` line naming the module,
+    its type and what is supported."""
+    import numpy as np
+    from torch import nn
+
+    from reference.export import _bn_affine
+    from reference.models import mac_layers
+    from workloads.layers import Add, Pool
+    from workloads.lowered import LoweredLayer, LoweredNetwork
+
+    entry = ZOO[model.network]
+    net = entry.network(model.quant, num_classes=model.num_classes,
+                        in_channels=model.input_shape[0])
+    for layer in net.layers:
+        if isinstance(layer, Add):
+            raise ConfigError(f"cannot lower the residual add '{layer.name}'; supported: "
+                              f"{SUPPORTED}", key=layer.name)
+        if isinstance(layer, Pool) and layer.mode != "max":
+            module = model.get_submodule(layer.name)
+            raise _unsupported("the pooling", layer.name, type(module).__name__)
+    macs = mac_layers(model)
+    modules = dict(model.named_modules())
+    names = list(macs)
+    first = macs[names[0]]
+    first_kind = _input_format(names[0], first)
+    if first_kind[0] == "binary" and model.input_transform == "centered":
+        input_codes = "sign"
+    elif first_kind[:2] == ("int", 8) and model.input_transform == "unit":
+        input_codes = "pixels"
+    else:
+        raise _unsupported("the input pixels", names[0],
+                           f"{type(first.input_quantizer).__name__}, {first_kind[1]} bits")
+    lowered = {}
+    was_training = model.training
+    model.eval()
+    try:
+        for i, name in enumerate(names):
+            mac = macs[name]
+            w_kind, w, w_scale = _weights(name, mac)
+            a_kind, a_bits, a_scale = _input_format(name, mac)
+            bn = modules.get(f"{name}_bn")
+            if bn is None:
+                bn_scale, bn_shift = np.ones(w.shape[0]), np.zeros(w.shape[0])
+            elif isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d):
+                bn_scale, bn_shift = _bn_affine(bn)
+            else:
+                raise _unsupported("the normalisation", f"{name}_bn", type(bn).__name__)
+            if getattr(mac, "bias", None) is not None:
+                raise _unsupported("the bias", name, type(mac).__name__)
+            geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
+                        "padding": int(getattr(mac, "padding", (0,))[0]),
+                        "groups": int(getattr(mac, "groups", 1))}
+            common = {"name": name, "kind": "conv" if w.shape[2:] != (1, 1) or
+                      net.layer(name).kind.value == "conv" else "fc",
+                      "shape": tuple(int(v) for v in w.shape), **geometry,
+                      "weight_kind": w_kind, "weight_planes": _pack_planes(w_kind, w),
+                      "weight_scale": np.asarray(w_scale, np.float64), "act_kind": a_kind,
+                      "act_bits": a_bits, "act_scale": a_scale}
+            if i + 1 == len(names):
+                lowered[name] = LoweredLayer(out_kind="logits", bn_scale=bn_scale,
+                                             bn_shift=bn_shift, **common)
+                continue
+            nxt_kind, nxt_bits, _ = _input_format(names[i + 1], macs[names[i + 1]])
+            alpha = bn_scale * a_scale * w_scale
+            t, d, const = _thresholds(alpha, bn_shift, nxt_kind, nxt_bits)
+            lowered[name] = LoweredLayer(out_kind=nxt_kind, out_bits=nxt_bits, thresholds=t,
+                                         direction=d, code_if_constant=const, **common)
+    finally:
+        model.train(was_training)
+    info = {"zoo": model.network, "quant": model.quant.to_dict(),
+            "num_classes": model.num_classes, "in_channels": model.input_shape[0]}
+    return LoweredNetwork(net, lowered, input_codes, f"model:{model.network}", info)
+
+
+def lowered_from_checkpoint(path: str | Path) -> Any:
+    """Load, verify and lower a checkpoint (``bnnsim lower``, ``bnnsim verify``)."""
+    from reference.checkpoint import build_from_checkpoint
+
+    model = build_from_checkpoint(path)
+    try:
+        lowered = lower_model(model)
+    except ConfigError as err:
+        raise err.with_context(file=str(path)) from None
+    return type(lowered)(lowered.network, lowered.layers, lowered.input_codes,
+                         f"checkpoint:{path}", lowered.meta)
+
+
+def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *,
+                              batch: int = 500) -> tuple[dict[str, Any], Any, dict[str, float]]:
+    """What the torch model computes for uint8 images ``pixels`` (N, C, H, W), in the
+    lowered network's integer terms: per MAC layer ``round(y / (act_scale·weight_scale))``
+    of its raw output ``y`` (int64), the logits (float64), and per layer the largest distance
+    of ``y / (act_scale·weight_scale)`` from that integer (float32 rounding: far below ½
+    when the layer really is the integer dot product the lowering claims)."""
+    import numpy as np
+    import torch
+
+    from reference.models import mac_layers
+
+    macs = mac_layers(model)
+    raw: dict[str, list[Any]] = {name: [] for name in macs}
+    logits = []
+    hooks = [m.register_forward_hook(
+        lambda _m, _i, out, n=name: raw[n].append(out.detach().double().numpy()))
+        for name, m in macs.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(pixels), batch):
+                x = torch.from_numpy(np.ascontiguousarray(pixels[i:i + batch])).float() / 255.0
+                logits.append(model(x).double().numpy())
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    pre: dict[str, Any] = {}
+    frac: dict[str, float] = {}
+    for name, x in lowered.layers.items():
+        y = np.concatenate(raw[name])
+        shape = [1, -1] + [1] * (y.ndim - 2)
+        q = y / (x.act_scale * x.weight_scale.reshape(shape))
+        pre[name] = np.rint(q).astype(np.int64)
+        frac[name] = float(np.abs(q - pre[name]).max(initial=0.0))
+    return pre, np.concatenate(logits).reshape(len(pixels), -1), frac

@@ -102,12 +102,12 @@ def test_quant_file(tmp_path):
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("sfc", "lfc", "cnv", "bnn-cifar10", "vgg-small", "alexnet", "resnet18",
-                 "edge", "large", "int8-baseline", "45nm"):
+    for name in ("sfc", "lfc", "mnist-cnv", "cnv", "bnn-cifar10", "vgg-small", "alexnet",
+                 "resnet18", "edge", "large", "int8-baseline", "45nm"):
         assert name in out
     assert main(["list", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert len(data["networks"]) == 7
+    assert len(data["networks"]) == 8
     assert data["families"] == {"overlay": {"engines": ["analytical", "event"]}}
     assert {c["family"] for c in data["chips"]} == {"overlay"}
     kinds = {d["name"]: d for d in data["dram_types"]}

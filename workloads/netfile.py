@@ -178,8 +178,9 @@ def is_checkpoint_path(spec: str | Path) -> bool:
 
 
 def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None) -> Network:
-    """``--network``: a zoo name or a network YAML file (a checkpoint is lowered by
-    ``reference.lowering.network_from_checkpoint``; see :func:`is_checkpoint_path`)."""
+    """``--network``: a zoo name, a network YAML file or a lowered network (``.npz``, from
+    ``bnnsim lower``; a checkpoint is lowered by ``reference.lowering.network_from_checkpoint``;
+    see :func:`is_checkpoint_path`)."""
     text = str(spec)
     if text.lower() in ZOO:
         return get_network(text, quant)
@@ -187,6 +188,13 @@ def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None
     if is_checkpoint_path(text):
         raise ValueError(f"{text!r} is a checkpoint: lower it with "
                          "reference.lowering.network_from_checkpoint")
+    if text.lower().endswith(".npz"):  # a lowered network (bnnsim lower): its shapes
+        from workloads.lowered import load_lowered
+
+        if quant is not None:
+            raise ConfigError("a lowered network carries its own quantisation; drop --quant",
+                              key="--quant", value=str(quant), has_value=True)
+        return load_lowered(path).network
     if text.endswith((".yaml", ".yml")) or path.exists():
         return network_from_yaml(path, quant)
     return get_network(text, quant)  # raises with the list of zoo names

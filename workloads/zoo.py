@@ -105,6 +105,19 @@ def _cnv(b: NetworkBuilder, classes: int) -> None:
     b.fc("fc3", classes)
 
 
+def _mnist_cnv(b: NetworkBuilder, classes: int) -> None:
+    """A small binary conv net for 28×28 digits: 3×3 'same' convs 32-32-P-64-64-P, fc
+    256-classes (the functional model's conv test case: zero padding, pools, a flatten)."""
+    b.conv("conv1", 32, 3, padding=1)
+    b.conv("conv2", 32, 3, padding=1)
+    b.pool("pool1", 2)
+    b.conv("conv3", 64, 3, padding=1)
+    b.conv("conv4", 64, 3, padding=1)
+    b.pool("pool2", 2)
+    b.fc("fc1", 256)
+    b.fc("fc2", classes)
+
+
 def _vgg_body(b: NetworkBuilder) -> None:
     """3×3 'same' convs 128-128-P-256-256-P-512-512-P (BNN CIFAR-10 / VGG-small)."""
     for i, (ch, pool) in enumerate(((128, False), (128, True), (256, False), (256, True),
@@ -185,6 +198,9 @@ _ENTRIES = (
     ZooNetwork("lfc", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.2,
                "FINN LFC (Umuroglu et al. 2017), Brevitas bnn_pynq dropout", _FINN,
                _mlp(1024)),
+    ZooNetwork("mnist-cnv", (1, 28, 28), 10, ("mnist", "fashion-mnist"), 0.0,
+               "a small binary conv net for MNIST (bnnsim's own; the FINN quantisation)", _FINN,
+               _mnist_cnv),
     ZooNetwork("cnv", (3, 32, 32), 10, ("cifar10",), 0.0, "FINN CNV (Umuroglu et al. 2017)",
                _FINN, _cnv),
     ZooNetwork("bnn-cifar10", (3, 32, 32), 10, ("cifar10",), 0.0,

@@ -41,6 +41,7 @@ _RESNET = ["conv1"] + [
 EXPECTED: dict[str, tuple[list[str], int, int]] = {
     "sfc": (["fc1", "fc2", "fc3", "fc4"], 334_336, 334_336),
     "lfc": (["fc1", "fc2", "fc3", "fc4"], 2_910_208, 2_910_208),
+    "mnist-cnv": (["conv1", "conv2", "conv3", "conv4", "fc1", "fc2"], 19_094_528, 870_176),
     "cnv": (_CNV, 59_461_376, 1_542_848),
     "bnn-cifar10": ([*_VGG, "fc1", "fc2", "fc3"], 616_966_144, 14_022_016),
     "vgg-small": ([*_VGG, "fc"], 607_600_640, 4_656_512),

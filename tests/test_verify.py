@@ -1,0 +1,138 @@
+"""Lowering + the functional model against torch, on the real MNIST: networks trained by the
+reference agree bit for bit — every layer's integer pre-activations and the class — on 1,000
+test images, run tile by tile in the edge chip's mapper schedule (``bnnsim verify``); lowered
+files round-trip and feed ``simulate``; what cannot be lowered is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bnnsim.cli import main  # noqa: E402
+from reference.checkpoint import save_checkpoint  # noqa: E402
+from reference.models import build_model  # noqa: E402
+
+DATA = Path(os.environ.get("BNNSIM_DATA") or Path(__file__).parents[1].parent / "shared" / "data")
+needs_mnist = pytest.mark.skipif(not (DATA / "mnist").is_dir(),
+                                 reason="real MNIST not found (set BNNSIM_DATA)")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from reference.data import load_dataset
+
+    return (load_dataset("mnist", split="train", data_dir=DATA),
+            load_dataset("mnist", split="test", data_dir=DATA).subset(1000))
+
+
+@pytest.fixture(scope="module")
+def trained(mnist, tmp_path_factory):
+    """Checkpoints trained briefly by the reference (a few dozen steps: real, imperfect
+    weights and batch-norm statistics are what the lowering must get right)."""
+    from reference.train import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    out = {}
+    for model, quant, steps in (("lfc", "w1a1", 60), ("lfc", "w1a2", 40), ("lfc", "wta2", 40),
+                                ("mnist-cnv", "w1a1", 30)):
+        path = folder / f"{model}-{quant}.pt"
+        train(model, quant, mnist, 1, max_steps=steps, progress=False, out=path)
+        out[(model, quant)] = path
+    return out
+
+
+@needs_mnist
+@pytest.mark.parametrize("model, quant", [("lfc", "w1a1"), ("mnist-cnv", "w1a1"),
+                                          ("lfc", "w1a2"), ("lfc", "wta2")])
+def test_verify_is_bit_exact_on_1000_mnist_images(trained, model, quant, tmp_path, capsys):
+    report = tmp_path / "v.json"
+    code = main(["verify", "--checkpoint", str(trained[(model, quant)]), "--data-dir",
+                 str(DATA), "--samples", "1000", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "bit-exact: 1,000 of 1,000 images" in out
+    doc = json.loads(report.read_text())
+    assert doc["passed"] and doc["images_exact"] == doc["classes_agree"] == 1000
+    assert doc["accuracy_functional"] == doc["accuracy_torch"] > 0.5  # trained, a little
+    for row in doc["layers"]:
+        assert row["mismatches"] == 0 and row["torch_distance_from_integer"] < 0.05
+    assert any(row["tiles"] > 1 for row in doc["layers"])  # the mapper's schedule, tiled
+
+
+@needs_mnist
+def test_a_mismatch_exits_1(trained, tmp_path, capsys, monkeypatch):
+    """A functional model that gets one threshold wrong is caught (not just 'it ran')."""
+    from workloads import lowered as L
+
+    real = L.LoweredLayer.output_codes
+
+    def off_by_one(self, acc):
+        codes = real(self, acc)
+        if self.name == "fc2":
+            codes = codes.copy()
+            codes[..., 0] = -codes[..., 0]
+        return codes
+
+    monkeypatch.setattr(L.LoweredLayer, "output_codes", off_by_one)
+    code = main(["verify", "--checkpoint", str(trained[("lfc", "w1a1")]), "--data-dir",
+                 str(DATA), "--samples", "50"])
+    out = capsys.readouterr().out
+    assert code == 1 and "MISMATCH" in out
+
+
+@needs_mnist
+def test_lowered_file_round_trips_and_simulates(trained, tmp_path, capsys):
+    from reference.lowering import lowered_from_checkpoint
+    from workloads.lowered import load_lowered
+
+    path = tmp_path / "lfc.npz"
+    ckpt = trained[("lfc", "w1a1")]
+    assert main(["lower", "--checkpoint", str(ckpt), "--out", str(path)]) == 0
+    back = load_lowered(path)
+    direct = lowered_from_checkpoint(ckpt)
+    assert back.network.digest() == direct.network.digest()
+    for name, x in direct.layers.items():
+        y = back.layers[name]
+        assert np.array_equal(x.weight_codes(), y.weight_codes())
+        assert np.array_equal(x.thresholds, y.thresholds)
+    capsys.readouterr()
+    assert main(["simulate", "--network", str(path), "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["network"] == "lfc" and doc["provenance"]["workload_source"].startswith(
+        "lowered:")
+
+
+@pytest.mark.parametrize("model, quant, words", [
+    ("vgg-small", None, "cannot lower the weights of module 'conv1'"),
+    ("resnet18", None, "cannot lower the residual add"),
+    ("lfc", "w2a2", "cannot lower the weights of module 'fc1'"),
+])
+def test_what_cannot_be_lowered_is_one_line(tmp_path, capsys, model, quant, words):
+    ckpt = save_checkpoint(build_model(model, quant), tmp_path / "m.pt", dataset="synthetic",
+                           accuracy=None, epochs=0, seed=0)
+    code = main(["lower", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], err
+    assert "supported:" in err[0] and not (tmp_path / "m.npz").exists()
+
+
+def test_bad_checkpoints_and_lowered_files_are_one_line(tmp_path, capsys):
+    good = save_checkpoint(build_model("sfc", "w1a1"), tmp_path / "sfc.pt",
+                           dataset="synthetic", accuracy=None, epochs=0, seed=0)
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(3))
+    for argv in (["lower", "--checkpoint", str(truncated), "--out", str(tmp_path / "a.npz")],
+                 ["verify", "--checkpoint", str(truncated)],
+                 ["simulate", "--network", str(other)],
+                 ["lower", "--checkpoint", str(good), "--out", str(tmp_path / "a.txt")]):
+        code = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "error:" in err[0], (argv, err)

@@ -1,0 +1,239 @@
+"""Lowered workloads: a network's shapes *and* its trained numbers, in the integer form the
+hardware executes — what the torch reference produces (``reference.lowering``) and the
+simulator's functional model runs (``simulator.functional``).
+
+Per multiply-accumulate layer (:class:`LoweredLayer`):
+
+* **weights** as integer codes ``w`` (``±1`` binary, ``−1/0/+1`` ternary), stored as packed bit
+  planes — binary: one plane (bit = 1 where ``w = +1``); ternary: a sign plane and a non-zero
+  mask — each output channel's row packed 8 per byte in the reduction order ``(c, fy, fx)``
+  (torch's weight layout), with a real per-channel ``weight_scale`` (``q = scale · w``);
+* **inputs** as codes ``a``: ``±1`` (binary) or unsigned ``0 … 2^k − 1`` (k-bit) with a real
+  step ``act_scale`` — so the layer's raw output is ``y = act_scale · weight_scale · acc`` with
+  the **integer pre-activation** ``acc = Σ a · w`` (zero padding contributes nothing);
+* **output**: the batch-norm and the next layer's input quantiser folded into integer
+  thresholds on ``acc`` — the output code is the count of thresholds passed (``acc ≥ t`` for
+  direction +1, ``acc ≤ t`` for −1; direction 0: the constant ``code_if_constant``); binary
+  outputs are −1 / +1 (0 or 1 threshold passed). The last layer keeps the batch-norm as
+  ``logit = bn_scale · y + bn_shift`` (float64) instead.
+
+Max-pools between layers act on the codes (a pool of a monotone quantiser's outputs is the
+quantiser of the pool). A lowered network saves as one ``.npz`` with an embedded JSON
+description (no pickle), read back checked: :func:`save_lowered`, :func:`load_lowered`.
+
+numpy is imported here, never by ``import workloads``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workloads.errors import ConfigError
+from workloads.files import note_read, read_regular
+from workloads.network import Network
+
+__all__ = ["FORMAT", "LoweredLayer", "LoweredNetwork", "is_lowered_path", "load_lowered",
+           "save_lowered"]
+
+#: The ``format`` recorded in a lowered file (checked on load).
+FORMAT = "bnnsim-lowered-1"
+#: Largest lowered file read.
+MAX_LOWERED_BYTES = 2 * 2**30
+
+_ARRAYS = ("weight_planes", "weight_scale", "thresholds", "direction", "code_if_constant",
+           "bn_scale", "bn_shift")
+
+
+@dataclass(frozen=True, eq=False)
+class LoweredLayer:
+    """One multiply-accumulate layer in integer form (see the module doc)."""
+
+    name: str
+    kind: str  # conv | fc
+    shape: tuple[int, ...]  # weights: (K, C/groups, FY, FX); an FC layer (K, C, 1, 1)
+    stride: int
+    padding: int
+    groups: int
+    weight_kind: str  # binary | ternary
+    weight_planes: np.ndarray  # uint8 (planes, K, ⌈C·FY·FX/8⌉): sign (binary); sign, mask
+    weight_scale: np.ndarray  # float64 (K,)
+    act_kind: str  # binary | int
+    act_bits: int
+    act_scale: float
+    out_kind: str  # binary | int | logits
+    out_bits: int = 0
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    direction: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    code_if_constant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bn_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bn_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def reduction(self) -> int:
+        return int(np.prod(self.shape[1:]))
+
+    def weight_codes(self) -> np.ndarray:
+        """The integer weights, shape :attr:`shape` (int8)."""
+        n = self.reduction
+        bits = np.unpackbits(self.weight_planes, axis=-1, count=n).astype(np.int8)
+        codes = 2 * bits[0] - 1 if self.weight_kind == "binary" else (2 * bits[0] - 1) * bits[1]
+        return codes.reshape(self.shape)
+
+    def output_codes(self, acc: np.ndarray) -> np.ndarray:
+        """The next layer's input codes (int16) from integer pre-activations ``acc`` (…, K, …)
+        with the channel on axis ``1``."""
+        shape = [1] * acc.ndim
+        shape[1] = -1
+        d = self.direction.reshape(shape).astype(np.int64)
+        signed = acc * d  # acc ≥ t (d = +1) or acc ≤ t (d = −1): d·acc ≥ d·t
+        passed = np.zeros(acc.shape, np.int16)
+        for j in range(self.thresholds.shape[1]):
+            passed += np.greater_equal(signed, self.thresholds[:, j].reshape(shape) * d)
+        if not self.direction.all():
+            passed = np.where(d == 0, self.code_if_constant.reshape(shape).astype(np.int16),
+                              passed)
+        if self.out_kind == "binary":
+            passed *= 2
+            passed -= 1
+        return passed
+
+    def logits(self, acc: np.ndarray) -> np.ndarray:
+        """The last layer's outputs (float64): batch-norm of ``y``."""
+        shape = [1] * acc.ndim
+        shape[1] = -1
+        y = acc * (self.act_scale * self.weight_scale.reshape(shape))
+        return y * self.bn_scale.reshape(shape) + self.bn_shift.reshape(shape)
+
+    def meta(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
+                "stride": self.stride, "padding": self.padding, "groups": self.groups,
+                "weight_kind": self.weight_kind, "act_kind": self.act_kind,
+                "act_bits": self.act_bits, "act_scale": self.act_scale,
+                "out_kind": self.out_kind, "out_bits": self.out_bits}
+
+
+@dataclass(frozen=True, eq=False)
+class LoweredNetwork:
+    """A workload (shapes and formats) with every MAC layer lowered, and how its input
+    pixels become the first layer's codes (``input_codes``: ``pixels`` — 8-bit codes equal
+    to the 0–255 pixels — or ``sign`` — +1 where a pixel ≥ 128, else −1)."""
+
+    network: Network
+    layers: dict[str, LoweredLayer]
+    input_codes: str
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """First-layer codes (int64) of uint8 images (N, C, H, W)."""
+        p = pixels.astype(np.int64)
+        return np.where(p >= 128, 1, -1) if self.input_codes == "sign" else p
+
+
+def save_lowered(lowered: LoweredNetwork, path: str | Path) -> None:
+    """Write ``lowered`` to ``path`` (an ``.npz``: arrays plus ``meta.json``). The network is
+    recorded by its zoo entry and quantisation (``lowered.meta``: ``zoo``, ``quant``,
+    ``num_classes``, ``in_channels``) and its digest, checked when it is read back."""
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for name, x in lowered.layers.items():
+        layers.append(x.meta())
+        for key in _ARRAYS:
+            arrays[f"{name}/{key}"] = np.asarray(getattr(x, key))
+    meta = {"format": FORMAT, "digest": lowered.network.digest(),
+            "input_codes": lowered.input_codes, "layers": layers, "source": lowered.source,
+            "meta": lowered.meta}
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+
+def is_lowered_path(spec: str | Path) -> bool:
+    return str(spec).lower().endswith(".npz")
+
+
+def load_lowered(path: str | Path) -> LoweredNetwork:
+    """A lowered network written by :func:`save_lowered`, checked: one :class:`ConfigError`
+    line naming the file for anything else (not an archive, another format, missing or
+    inconsistent arrays)."""
+    from workloads.quant import parse_quant
+    from workloads.zoo import ZOO
+
+    text = str(path)
+    data = read_regular(path, limit=MAX_LOWERED_BYTES, what="lowered network")
+    note_read(path)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ConfigError(f"is not a lowered network (.npz) ({str(err).splitlines()[0][:120]})",
+                          file=text) from None
+    try:
+        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+    except (KeyError, ValueError, UnicodeDecodeError):
+        raise ConfigError("is not a lowered network: no readable meta.json", file=text) from None
+    if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
+        raise ConfigError(f"is not a lowered network of format {FORMAT}", file=text)
+    try:
+        info = meta["meta"]
+        if info["zoo"] not in ZOO:
+            raise ConfigError(f"lowered from model '{info['zoo']}', which is not in the zoo",
+                              file=text)
+        net = ZOO[info["zoo"]].network(parse_quant(info["quant"]),
+                                       num_classes=info.get("num_classes"),
+                                       in_channels=info.get("in_channels"))
+        if net.digest() != meta["digest"]:
+            raise ConfigError("its network does not match this bnnsim's zoo entry (digest "
+                              f"{meta['digest']}, now {net.digest()})", file=text)
+        net = Network(net.name, net.input_shape, net.layers, net.inputs, net.quant,
+                      f"lowered:{text}")
+        layers = {}
+        for m in meta["layers"]:
+            kw = {k: m[k] for k in ("name", "kind", "stride", "padding", "groups",
+                                    "weight_kind", "act_kind", "act_bits", "out_kind",
+                                    "out_bits")}
+            x = LoweredLayer(shape=tuple(int(v) for v in m["shape"]),
+                             act_scale=float(m["act_scale"]),
+                             **{k: arrays[f"{m['name']}/{k}"] for k in _ARRAYS}, **kw)
+            _check_layer(x, net, text)
+            layers[x.name] = x
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"is not a consistent lowered network ({type(err).__name__}: "
+                          f"{str(err)[:120]})", file=text) from None
+    if [x.name for x in net.mac_layers] != list(layers):
+        raise ConfigError("its lowered layers are not the network's multiply-accumulate layers",
+                          file=text)
+    return LoweredNetwork(net, layers, str(meta["input_codes"]), text, dict(info))
+
+
+def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
+    layer = net.layer(x.name)
+    k = x.shape[0]
+    planes = 1 if x.weight_kind == "binary" else 2
+    where = f"layers.{x.name}"
+    if (x.weight_kind not in ("binary", "ternary") or x.act_kind not in ("binary", "int")
+            or x.out_kind not in ("binary", "int", "logits")):
+        raise ConfigError("unknown weight, input or output kind", file=file, key=where)
+    if getattr(layer, "out_channels", None) != k or x.weight_planes.shape != (
+            planes, k, -(-x.reduction // 8)) or x.weight_planes.dtype != np.uint8:
+        raise ConfigError("weights do not match the layer's shape", file=file, key=where)
+    if x.weight_scale.shape != (k,):
+        raise ConfigError("needs one weight scale per output channel", file=file, key=where)
+    if x.out_kind == "logits":
+        if x.bn_scale.shape != (k,) or x.bn_shift.shape != (k,):
+            raise ConfigError("needs one batch-norm scale and shift per channel", file=file,
+                              key=where)
+    elif (x.thresholds.ndim != 2 or x.thresholds.shape[0] != k or x.direction.shape != (k,)
+          or x.code_if_constant.shape != (k,)):
+        raise ConfigError("needs thresholds, a direction and a constant code per channel",
+                          file=file, key=where)
