@@ -81,7 +81,7 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
     if args.csv:
         out.stage_text("--csv", layer_csv_text(result))
     if args.trace:
-        if args.trace.lower().endswith(".json") or args.trace == "-":
+        if args.trace.lower().endswith(".json"):
             from reports.trace import chrome_trace
 
             out.stage_json("--trace", chrome_trace(result.to_dict(include_trace=True)))
@@ -92,7 +92,8 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
 
         out.stage("--report", result_report([result.to_dict(include_trace=traced)]).write)
         if args.json != "-":
-            print(f"\nreport: {args.report}/index.html")
+            page = Path(args.report) / "index.html"
+            out.on_commit(lambda: print(f"\nreport: {page}"))
     return 0
 
 
@@ -199,7 +200,7 @@ def build_parser() -> _Parser:
     sim.add_argument("--trace", metavar="FILE",
                      help="event engine: write the busy intervals of each component — FILE.json "
                           "as a Chrome/Perfetto trace (opens in ui.perfetto.dev), any other "
-                          "name as CSV")
+                          "name (and '-', standard output) as CSV")
     sim.add_argument("--report", metavar="DIR",
                      help="write the HTML report of this design into DIR (tables, figures, "
                           "a Perfetto trace; uses the event engine unless --engine is given)")

@@ -108,12 +108,12 @@ def _guard_storage(storage: str, args: argparse.Namespace) -> None:
     if getattr(args, "json", None) == "-" and getattr(args, "csv", None) == "-":
         raise ConfigError("--json already writes to standard output", key="--csv",
                           value="-", has_value=True)
-    if "://" in storage:
-        if not storage.lower().startswith("sqlite:///"):
-            return  # a server's database: no local file to protect
-        journal = Path(storage[len("sqlite:///"):]).resolve()
-    else:
-        journal = Path(storage).resolve()
+    from explorer.study import storage_file
+
+    local = storage_file(storage)
+    if local is None:
+        return  # a server's database: no local file to protect
+    journal = local.resolve()
     for flag, value in (("--json", getattr(args, "json", None)),
                         ("--csv", getattr(args, "csv", None)),
                         ("--space", getattr(args, "space", None))):

@@ -7,7 +7,9 @@ costs more than the analytical engine's whole evaluation of a design (about 0.16
 under the same file lock, and flushes to disk at each *commit*: a trial that finishes (or is
 added finished, as a sweep adds them), and every study-level record. A flush covers all that
 was written before it, so a completed trial is on disk with its parameters and attributes
-when its completion is. Between commits the records sit in the operating system's cache:
+when its completion is. A record a crash left half-written at the end is cut off before the
+next append (Optuna skips it when reading, but a record after it would make the file
+unreadable). Between commits the records sit in the operating system's cache:
 another process reads them at once, and a worker killed with ``SIGKILL`` loses none of them;
 only an operating-system crash or a power cut can lose the records of trials that were
 running — trials that the stale-trial retry reruns anyway (``study._retry_dead_local``).
@@ -24,6 +26,31 @@ from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import TrialState
 
 __all__ = ["CommitSyncedJournal"]
+
+
+def _drop_torn_tail(f: Any) -> None:
+    """Cut a record that a crash left half-written (no line end) off the end of the open
+    journal ``f``: Optuna skips it when reading, but a record appended after it would make
+    that line — and so the whole journal — unreadable. The torn record was never flushed,
+    so no finished trial is in it."""
+    end = f.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    f.seek(end - 1)
+    if f.read(1) == b"\n":
+        return
+    step = 1 << 16
+    pos = end
+    while pos > 0:
+        start = max(0, pos - step)
+        f.seek(start)
+        chunk = f.read(pos - start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            f.truncate(start + cut + 1)
+            return
+        pos = start
+    f.truncate(0)
 
 # a running trial's details: on disk with its commit
 _DETAILS = frozenset({
@@ -55,7 +82,9 @@ class CommitSyncedJournal(JournalFileBackend):
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
         self._file_lock.acquire()
         try:
-            with open(self._path, "ab") as f:
+            with open(self._path, "r+b") as f:
+                _drop_torn_tail(f)
+                f.seek(0, os.SEEK_END)
                 f.write(text.encode("utf-8"))
                 f.flush()
                 if any(commits(log) for log in logs):

@@ -38,7 +38,7 @@ from workloads.errors import ConfigError
 
 __all__ = ["DEFAULT_STORAGE", "SAMPLERS", "StudyRecords", "StudyRun", "hypervolume",
            "load_existing_study", "make_sampler", "open_storage", "open_study",
-           "pareto_trials", "refine", "run_study", "study_records"]
+           "pareto_trials", "refine", "run_study", "storage_file", "study_records"]
 
 #: RDB storages: a running trial beats every HEARTBEAT_S; one silent for GRACE_S (its worker
 #: killed) is failed and retried by the next worker that starts or asks for a trial
@@ -111,6 +111,25 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot open the journal: {err}", key="--storage", value=text,
                           has_value=True) from None
+
+
+def storage_file(url: str | None) -> Path | None:
+    """The local file a storage URL keeps its data in — the journal, or an SQLite database
+    (any ``sqlite`` scheme and driver, query arguments aside) — or None (a server)."""
+    text = url or DEFAULT_STORAGE
+    if "://" not in text:
+        return Path(text)
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme != "sqlite":
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(text).database
+    except ArgumentError:  # a URL SQLAlchemy cannot parse (open_storage says so)
+        database = text.split("://", 1)[1].lstrip("/").split("?", 1)[0]
+    return Path(database) if database and database != ":memory:" else None
 
 
 def _redact(url: str) -> str:

@@ -168,35 +168,45 @@ def _one_result(b: _Builder, doc: Mapping[str, Any], label: str, prefix: str,
     if t.get("batch", 1) != 1:
         pairs.append(("batch", f"{t['batch']} frames"))
     b.table(head, f"{prefix}totals", _key_values(pairs))
+    batch = int(t.get("batch", 1))
+    frames = "one frame" if batch == 1 else f"all {batch} frames of the batch together"
     layers = T.layer_table(doc)
-    b.table(head, f"{prefix}layers", layers, "Per layer (one frame).")
+    b.table(head, f"{prefix}layers", layers, f"Per layer ({frames}).")
 
     s = b.section(f"{prefix}figures", "Where the time and energy go", level=3 if prefix else 2)
     cycles = T.cycles_table(doc)
     b.figure(s, f"{prefix}cycles", F.cycles_figure(cycles), cycles,
-             "Each layer's cycles: useful work at its unit's peak, the unit busy below peak "
-             "(fill and drain, idle PEs), and stalls by cause"
+             f"Each layer's cycles ({frames}): useful work at its unit's peak, the unit "
+             "busy below peak (fill and drain, idle PEs), and stalls by cause"
              + (" as the event engine measured them." if doc["engine"] == "event"
                 else " (the analytical engine does not split stalls by cause)."))
     energy = T.energy_table(doc)
     b.figure(s, f"{prefix}energy", F.energy_figure(energy), energy,
-             "Each layer's energy by part.")
+             f"Each layer's energy by part ({frames}).")
     ceilings = T.roofs(doc)
     roof = T.roofline_table(doc)
     if ceilings and not roof.empty:
+        slope = ("and the DRAM bandwidth's slope, " if "dram" in ceilings else
+                 "(this result does not record the DRAM's bandwidth: no slope), ")
         b.figure(s, f"{prefix}roofline", F.roofline_figure(roof, ceilings), roof,
-                 "Roofline: each unit's peak and the DRAM bandwidth's slope, with every "
-                 "layer that multiplies at its operations per DRAM byte and achieved "
-                 "operations per second. A layer may sit just above the DRAM slope when part "
-                 "of its weights loaded during the previous layer (overlap_layers).")
+                 f"Roofline: each unit's peak {slope}with every layer that multiplies at its "
+                 "operations per DRAM byte and achieved operations per second. A layer may "
+                 "sit just above the DRAM slope when part of its weights loaded during the "
+                 "previous layer (overlap_layers).")
     if doc.get("trace"):
         span = max(int(x["end"]) for x in doc["trace"])
         timeline = T.timeline_table(doc, merge_gap=int(span * TIMELINE_RESOLUTION))
         b.figure(s, f"{prefix}timeline",
                  F.timeline_figure(timeline, layers=[x["name"] for x in doc["layers"]],
-                                   clock_mhz=float(doc["clock_mhz"])), timeline,
-                 "Busy units over one frame (the event engine's trace; intervals closer "
-                 "than the figure can show are merged — the Chrome trace has every one).")
+                                   clock_mhz=float(doc["clock_mhz"]),
+                                   title="Busy units over one frame" if batch == 1
+                                   else f"Busy units over the run ({batch} frames)"),
+                 timeline,
+                 "Busy units (the event engine's trace; intervals closer than the figure "
+                 "can show are merged — the Chrome trace has every one)"
+                 + ("." if len(doc["layers"]) <= F.MAX_LEGEND_LAYERS else
+                    f"; {len(doc['layers'])} layers: the colours cycle, the trace names "
+                    "each interval's layer."))
         name = f"{prefix}trace.json"
         b.report.files[name] = json.dumps(chrome_trace(doc), allow_nan=False).encode()
         b.text(s, f"The full trace ({len(doc['trace']):,} intervals) is {name}: a Chrome "

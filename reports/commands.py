@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from workloads.errors import ConfigError
@@ -35,7 +36,8 @@ def register(subparsers: Any) -> None:
 def _report(args: argparse.Namespace, out: Outputs) -> int:
     if bool(args.result) == bool(args.study):
         raise ConfigError("give either --result FILE … or --storage URL --study NAME",
-                          key="--out", value=args.out, has_value=True)
+                          key="--result" if args.result else "--study",
+                          value=args.study or "", has_value=bool(args.study))
     if args.label and (not args.result or len(args.label) != len(args.result)):
         raise ConfigError(f"give one --label per --result ({len(args.result or ())} results, "
                           f"{len(args.label)} labels)", key="--label",
@@ -43,15 +45,21 @@ def _report(args: argparse.Namespace, out: Outputs) -> int:
     if args.storage and not args.study:
         raise ConfigError("--storage needs --study NAME", key="--storage",
                           value=args.storage, has_value=True)
+    if args.storage and args.result:
+        raise ConfigError("--storage goes with --study, not with --result", key="--storage",
+                          value=args.storage, has_value=True)
+    if any(not label.strip() for label in args.label):
+        raise ConfigError("a label may not be empty", key="--label", value="",
+                          has_value=True)
     out.inputs(*(args.result or ()))
     if args.study:
         from explorer.defaults import DEFAULT_STORAGE
+        from explorer.study import storage_file
 
         storage = args.storage or DEFAULT_STORAGE
-        if "://" not in storage:
-            out.inputs(storage)
-        elif storage.startswith("sqlite:///"):
-            out.inputs(storage[len("sqlite:///"):])
+        local = storage_file(storage)
+        if local is not None:
+            out.inputs(local)
     out.declare_folder("--out", args.out)
     from reports.build import result_report, study_report
 
@@ -70,6 +78,7 @@ def _report(args: argparse.Namespace, out: Outputs) -> int:
         what = f"study '{records.name}' ({len(records.trials)} trials)"
     out.stage("--out", report.write)
     size = sum(len(v) for v in report.files.values()) + len(report.html.encode())
-    print(f"report of {what}: {args.out}/index.html ({len(report.files) + 1} files, "
-          f"{size / 1e6:.2f} MB)")
+    page = Path(args.out) / "index.html"
+    out.on_commit(lambda: print(f"report of {what}: {page} ({len(report.files) + 1} files, "
+                                f"{size / 1e6:.2f} MB)"))
     return 0

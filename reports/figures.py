@@ -32,6 +32,8 @@ __all__ = ["compare_figure", "cycles_figure", "energy_figure", "hypervolume_figu
 STYLE: Any = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8,
          "xtick.labelsize": 8, "ytick.labelsize": 8, "svg.fonttype": "none",
          "axes.spines.top": False, "axes.spines.right": False}
+#: layers a timeline's legend names (more would not fit; its colours then cycle)
+MAX_LEGEND_LAYERS = 24
 FRONT = "#d62728"
 OTHERS = "#7f7f7f"
 #: colours of stacked parts, in a fixed order so a part keeps its colour across figures
@@ -198,10 +200,11 @@ def roofline_figure(roof: pd.DataFrame, ceilings: dict[str, float]) -> Figure:
         fig = _figure(6.4, 4.2)
         ax = fig.subplots()
         finite = roof["ops_per_dram_byte"].replace(math.inf, math.nan).dropna()
-        lo = max(min([*finite, 1.0]) / 4, 1e-3)
-        hi = max([*finite, 1.0]) * 8
-        xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         bw = ceilings.get("dram")
+        ridges = [peak / bw for unit, peak in ceilings.items() if unit != "dram" and bw]
+        lo = max(min([*finite, *ridges, 1.0]) / 4, 1e-3)
+        hi = max([*finite, *ridges, 1.0]) * 8  # the flat roofs always show
+        xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         markers = {"array": "o", "int8_unit": "s"}
         for unit, peak in ceilings.items():
             if unit == "dram":
@@ -230,18 +233,21 @@ def roofline_figure(roof: pd.DataFrame, ceilings: dict[str, float]) -> Figure:
     return fig
 
 
-def timeline_figure(timeline: pd.DataFrame, *, layers: Sequence[str],
-                    clock_mhz: float) -> Figure:
+def timeline_figure(timeline: pd.DataFrame, *, layers: Sequence[str], clock_mhz: float,
+                    title: str = "Busy units over one frame") -> Figure:
     """Utilisation timeline (Gantt) of the event engine's trace: one row per component, each
-    busy interval coloured by its layer."""
+    busy interval coloured by its layer (a legend up to :data:`MAX_LEGEND_LAYERS` layers;
+    beyond, the colours cycle and the trace names them)."""
     present = set(timeline["component"])
     dram = sorted(c for c in present if c.startswith("dram"))
     components = [*dram, *(c for c in ("array", "int8_unit", "ppu") if c in present)]
     components += [c for c in dict.fromkeys(timeline["component"]) if c not in components]
     cmap = matplotlib.colormaps["tab20"]
     colour = {layer: cmap(i % 20) for i, layer in enumerate(layers)}
+    legend = len(layers) <= MAX_LEGEND_LAYERS
     with rc_context(STYLE):
-        fig = _figure(9.0, 1.0 + 0.6 * len(components) + 0.25 * math.ceil(len(layers) / 6))
+        fig = _figure(9.0, 1.4 + 0.6 * len(components)
+                      + (0.25 * math.ceil(len(layers) / 8) if legend else 0))
         ax = fig.subplots()
         for row, comp in enumerate(components):
             part = timeline[timeline["component"] == comp]
@@ -254,11 +260,12 @@ def timeline_figure(timeline: pd.DataFrame, *, layers: Sequence[str],
         end = int(timeline["end"].max()) if len(timeline) else 1
         ax.set_xlim(0, end)
         ax.set_xlabel(f"cycles (at {clock_mhz:g} MHz: {end / clock_mhz:,.1f} µs in all)")
-        ax.set_title("Busy units over one frame")
-        handles = [Patch(color=colour[x], label=x) for x in layers
-                   if x in set(timeline["layer"])]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.25),
-                  ncol=min(8, max(1, len(handles))), fontsize=7, frameon=False)
+        ax.set_title(title)
+        if legend:
+            handles = [Patch(color=colour[x], label=x) for x in layers
+                       if x in set(timeline["layer"])]
+            fig.legend(handles=handles, loc="outside lower center",
+                       ncol=min(8, max(1, len(handles))), fontsize=7, frameon=False)
     return fig
 
 
@@ -288,12 +295,15 @@ def compare_figure(compare: pd.DataFrame) -> Figure:
     metrics = [("latency_ms", "latency (ms)"), ("energy_uj", "energy per frame (µJ)"),
                ("area_mm2", "area (mm²)")]
     with rc_context(STYLE):
-        fig = _figure(10.0, 3.4 + 0.12 * max(len(r) for r in compare["result"]) / 3)
+        longest = max(len(str(r)) for r in compare["result"])
+        fig = _figure(7.5 + 0.07 * min(longest, 80), 1.6 + 0.35 * len(compare))
         axes = fig.subplots(1, len(metrics))
         y = list(range(len(compare)))
         for ax, (column, label) in zip(axes, metrics, strict=True):
             ax.barh(y, compare[column], color="#1f77b4")
-            ax.set_yticks(y, list(compare["result"]) if ax is axes[0] else [""] * len(y))
+            names = [str(r) if len(str(r)) <= 80 else str(r)[:79] + "…"
+                     for r in compare["result"]]
+            ax.set_yticks(y, names if ax is axes[0] else [""] * len(y))
             ax.invert_yaxis()
             ax.set_xlabel(label)
             ax.grid(axis="x", alpha=0.3)

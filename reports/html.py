@@ -60,7 +60,8 @@ class Page:
 
 def _table(df: pd.DataFrame, *, highlight: str, max_rows: int) -> str:
     cols = list(df.columns)
-    textual = {c for c in cols if df[c].dtype == object}
+    textual = {c for c in cols if not (pd.api.types.is_numeric_dtype(df[c])
+                                       or pd.api.types.is_bool_dtype(df[c]))}
     head = "".join(f'<th class="{"t" if c in textual else ""}">{html.escape(str(c))}</th>'
                    for c in cols)
     rows = []

@@ -41,7 +41,7 @@ __all__ = [
     "trials_table",
 ]
 
-#: Largest ``--result`` file read (a traced ResNet-18 result is about 1 MB).
+#: Largest ``--result`` file read (a traced ResNet-18 result is about 0.2 MB).
 MAX_RESULT_BYTES = 256 * 2**20
 #: Schema versions a report reads (4 adds ``inputs``; 3 has everything else).
 READABLE_SCHEMAS = (3, 4)
@@ -83,13 +83,120 @@ def load_result(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"is not a complete bnnsim result (missing or empty: "
                           f"{', '.join(missing) or 'layers'})", key="--result", value=name,
                           has_value=True)
-    try:
-        layer_table(doc)
-        compare_table([doc])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ConfigError(f"is not a well-formed bnnsim result ({type(err).__name__}: {err})",
-                          key="--result", value=name, has_value=True) from None
+    problem = _malformed(doc)
+    if not problem:
+        try:  # the tables a report draws, once: what the checks above do not reach
+            for table in (layer_table, cycles_table, energy_table, roofline_table):
+                table(doc)
+            compare_table([doc])
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
+            problem = f"{type(err).__name__}: {err}"
+    if problem:
+        raise ConfigError(f"is not a well-formed bnnsim result: {problem}", key="--result",
+                          value=name, has_value=True)
     return doc
+
+
+def _number(value: Any, *, integer: bool = False, positive: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if integer and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and (value > 0 if positive else value >= 0)
+
+
+def _malformed(doc: Mapping[str, Any]) -> str:
+    """What makes ``doc`` unusable for a report ("" when nothing): every field a table or the
+    page reads, with its type and range (counts are non-negative integers, energies and
+    times finite and non-negative, the clock positive)."""
+    for key in ("family", "network", "quant", "chip", "engine"):
+        if not isinstance(doc[key], str):
+            return f"{key} is not text"
+    if not _number(doc["clock_mhz"], positive=True):
+        return "clock_mhz is not a positive number"
+    t = doc["total"]
+    for key in ("latency_cycles", "interval_cycles", "dram_bytes", "macs"):
+        if not _number(t.get(key), integer=True):
+            return f"total.{key} is not a non-negative integer"
+    for key in ("latency_s", "frames_per_s", "energy_pj", "energy_uj", "area_mm2"):
+        if not _number(t.get(key)):
+            return f"total.{key} is not a non-negative number"
+    if t.get("tops_per_w") is not None and not _number(t["tops_per_w"]):
+        return "total.tops_per_w is not a non-negative number"
+    for key in ("energy_breakdown_pj", "area_breakdown_mm2"):
+        parts = t.get(key, {})
+        if not isinstance(parts, dict) or not all(_number(v) for v in parts.values()):
+            return f"total.{key} is not a mapping of non-negative numbers"
+    if not _number(t.get("batch", 1), integer=True, positive=True):
+        return "total.batch is not a positive integer"
+    for i, x in enumerate(doc["layers"]):
+        where = f"layers[{i}]"
+        if not isinstance(x, dict):
+            return f"{where} is not a mapping"
+        for key in ("name", "kind", "unit", "precision", "bound"):
+            if not isinstance(x.get(key), str):
+                return f"{where}.{key} is not text"
+        for key in ("macs", "cycles", "dram_bytes", "weight_bits"):
+            if not _number(x.get(key), integer=True):
+                return f"{where}.{key} is not a non-negative integer"
+        if not _number(x.get("energy_pj")) or not _number(x.get("utilization")):
+            return f"{where}: energy_pj or utilization is not a non-negative number"
+        parts = x.get("energy_breakdown_pj")
+        if not isinstance(parts, dict) or not all(_number(v) for v in parts.values()):
+            return f"{where}.energy_breakdown_pj is not a mapping of non-negative numbers"
+        d = x.get("details")
+        if d is None:
+            continue
+        if not isinstance(d, dict):
+            return f"{where}.details is not a mapping"
+        for key in ("compute_cycles", "stall_cycles"):
+            if key in d and not (_number(d[key], integer=True) and d[key] <= x["cycles"]):
+                return f"{where}.details.{key} is not an integer within the layer's cycles"
+        for key in ("stall_causes", "dram_bytes_by_stream"):
+            v = d.get(key, {})
+            if not isinstance(v, dict) or not all(_number(n, integer=True) for n in v.values()):
+                return f"{where}.details.{key} is not a mapping of non-negative integers"
+        if sum(d.get("stall_causes", {}).values()) > x["cycles"]:
+            return f"{where}.details.stall_causes add up to more than the layer's cycles"
+        for key in ("mapping", "actions"):
+            if key in d and not isinstance(d[key], dict):
+                return f"{where}.details.{key} is not a mapping"
+    d = doc.get("details")
+    if d is not None and not isinstance(d, dict):
+        return "details is not a mapping"
+    for key in ("peak_binary_macs_per_cycle", "int8_macs_per_cycle", "dram_bytes_per_cycle",
+                "array_utilization"):
+        if isinstance(d, dict) and key in d and not _number(d[key]):
+            return f"details.{key} is not a non-negative number"
+    for key in ("provenance", "inputs"):
+        if key in doc and not isinstance(doc[key], dict):
+            return f"{key} is not a mapping"
+    prov = doc.get("provenance", {})
+    if not all(isinstance(v, str) for v in prov.values()):
+        return "provenance holds something other than text"
+    inputs = doc.get("inputs", {})
+    if not isinstance(inputs.get("chip", {}), dict):
+        return "inputs.chip is not a mapping"
+    tech = inputs.get("tech", {})
+    if not isinstance(tech, dict):
+        return "inputs.tech is not a mapping"
+    for key in ("node_nm", "voltage_v"):
+        if key in tech and not _number(tech[key]):
+            return f"inputs.tech.{key} is not a non-negative number"
+    entries = tech.get("entries", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return "inputs.tech.entries is not a list of mappings"
+    trace = doc.get("trace")
+    if trace is not None:
+        if not isinstance(trace, list):
+            return "trace is not a list"
+        for i, e in enumerate(trace):
+            if (not isinstance(e, dict) or not isinstance(e.get("component"), str)
+                    or not isinstance(e.get("label"), str)
+                    or not _number(e.get("start"), integer=True)
+                    or not _number(e.get("end"), integer=True) or e["end"] < e["start"]):
+                return f"trace[{i}] is not an interval (component, start ≤ end, label)"
+    return ""
 
 
 def result_label(doc: Mapping[str, Any]) -> str:
@@ -227,8 +334,9 @@ def timeline_table(doc: Mapping[str, Any], *, merge_gap: int = 0) -> pd.DataFram
     tile); with ``merge_gap`` ≥ 0, back-to-back intervals of one layer on one component (gaps
     ≤ ``merge_gap`` cycles) merge into one. Empty without a trace."""
     rows = []
+    names = [str(x["name"]) for x in doc["layers"]]
     for t in doc.get("trace") or []:
-        track, layer, item = trace_track(t)
+        track, layer, item = trace_track(t, names)
         rows.append({"component": track, "start": int(t["start"]),
                      "end": int(t["end"]), "layer": layer, "item": item})
     df = pd.DataFrame(rows, columns=["component", "start", "end", "layer", "item"])
@@ -323,45 +431,50 @@ def pareto_table(records: Any) -> pd.DataFrame:
 
 def hypervolume_table(records: Any) -> pd.DataFrame:
     """The hypervolume of the admissible designs found by each trial (objectives scaled to
-    the ranges of all admissible designs, 1 = the whole box): a study's progress."""
+    the ranges of all admissible designs, 1 = the whole box): a study's progress. The front
+    is kept incrementally: a trial changes it (and its hypervolume) only when no design on
+    it dominates the trial's."""
     from explorer.study import hypervolume
 
-    objectives = records.objectives
-    ok = [t for t in sorted(records.trials, key=lambda t: t["number"]) if t["admissible"]]
+    objectives = tuple(records.objectives)
+    ordered = sorted(records.trials, key=lambda t: t["number"])
+    ok = [t for t in ordered if t["admissible"]]
     rows: list[dict[str, Any]] = []
     if not ok:
         return pd.DataFrame(rows, columns=["trial", "admissible", "hypervolume"])
-    values = [[float(t["metrics"][m]) for m, _ in objectives] for t in ok]
-    cols = list(zip(*values, strict=True))
+    signs = [1.0 if d == "min" else -1.0 for _, d in objectives]
+    values = {t["number"]: [float(t["metrics"][m]) for m, _ in objectives] for t in ok}
+    cols = list(zip(*values.values(), strict=True))
     bounds = ([min(c) for c in cols], [max(c) for c in cols])
-    seen: list[list[float]] = []
-    it = iter(zip(ok, values, strict=True))
-    pending = next(it, None)
-    for t in sorted(records.trials, key=lambda t: t["number"]):
-        while pending is not None and pending[0]["number"] <= t["number"]:
-            seen.append(pending[1])
-            pending = next(it, None)
-        rows.append({"trial": t["number"], "admissible": len(seen),
-                     "hypervolume": hypervolume(_front(seen, objectives), objectives, bounds)
-                     if seen else 0.0})
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        pa = [s * v for s, v in zip(signs, a, strict=True)]
+        pb = [s * v for s, v in zip(signs, b, strict=True)]
+        return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb
+
+    front: list[list[float]] = []
+    hv = 0.0
+    seen = 0
+    for t in ordered:
+        p = values.get(t["number"])
+        if p is not None:
+            seen += 1
+            if not any(dominates(q, p) or q == p for q in front):
+                front = [q for q in front if not dominates(p, q)] + [p]
+                hv = hypervolume(front, objectives, bounds)
+        rows.append({"trial": t["number"], "admissible": seen, "hypervolume": hv})
     return pd.DataFrame(rows)
 
 
-def _front(points: list[list[float]], objectives: Sequence[tuple[str, str]]
-           ) -> list[list[float]]:
-    from explorer.evaluate import pareto_front
-
-    names = [m for m, _ in objectives]
-    items: list[tuple[Any, Mapping[str, float]]] = [
-        (i, dict(zip(names, p, strict=True))) for i, p in enumerate(points)]
-    return [points[i] for i in pareto_front(items, tuple(objectives))]
-
-
 def refine_table(records: Any) -> pd.DataFrame:
-    """The event engine's second opinion on the Pareto set (``bnnsim explore --refine``):
-    relative differences per timed metric and whether the design was flagged."""
+    """The event engine's second opinion on the current Pareto set (``bnnsim explore``
+    refines its front; designs refined on an earlier front and dominated since are left
+    out): relative differences per timed metric and whether the design was flagged."""
     rows = []
+    front = {t["number"] for t in records.trials if t["pareto"]}
     for number, r in sorted(records.refined.items()):
+        if number not in front:  # refined when it was on the front; dominated since
+            continue
         row: dict[str, Any] = {"trial": number, "engine": r.get("engine", ""),
                                "flagged": bool(r.get("flagged")),
                                "tolerance": r.get("tolerance")}
@@ -393,13 +506,13 @@ def cell_text(value: Any) -> str:
         return f"{value:.4g}" if abs(value) < 1e6 or value == 0 else f"{value:.4e}"
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return str(value).replace("\n", " ")
 
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub Markdown table (numbers to four significant digits)."""
-    head = [str(c) for c in df.columns]
+    head = [str(c).replace("|", "\\|") for c in df.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell_text(v) for v in row) + " |")
+        lines.append("| " + " | ".join(cell_text(v).replace("|", "\\|") for v in row) + " |")
     return "\n".join(lines) + "\n"

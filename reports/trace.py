@@ -12,7 +12,7 @@ Timestamps are microseconds (the format's unit) at the chip's clock; ``displayTi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["COMPONENT_NAMES", "chrome_trace", "trace_track"]
@@ -22,10 +22,19 @@ COMPONENT_NAMES = {"layers": "layers", "dram": "DRAM", "array": "PE array",
                    "int8_unit": "int8 unit", "ppu": "post-processing"}
 
 
-def trace_track(interval: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(track, layer, item) of one traced interval: the track is its component, or for a
-    DRAM of several channels its channel (``dram ch1``); the item its stream or tile."""
-    layer, _, item = str(interval["label"]).partition(":")
+def trace_track(interval: Mapping[str, Any],
+                layers: Sequence[str] = ()) -> tuple[str, str, str]:
+    """(track, layer, item) of one traced interval, whose label is ``layer:item``: the track
+    is its component, or for a DRAM of several channels its channel (``dram ch1``); the item
+    its stream or tile. ``layers`` (the result's layer names) resolve names that hold a
+    ``:`` themselves — the longest one the label starts with wins."""
+    label = str(interval["label"])
+    layer = max((x for x in layers if label == x or label.startswith(x + ":")), key=len,
+                default=None)
+    if layer is None:
+        layer, _, item = label.partition(":")
+    else:
+        item = label[len(layer) + 1:]
     track = str(interval["component"])
     if track == "dram":
         m = re.fullmatch(r"ch(\d+):(.*)", item)
@@ -39,7 +48,8 @@ def chrome_trace(doc: Mapping[str, Any]) -> dict[str, Any]:
     result without one gives a trace of the layers' metadata only."""
     us_per_cycle = 1.0 / float(doc["clock_mhz"])
     pid = 1
-    present = {trace_track(t)[0] for t in doc.get("trace") or ()}
+    names = [str(x["name"]) for x in doc["layers"]]
+    present = {trace_track(t, names)[0] for t in doc.get("trace") or ()}
     components = ["layers", *sorted(c for c in present if c.startswith("dram")),
                   *(c for c in COMPONENT_NAMES if c in present and not c.startswith("dram")),
                   *sorted(c for c in present if c not in COMPONENT_NAMES
@@ -57,7 +67,7 @@ def chrome_trace(doc: Mapping[str, Any]) -> dict[str, Any]:
                        "args": {"sort_index": tid[c]}})
     spans: dict[str, list[int]] = {}
     for t in doc.get("trace") or ():
-        track, layer, item = trace_track(t)
+        track, layer, item = trace_track(t, names)
         start, end = int(t["start"]), int(t["end"])
         span = spans.setdefault(layer, [start, end])
         span[0], span[1] = min(span[0], start), max(span[1], end)

@@ -446,6 +446,10 @@ def check_output_folder(path: str | Path, *, flag: str) -> None:
                           value=text, has_value=True)
     p = Path(text.rstrip("/" + os.sep) or text)
     try:
+        here = Path.cwd().resolve()
+        if p.resolve() == here or p.resolve() in here.parents:
+            raise ConfigError("is the current folder or holds it; give a folder of its own "
+                              "(it is replaced whole)", key=flag, value=text, has_value=True)
         if p.is_symlink():
             raise ConfigError("is a symbolic link; give the folder itself", key=flag,
                               value=text, has_value=True)
@@ -504,6 +508,11 @@ class Outputs:
     def __init__(self) -> None:
         self._items: dict[str, _Staged] = {}
         self._inputs = ReadLog()
+        self._after: list[Callable[[], None]] = []
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once every output is written (a message naming them)."""
+        self._after.append(callback)
 
     def inputs(self, *paths: str | Path | None) -> None:
         """Files the command will read, known before it starts (so a clash fails at once)."""
@@ -611,6 +620,7 @@ class Outputs:
                     item.write(name)
                     (name / FOLDER_MARK).write_text("written by bnnsim; a later run may "
                                                     "replace this folder\n")
+                    _sync_tree(name)
                     os.chmod(name, 0o777 & ~_umask())
                     continue
                 target = _target(Path(item.path))
@@ -649,6 +659,21 @@ class Outputs:
         for item in self._items.values():
             if item.path == "-" and item.text is not None:
                 sys.stdout.write(item.text)
+        for callback in self._after:
+            callback()
+
+
+def _sync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` to disk (before it is swapped in)."""
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

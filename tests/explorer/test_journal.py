@@ -53,3 +53,21 @@ def test_one_flush_per_trial_and_optuna_reads_it(small_space, tmp_path, monkeypa
         JournalFileBackend(str(path))))
     done = [t for t in ours.trials if t.state is TrialState.COMPLETE]
     assert len(done) == 6 and all("point" in t.user_attrs for t in done)
+
+
+def test_a_torn_last_record_is_cut_before_the_next_append(small_space, tmp_path):
+    """A crash can leave half a record at the end; the next run must not write after it
+    (that would make the journal unreadable) and loses no finished trial."""
+    space = load_space(small_space)
+    path = tmp_path / "s.journal"
+    run_study(space, trials=5, storage=str(path), study_name="t", sampler="random", seed=0,
+              progress=False)
+    data = path.read_bytes()
+    path.write_bytes(data + b'{"op_code":5,"worker_id":"x","trial_id":4,"param_na')
+    again = run_study(space, trials=8, storage=str(path), study_name="t", sampler="random",
+                      seed=0, progress=False)
+    assert again.ran == 3
+    assert path.read_bytes().startswith(data) and path.read_bytes().endswith(b"\n")
+    done = [t for t in optuna.load_study(study_name="t", storage=JournalStorage(
+        JournalFileBackend(str(path)))).trials if t.state is TrialState.COMPLETE]
+    assert len(done) == 8

@@ -4,7 +4,6 @@ both made for real (the simulator's event engine; an Optuna sweep in a journal f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,7 +65,3 @@ def records(study_storage: tuple[str, str]) -> Any:
     storage, name = study_storage
     return study_records(load_existing_study(storage, name), storage=storage)
 
-
-def write_json(path: Path, doc: Any) -> Path:
-    path.write_text(json.dumps(doc))
-    return path

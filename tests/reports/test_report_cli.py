@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_json
-from test_trace import validate
+from report_helpers import validate, write_json
 
 from bnnsim.cli import main
 from workloads.files import FOLDER_MARK

@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import write_json
+from report_helpers import write_json
 
 from reports import tables as T
 from workloads.errors import ConfigError
@@ -171,3 +171,61 @@ def test_a_schema_3_result_still_reads(tmp_path, traced_doc):
     doc["schema_version"] = 3
     del doc["inputs"]
     assert T.load_result(write_json(tmp_path / "r.json", doc))["network"] == "sfc"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.update(clock_mhz=0), "clock_mhz"),
+    (lambda d: d.update(clock_mhz=-5.0), "clock_mhz"),
+    (lambda d: d["layers"][0].update(cycles=1e400), "cycles"),
+    (lambda d: d["layers"][0].pop("energy_breakdown_pj"), "energy_breakdown_pj"),
+    (lambda d: d["total"].update(latency_cycles="12"), "latency_cycles"),
+    (lambda d: d.update(quant=None), "quant"),
+    (lambda d: d.update(provenance=[]), "provenance"),
+    (lambda d: d["inputs"]["tech"].update(entries=5), "entries"),
+    (lambda d: d["inputs"]["tech"].update(node_nm="abc"), "node_nm"),
+    (lambda d: d["layers"][0]["details"].update(dram_bytes_by_stream=[1]),
+     "dram_bytes_by_stream"),
+    (lambda d: d["layers"][0]["details"].update(stall_causes={"dram": 10**9}), "stall_causes"),
+    (lambda d: d["layers"][0]["details"]["actions"]["compute"].update(binary_ops="x"),
+     "ValueError"),
+    (lambda d: d["trace"][0].update(end=-1), "trace[0]"),
+])
+def test_malformed_results_are_one_line(tmp_path, traced_doc, edit, words):
+    doc = json.loads(json.dumps(traced_doc))
+    edit(doc)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc).replace("Infinity", "1e400"))
+    with pytest.raises(ConfigError) as err:
+        T.load_result(path)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_incremental_hypervolume_equals_recomputing_each_front(records):
+    from explorer.evaluate import pareto_front
+    from explorer.study import hypervolume
+
+    hv = T.hypervolume_table(records)
+    objectives = tuple(records.objectives)
+    ok = [t for t in sorted(records.trials, key=lambda t: t["number"]) if t["admissible"]]
+    pts = [[t["metrics"][m] for m, _ in objectives] for t in ok]
+    cols = list(zip(*pts, strict=True))
+    bounds = ([min(c) for c in cols], [max(c) for c in cols])
+    for i, t in enumerate(ok):
+        prefix = [(j, ok[j]["metrics"]) for j in range(i + 1)]
+        front = [pts[j] for j in pareto_front(prefix, objectives)]
+        expected = hypervolume(front, objectives, bounds)
+        got = float(hv.loc[hv["trial"] == t["number"], "hypervolume"].iloc[0])
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_trace_tracks_resolve_layer_names_with_colons():
+    from reports.trace import trace_track
+
+    names = ["blk:conv1", "blk", "head:fc"]
+    assert trace_track({"component": "array", "label": "blk:conv1:tile3"}, names) == (
+        "array", "blk:conv1", "tile3")
+    assert trace_track({"component": "dram", "label": "blk:ch1:weights"}, names) == (
+        "dram ch1", "blk", "weights")
+    assert trace_track({"component": "dram", "label": "head:fc:ch0:inputs"}, names) == (
+        "dram ch0", "head:fc", "inputs")
+    assert trace_track({"component": "ppu", "label": "x:y"}) == ("ppu", "x", "y")
