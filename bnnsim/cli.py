@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with track_reads() as reads:
             code = int(args.func(args, out) or 0)
-            if code == 0:
+            if code == 0 or (code == 1 and out.results_on_failure):
                 out.commit(reads=reads)
             sys.stdout.flush()
         return code

@@ -214,9 +214,11 @@ def lowered_from_checkpoint(path: str | Path) -> Any:
                          f"checkpoint:{path}", lowered.meta)
 
 
-def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *,
-                              batch: int = 500) -> tuple[dict[str, Any], Any, dict[str, float]]:
-    """What the torch model computes for uint8 images ``pixels`` (N, C, H, W), in the
+def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: int = 500,
+                              dtype: str = "float32"
+                              ) -> tuple[dict[str, Any], Any, dict[str, float]]:
+    """What the torch model computes (its parameters and the images in ``dtype``) for uint8
+    images ``pixels`` (N, C, H, W), in the
     lowered network's integer terms: per MAC layer ``round(y / (act_scale·weight_scale))``
     of its raw output ``y`` (int64), the logits (float64), and per layer the largest distance
     of ``y / (act_scale·weight_scale)`` from that integer (float32 rounding: far below ½
@@ -237,7 +239,8 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *,
     try:
         with torch.no_grad():
             for i in range(0, len(pixels), batch):
-                x = torch.from_numpy(np.ascontiguousarray(pixels[i:i + batch])).float() / 255.0
+                x = torch.from_numpy(np.ascontiguousarray(pixels[i:i + batch])).to(
+                    getattr(torch, dtype)) / 255.0
                 logits.append(model(x).double().numpy())
     finally:
         for h in hooks:

@@ -509,6 +509,8 @@ class Outputs:
         self._items: dict[str, _Staged] = {}
         self._inputs = ReadLog()
         self._after: list[Callable[[], None]] = []
+        #: a command whose failure is a finding (``verify``: exit 1) still writes its outputs
+        self.results_on_failure = False
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once every output is written (a message naming them)."""

@@ -1,0 +1,146 @@
+"""Kernel decomposition and result sharing for binary-weight layers with multi-bit inputs: the
+operations each form issues for a layer's *actual* weights, and the forms themselves, computed
+bit-exactly (numpy).
+
+With ±1 weights and k-bit inputs an adder-based PE adds or subtracts every input, ``R = C·FY·FX``
+operations per output. Two published reductions:
+
+* **Kernel decomposition** (Kim et al., DAC 2017): a ±1 kernel is ``2B − J`` with ``B`` the
+  0/1 mask of its +1 positions and ``J`` all ones, so ``Σ a·w = 2·Σ_{B=1} a − Σ a``: each output
+  adds only the inputs where ``B = 1``, and the window sum ``Σ a`` is computed once per output
+  position and shared by all K output channels. Choosing per filter the rarer sign (``w =
+  −(2B̄ − J)``) never costs more.
+* **Result sharing** (Chang et al., DATE 2020): a filter's 2-D sub-kernel for one input channel
+  (``FY × FX`` signs) often repeats — or appears negated — across output channels; each distinct
+  sub-kernel up to sign is summed once per input channel and position, and every output
+  combines its C sub-kernel results with a sign.
+
+Operation counts (additions — one per accumulated input — per output position, over all
+output channels):
+
+============================ ================================================================
+direct                       ``K·R``
+decomposed                   ``Σ_k min(n⁺_k, n⁻_k) + R + K`` (the chosen positions; the window
+                             sum; ``2S − J`` per output)
+shared                       ``Σ_c U_c·(F − 1) + K·(C − 1)`` (``U_c`` distinct sub-kernels up to
+                             sign in channel c, ``F = FY·FX`` inputs each; the combination)
+shared + decomposed          ``Σ_c [(F − 1) + Σ_{u ∈ U_c} (min(n⁺_u, n⁻_u) + 1)] + K·(C − 1)``
+                             (the channel's window sum; each distinct sub-kernel by its rarer
+                             sign and its ``2S − J``; the combination)
+============================ ================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SharingCounts", "count_operations", "decomposed_conv", "direct_conv",
+           "shared_conv", "sub_kernels"]
+
+
+@dataclass(frozen=True, slots=True)
+class SharingCounts:
+    """Additions per output position (all output channels) of each form, and the distinct
+    sub-kernels (up to sign) summed over input channels."""
+
+    direct: int
+    decomposed: int
+    shared: int
+    shared_decomposed: int
+    distinct_sub_kernels: int
+    sub_kernels: int  # K·C
+
+    def saving(self, form: str) -> float:
+        """The share of the direct form's additions a form saves."""
+        return 1.0 - getattr(self, form) / self.direct
+
+
+def sub_kernels(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical sub-kernels of ±1 weights (K, C, FY, FX): per input channel, each filter's
+    ``FY·FX`` signs up to sign (the first sign made +1). Returns (ids (K, C): the index of the
+    canonical sub-kernel among its channel's distinct ones, signs (K, C): ±1)."""
+    k, c = w.shape[:2]
+    flat = w.reshape(k, c, -1).astype(np.int8)
+    sign = np.where(flat[:, :, :1] < 0, -1, 1).astype(np.int8)
+    canon = flat * sign  # first element +1
+    bits = (canon > 0).astype(np.uint64)
+    weights = np.left_shift(np.uint64(1), np.arange(bits.shape[-1], dtype=np.uint64))
+    codes = (bits * weights).sum(axis=-1)  # (K, C), ≤ 2^(FY·FX) patterns
+    ids = np.empty((k, c), np.int64)
+    for j in range(c):
+        _, ids[:, j] = np.unique(codes[:, j], return_inverse=True)
+    return ids, sign[:, :, 0].astype(np.int64)
+
+
+def count_operations(w: np.ndarray) -> SharingCounts:
+    """Additions per output position of each form for ±1 weights (K, C, FY, FX)."""
+    k, c = w.shape[:2]
+    f = int(np.prod(w.shape[2:]))
+    r = c * f
+    flat = w.reshape(k, -1)
+    plus = (flat > 0).sum(axis=1)
+    decomposed = int(np.minimum(plus, r - plus).sum()) + r + k
+    ids, _ = sub_kernels(w)
+    sub = w.reshape(k, c, f)
+    distinct = 0
+    shared_dec = k * (c - 1)
+    for j in range(c):
+        uniq, first = np.unique(ids[:, j], return_index=True)
+        distinct += len(uniq)
+        pats = sub[first, j]  # one representative per distinct sub-kernel
+        p = (pats > 0).sum(axis=1)
+        shared_dec += (f - 1) + int(np.minimum(p, f - p).sum()) + len(uniq)
+    shared = distinct * (f - 1) + k * (c - 1)
+    return SharingCounts(direct=k * r, decomposed=decomposed, shared=shared,
+                         shared_decomposed=shared_dec, distinct_sub_kernels=distinct,
+                         sub_kernels=k * c)
+
+
+def _patches(a: np.ndarray, fy: int, fx: int, stride: int, padding: int) -> np.ndarray:
+    """(N, C, H, W) → (N, C, OH, OW, FY, FX) windows of the zero-padded input."""
+    n, c, h, w = a.shape
+    p = np.zeros((n, c, h + 2 * padding, w + 2 * padding), np.int64)
+    p[:, :, padding:padding + h, padding:padding + w] = a
+    win = np.lib.stride_tricks.sliding_window_view(p, (fy, fx), axis=(2, 3))
+    oh, ow = (h + 2 * padding - fy) // stride + 1, (w + 2 * padding - fx) // stride + 1
+    return win[:, :, ::stride, ::stride][:, :, :oh, :ow]
+
+
+def direct_conv(a: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0
+                ) -> np.ndarray:
+    """``Σ a·w``: integer codes (N, C, H, W) with ±1 weights (K, C, FY, FX) → (N, K, OH, OW)."""
+    win = _patches(a, w.shape[2], w.shape[3], stride, padding)
+    return np.einsum("nchwyx,kcyx->nkhw", win, w.astype(np.int64))
+
+
+def decomposed_conv(a: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0
+                    ) -> np.ndarray:
+    """The decomposed form: per filter its rarer sign's mask ``B`` (``w = s·(2B − J)``), the sums
+    over ``B`` and one window sum per position shared by every filter."""
+    win = _patches(a, w.shape[2], w.shape[3], stride, padding)
+    window = win.sum(axis=(1, 4, 5))  # (N, OH, OW): Σ a, once per position
+    k = w.shape[0]
+    flat = w.reshape(k, -1)
+    use_plus = (flat > 0).sum(axis=1) <= (flat < 0).sum(axis=1)
+    s = np.where(use_plus, 1, -1)  # w = s·(2B − J), B the positions of sign s
+    b = (w * s[:, None, None, None] > 0).astype(np.int64)
+    partial = np.einsum("nchwyx,kcyx->nkhw", win, b)
+    return s[None, :, None, None] * (2 * partial - window[:, None])
+
+
+def shared_conv(a: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0
+                ) -> np.ndarray:
+    """The result-sharing form: each channel's distinct sub-kernels (up to sign) summed once,
+    then every output combines its C results with their signs."""
+    win = _patches(a, w.shape[2], w.shape[3], stride, padding)
+    ids, signs = sub_kernels(w)
+    k, c = w.shape[:2]
+    out = np.zeros((a.shape[0], k, win.shape[2], win.shape[3]), np.int64)
+    for j in range(c):
+        _, first = np.unique(ids[:, j], return_index=True)
+        reps = (w[first, j] * signs[first, j][:, None, None]).astype(np.int64)  # canonical
+        sums = np.einsum("nhwyx,uyx->nuhw", win[:, j], reps)  # once per distinct sub-kernel
+        out += signs[:, j][None, :, None, None] * sums[:, ids[:, j]]
+    return out
