@@ -16,9 +16,12 @@ from workloads.flags import bounded
 
 __all__ = ["register"]
 
-#: images compared at once (bounds the memory of both models' activations: ~1 GB for the
-#: small conv net)
+#: images compared at once, at most; fewer for a network whose activations are large
 CHUNK = 500
+#: memory the compared activations may take (the functional model's and both torch runs'),
+#: and about what one output value costs across them (int64 and float64 copies)
+MEMORY_BYTES = 1.5e9
+BYTES_PER_OUTPUT = 64
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def _lower(args: argparse.Namespace, out: Outputs) -> int:
-    if not str(args.out).endswith(".npz") or args.out == "-":
+    if not str(args.out).lower().endswith(".npz") or args.out == "-":
         raise ConfigError("a lowered network is a .npz file", key="--out", value=args.out,
                           has_value=True)
     out.inputs(args.checkpoint)
@@ -82,9 +85,10 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
     out.results_on_failure = True  # a mismatch is a finding: its report is written
     ckpt = load_checkpoint(args.checkpoint)
     model = build_from_checkpoint(ckpt)
-    # the reference runs in float64: its sums of scaled codes are then exact enough that a
-    # threshold decision never hinges on rounding (float32 flips a code within ~1e-7 of a
-    # boundary; reported below for information)
+    # the reference: torch in float64 with exact integer multiply-accumulates (see
+    # reference_pre_activations); its quantisers' codes are computed in float64, so the
+    # lowering reads the same float64 model. The model as trained (float32) is compared too,
+    # for information: its rounding can flip a code within ~1e-7 of a boundary.
     exact_model = copy.deepcopy(model).double()
     try:
         lowered = lower_model(exact_model)
@@ -93,8 +97,10 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
     chip = load_chip(args.chip)
     if args.set:
         chip = apply_overrides(chip, args.set)
+    chip_label = chip.name + (f" with {', '.join(args.set)}" if args.set else "")
     dataset = args.dataset or ckpt.dataset
-    ds = load_dataset(dataset, split="test", data_dir=args.data_dir)
+    ds = load_dataset(dataset, split="test", data_dir=args.data_dir,
+                      shape=tuple(lowered.network.input_shape))
     if tuple(ds.shape) != tuple(lowered.network.input_shape):
         raise ConfigError(f"images of shape {tuple(ds.shape)}; the checkpoint's network "
                           f"reads {tuple(lowered.network.input_shape)}", key="--dataset",
@@ -105,21 +111,23 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
     labels = ds.labels[:n].numpy()
     tilings = mapper_tilings(lowered, chip)
     names = list(lowered.layers)
+    per_image = sum(int(np.prod(x.out_shape)) for x in lowered.network.mac_layers)
+    chunk = max(1, min(CHUNK, int(MEMORY_BYTES // (BYTES_PER_OUTPUT * per_image))))
     stats = {name: {"outputs": 0, "mismatches": 0, "images_exact": 0, "distance": 0.0}
              for name in names}
     exact_images = same_class_n = f32_images = f32_classes = right = right_torch = 0
     functional_s = 0.0
     tiles: dict[str, int] = {}
-    for i in range(0, n, CHUNK):  # a chunk at a time: the activations of 10,000 images
-        px, lab = pixels[i:i + CHUNK], labels[i:i + CHUNK]  # would not fit in memory
+    for i in range(0, n, chunk):  # a chunk at a time: the activations of 10,000 images
+        px, lab = pixels[i:i + chunk], labels[i:i + chunk]  # would not fit in memory
         m = len(px)
         t0 = time.perf_counter()
         run = execute(lowered, px, tilings=tilings)
         functional_s += time.perf_counter() - t0
         tiles = run.tiles
-        ref_pre, ref_logits, frac = reference_pre_activations(exact_model, lowered, px,
-                                                              dtype="float64")
-        f32_pre, f32_logits, _ = reference_pre_activations(model, lowered, px)
+        ref_pre, ref_logits, _ = reference_pre_activations(model, lowered, px)
+        f32_pre, f32_logits, frac32 = reference_pre_activations(model, lowered, px,
+                                                                exact=False)
         exact = np.ones(m, bool)
         f32_same = np.ones(m, bool)
         for name in names:
@@ -130,7 +138,7 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
             st["outputs"] += int(same.size)
             st["mismatches"] += int((~same).sum())
             st["images_exact"] += int(ok.sum())
-            st["distance"] = max(st["distance"], frac[name])
+            st["distance"] = max(st["distance"], frac32[name])
             f32_same &= (f32_pre[name] == run.pre_activations[name]).reshape(m, -1).all(axis=1)
         classes = run.classes
         same_class = classes == ref_logits.argmax(axis=1)
@@ -148,7 +156,8 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
     passed = exact_images == n
     summary = {
         "command": "verify", "checkpoint": str(args.checkpoint), "model": ckpt.model_name,
-        "quant": ckpt.quant.name, "dataset": dataset, "chip": chip.name, "images": n,
+        "quant": ckpt.quant.name, "dataset": dataset, "chip": chip.name,
+        "chip_overrides": list(args.set), "images": n,
         "images_exact": exact_images, "classes_agree": same_class_n,
         "accuracy_functional": right / n, "accuracy_torch": right_torch / n,
         "functional_s": functional_s, "layers": rows, "passed": passed,
@@ -158,9 +167,9 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
         from reports.terminal import fixed_table
 
         print(f"{ckpt.model_name} {ckpt.quant.name} on {n:,} {dataset} test images, in "
-              f"{chip.name}'s tile schedule ({functional_s:.2f} s functional model):")
+              f"{chip_label}'s tile schedule ({functional_s:.2f} s functional model):")
         print(fixed_table(("layer", "outputs", "mismatches", "images exact", "tiles",
-                           "torch vs integer"),
+                           "float32 torch vs integer"),
                           [(r["layer"], f"{r['outputs']:,}", r["mismatches"],
                             f"{r['images_exact']:,}", r["tiles"],
                             f"{r['torch_distance_from_integer']:.2g}") for r in rows]))
@@ -168,7 +177,8 @@ def _verify(args: argparse.Namespace, out: Outputs) -> int:
               f"{100 * summary['accuracy_functional']:.2f} % (torch "
               f"{100 * summary['accuracy_torch']:.2f} %)")
         print(f"{'bit-exact' if passed else 'MISMATCH'}: {exact_images:,} of {n:,} images "
-              "agree in every pre-activation and the class (torch in float64)")
+              "agree in every pre-activation and the class (torch with exact integer "
+              "multiply-accumulates)")
         print(f"torch in float32, for information: {f32_images:,} images identical, "
               f"{f32_classes:,} classes agree (float32 rounding can flip a threshold decision "
               "within ~1e-7 of its boundary)")

@@ -9,6 +9,7 @@ direction (``workloads.lowered``), which the functional model executes bit-exact
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,13 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 # --------------------------------------------------------------------------- weights
 #: what lowering supports, named in its errors
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight) or ternary with "
-             "one scale per channel (twn); inputs: binary sign or DoReFa k-bit (dorefa_act), "
-             "8-bit pixels into the first layer; max-pooling; no residual adds")
+             "one scale per channel (twn); inputs: binary sign or DoReFa k-bit (dorefa_act, "
+             "k ≤ 8), 8-bit pixels into the first layer; max-pooling; ungrouped layers; no "
+             "residual adds")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
+#: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
+MAX_ACT_BITS = 8
 
 
 def _unsupported(what: str, module: str, kind: str) -> ConfigError:
@@ -101,6 +105,9 @@ def _input_format(name: str, layer: Any) -> tuple[str, int, float]:
     if qname in _SIGN_ACTS and not layer.input_relu:
         return "binary", 1, 1.0
     if qname == "DorefaActivation":
+        if q.bits > MAX_ACT_BITS:
+            raise _unsupported("the inputs", name, f"{qname}, {q.bits} bits (at most "
+                                                    f"{MAX_ACT_BITS})")
         n = 2**q.bits - 1
         return "int", int(q.bits), 1.0 / n
     raise _unsupported("the inputs", name, f"{qname}"
@@ -119,6 +126,10 @@ def _thresholds(alpha: Any, beta: Any, kind: str, bits: int) -> tuple[Any, Any, 
     safe = np.where(alpha != 0, alpha, 1.0)
     bound = (levels[None, :] - beta[:, None]) / safe[:, None]
     t = np.where(d[:, None] > 0, np.ceil(bound), np.floor(bound))
+    if kind != "binary":  # torch.round halves to even: z·n = j − ½ gives code j only for even j
+        odd = (np.arange(1, 2**bits) % 2 == 1)[None, :]
+        tie = (bound == np.round(bound)) & odd
+        t = t + np.where(tie, np.where(d[:, None] > 0, 1, -1), 0)
     t = np.clip(np.nan_to_num(t, nan=0.0, posinf=_CAP, neginf=-_CAP), -_CAP, _CAP)
     constant = (beta[:, None] >= levels[None, :]).sum(axis=1)
     return t.astype(np.int64), d, constant.astype(np.int64)
@@ -176,6 +187,9 @@ def lower_model(model: Any) -> Any:
                 raise _unsupported("the normalisation", f"{name}_bn", type(bn).__name__)
             if getattr(mac, "bias", None) is not None:
                 raise _unsupported("the bias", name, type(mac).__name__)
+            if int(getattr(mac, "groups", 1)) != 1:
+                raise _unsupported("the grouped convolution", name,
+                                   f"{type(mac).__name__}, groups={mac.groups}")
             geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
                         "padding": int(getattr(mac, "padding", (0,))[0]),
                         "groups": int(getattr(mac, "groups", 1))}
@@ -215,14 +229,20 @@ def lowered_from_checkpoint(path: str | Path) -> Any:
 
 
 def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: int = 500,
-                              dtype: str = "float32"
+                              exact: bool = True
                               ) -> tuple[dict[str, Any], Any, dict[str, float]]:
-    """What the torch model computes (its parameters and the images in ``dtype``) for uint8
-    images ``pixels`` (N, C, H, W), in the
-    lowered network's integer terms: per MAC layer ``round(y / (act_scale·weight_scale))``
-    of its raw output ``y`` (int64), the logits (float64), and per layer the largest distance
-    of ``y / (act_scale·weight_scale)`` from that integer (float32 rounding: far below ½
-    when the layer really is the integer dot product the lowering claims)."""
+    """What the torch model computes for uint8 images ``pixels`` (N, C, H, W), in the lowered
+    network's integer terms: per MAC layer its integer pre-activations (int64), the logits
+    (float64), and per layer the largest distance of the raw output from ``act_scale ·
+    weight_scale · integer`` in units of that scale.
+
+    ``exact=True`` (what ``verify`` judges by): the model runs in float64 with each
+    multiply-accumulate replaced by the exact one on its quantisers' integer codes (a forward
+    hook: ``acc`` = the convolution of input codes by weight codes, exact in float64 below
+    2^53; the layer's output ``act_scale · weight_scale · acc``); batch-norm, quantisers,
+    pooling and flattening are torch's own. Float sums would otherwise put a zero
+    pre-activation at ±1e-16 and flip its sign. ``exact=False``: the model as it is (float32
+    as trained), its integers recovered as ``round(y / scale)`` — for information."""
     import numpy as np
     import torch
 
@@ -230,17 +250,41 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
 
     macs = mac_layers(model)
     raw: dict[str, list[Any]] = {name: [] for name in macs}
+    accs: dict[str, list[Any]] = {name: [] for name in macs}
     logits = []
-    hooks = [m.register_forward_hook(
-        lambda _m, _i, out, n=name: raw[n].append(out.detach().double().numpy()))
-        for name, m in macs.items()]
+
+    def exact_mac(name: str) -> Any:
+        def hook(m: Any, inputs: tuple[Any, ...], out: Any) -> Any:
+            x = m.input_activation(inputs[0])
+            codes, s_a = m.input_quantizer.int_repr(x)
+            w_codes, s_w = m.weight_quantizer.int_repr(m.weight.detach())
+            codes, w_codes = codes.to(torch.float64), w_codes.to(torch.float64)
+            if codes.dim() == 4:
+                acc = torch.nn.functional.conv2d(codes, w_codes, None, m.stride, m.padding,
+                                                 m.dilation, m.groups)
+            else:
+                acc = torch.nn.functional.linear(codes, w_codes.reshape(w_codes.shape[0], -1))
+            accs[name].append(acc.round().to(torch.int64).numpy())
+            scale = s_w.to(torch.float64).reshape(-1)
+            shape = [1, -1] + [1] * (acc.dim() - 2)
+            scale = (scale if scale.numel() > 1 else scale.expand(acc.shape[1])).reshape(shape)
+            return (acc * float(s_a) * scale).to(out.dtype)
+        return hook
+
+    if exact:
+        model = copy.deepcopy(model).double()
+        macs = mac_layers(model)
+    hooks = [m.register_forward_hook(exact_mac(name) if exact else
+                                     (lambda _m, _i, out, n=name:
+                                      raw[n].append(out.detach().double().numpy())))
+             for name, m in macs.items()]
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for i in range(0, len(pixels), batch):
                 x = torch.from_numpy(np.ascontiguousarray(pixels[i:i + batch])).to(
-                    getattr(torch, dtype)) / 255.0
+                    torch.float64 if exact else torch.float32) / 255.0
                 logits.append(model(x).double().numpy())
     finally:
         for h in hooks:
@@ -249,9 +293,15 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
     pre: dict[str, Any] = {}
     frac: dict[str, float] = {}
     for name, x in lowered.layers.items():
+        if exact:
+            pre[name] = np.concatenate(accs[name])
+            frac[name] = 0.0
+            continue
         y = np.concatenate(raw[name])
         shape = [1, -1] + [1] * (y.ndim - 2)
-        q = y / (x.act_scale * x.weight_scale.reshape(shape))
+        scale = x.act_scale * x.weight_scale.reshape(shape)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero scale: y is 0
+            q = np.where(scale != 0, y / np.where(scale != 0, scale, 1.0), 0.0)
         pre[name] = np.rint(q).astype(np.int64)
         frac[name] = float(np.abs(q - pre[name]).max(initial=0.0))
     return pre, np.concatenate(logits).reshape(len(pixels), -1), frac

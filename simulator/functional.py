@@ -47,6 +47,7 @@ class Tiling:
     toy: int
     tox: int
     order: tuple[str, ...] = ("k", "c", "p")
+    tiles: int | None = None  # the mapper's tile count (one frame), checked against the walk
 
     @classmethod
     def from_mapping(cls, m: Any) -> Tiling:
@@ -54,7 +55,7 @@ class Tiling:
             return m[key] if isinstance(m, Mapping) else getattr(m, key)
 
         return cls(int(get("tk")), int(get("tc")), int(get("toy")), int(get("tox")),
-                   tuple(get("order")))
+                   tuple(get("order")), int(get("tiles")))
 
 
 @dataclass
@@ -173,6 +174,9 @@ def _mac(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndar
         "p": [pix[y0:y0 + t.toy, x0:x0 + t.tox].ravel()
               for y0 in range(0, oh, t.toy) for x0 in range(0, ow, t.tox)]}
     schedule = list(itertools.product(*[tiles[d] for d in t.order]))
+    if t.tiles is not None and len(schedule) != t.tiles:
+        raise AssertionError(f"layer '{x.name}': the walk has {len(schedule)} tiles, the "
+                             f"mapper priced {t.tiles}")
     covered = np.zeros((p_total, k), np.int64)  # input channels each output received
     for combo in schedule:
         tile = dict(zip(t.order, combo, strict=True))
@@ -226,6 +230,8 @@ def execute(lowered: LoweredNetwork, pixels: np.ndarray, *,
     """Run ``lowered`` on uint8 images ``pixels`` (N, C, H, W), each MAC layer in the given
     tiling (default: one tile) — see the module doc."""
     net = lowered.network
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 pixels (0-255), not {pixels.dtype}")
     if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(net.input_shape):
         raise ValueError(f"images of shape {tuple(pixels.shape[1:])}; the network reads "
                          f"{tuple(net.input_shape)}")

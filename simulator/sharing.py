@@ -15,18 +15,20 @@ operations per output. Two published reductions:
   sub-kernel up to sign is summed once per input channel and position, and every output
   combines its C sub-kernel results with a sign.
 
-Operation counts (additions — one per accumulated input — per output position, over all
-output channels):
+Operation counts (additions — one per accumulated input or partial result, the same
+convention for every form — per output position, over all output channels; with nothing to
+share, sharing costs more than the direct form):
 
 ============================ ================================================================
 direct                       ``K·R``
 decomposed                   ``Σ_k min(n⁺_k, n⁻_k) + R + K`` (the chosen positions; the window
                              sum; ``2S − J`` per output)
-shared                       ``Σ_c U_c·(F − 1) + K·(C − 1)`` (``U_c`` distinct sub-kernels up to
-                             sign in channel c, ``F = FY·FX`` inputs each; the combination)
-shared + decomposed          ``Σ_c [(F − 1) + Σ_{u ∈ U_c} (min(n⁺_u, n⁻_u) + 1)] + K·(C − 1)``
-                             (the channel's window sum; each distinct sub-kernel by its rarer
-                             sign and its ``2S − J``; the combination)
+shared                       ``Σ_c U_c·F + K·C`` (``U_c`` distinct sub-kernels up to sign in
+                             channel c, each accumulating its ``F = FY·FX`` inputs; each output
+                             accumulating its C sub-kernel results)
+shared + decomposed          ``Σ_c [F + Σ_{u ∈ U_c} (min(n⁺_u, n⁻_u) + 1)] + K·C`` (the
+                             channel's window sum; each distinct sub-kernel by its rarer sign
+                             and its ``2S − J``; the combination)
 ============================ ================================================================
 """
 
@@ -65,12 +67,10 @@ def sub_kernels(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = w.reshape(k, c, -1).astype(np.int8)
     sign = np.where(flat[:, :, :1] < 0, -1, 1).astype(np.int8)
     canon = flat * sign  # first element +1
-    bits = (canon > 0).astype(np.uint64)
-    weights = np.left_shift(np.uint64(1), np.arange(bits.shape[-1], dtype=np.uint64))
-    codes = (bits * weights).sum(axis=-1)  # (K, C), ≤ 2^(FY·FX) patterns
     ids = np.empty((k, c), np.int64)
-    for j in range(c):
-        _, ids[:, j] = np.unique(codes[:, j], return_inverse=True)
+    for j in range(c):  # whole rows compared: any kernel size
+        _, inverse = np.unique(canon[:, j], axis=0, return_inverse=True)
+        ids[:, j] = inverse.reshape(-1)
     return ids, sign[:, :, 0].astype(np.int64)
 
 
@@ -85,14 +85,14 @@ def count_operations(w: np.ndarray) -> SharingCounts:
     ids, _ = sub_kernels(w)
     sub = w.reshape(k, c, f)
     distinct = 0
-    shared_dec = k * (c - 1)
+    shared_dec = k * c
     for j in range(c):
         uniq, first = np.unique(ids[:, j], return_index=True)
         distinct += len(uniq)
         pats = sub[first, j]  # one representative per distinct sub-kernel
         p = (pats > 0).sum(axis=1)
-        shared_dec += (f - 1) + int(np.minimum(p, f - p).sum()) + len(uniq)
-    shared = distinct * (f - 1) + k * (c - 1)
+        shared_dec += f + int(np.minimum(p, f - p).sum()) + len(uniq)
+    shared = distinct * f + k * c
     return SharingCounts(direct=k * r, decomposed=decomposed, shared=shared,
                          shared_decomposed=shared_dec, distinct_sub_kernels=distinct,
                          sub_kernels=k * c)

@@ -27,6 +27,7 @@ numpy is imported here, never by ``import workloads``.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ import numpy as np
 
 from workloads.errors import ConfigError
 from workloads.files import note_read, read_regular
+from workloads.layers import Conv2d, LayerKind
 from workloads.network import Network
 
 __all__ = ["FORMAT", "LoweredLayer", "LoweredNetwork", "is_lowered_path", "load_lowered",
@@ -171,14 +173,17 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
     data = read_regular(path, limit=MAX_LOWERED_BYTES, what="lowered network")
     note_read(path)
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        z = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):  # a single .npy array under a .npz name
+            raise ValueError("a single array, not an archive of them")
+        with z:
+            arrays: dict[str, Any] = {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise ConfigError(f"is not a lowered network (.npz) ({str(err).splitlines()[0][:120]})",
                           file=text) from None
     try:
         meta = json.loads(arrays.pop("meta.json").tobytes().decode())
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (KeyError, ValueError, UnicodeDecodeError, RecursionError, AttributeError):
         raise ConfigError("is not a lowered network: no readable meta.json", file=text) from None
     if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
         raise ConfigError(f"is not a lowered network of format {FORMAT}", file=text)
@@ -205,22 +210,54 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
                              **{k: arrays[f"{m['name']}/{k}"] for k in _ARRAYS}, **kw)
             _check_layer(x, net, text)
             layers[x.name] = x
-    except ConfigError:
-        raise
-    except (KeyError, TypeError, ValueError) as err:
+    except ConfigError as err:
+        raise err.with_context(file=text) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ConfigError(f"is not a consistent lowered network ({type(err).__name__}: "
                           f"{str(err)[:120]})", file=text) from None
     if [x.name for x in net.mac_layers] != list(layers):
         raise ConfigError("its lowered layers are not the network's multiply-accumulate layers",
                           file=text)
+    chain = list(layers.values())
+    for x, nxt in itertools.pairwise(chain):
+        if (x.out_kind, x.out_bits if x.out_kind == "int" else 1) != (
+                nxt.act_kind, nxt.act_bits):
+            raise ConfigError(f"its output codes ({x.out_kind}) are not what the next layer "
+                              f"'{nxt.name}' reads ({nxt.act_kind}, {nxt.act_bits} bits)",
+                              file=text, key=f"layers.{x.name}")
+    if chain[-1].out_kind != "logits":
+        raise ConfigError("its last layer must give logits", file=text,
+                          key=f"layers.{chain[-1].name}")
+    if meta.get("input_codes") not in ("pixels", "sign"):
+        raise ConfigError("input_codes must be 'pixels' or 'sign'", file=text)
     return LoweredNetwork(net, layers, str(meta["input_codes"]), text, dict(info))
 
 
 def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
+    """Every field of a lowered layer against the network layer it claims to be."""
     layer = net.layer(x.name)
     k = x.shape[0]
     planes = 1 if x.weight_kind == "binary" else 2
     where = f"layers.{x.name}"
+    if not isinstance(layer, Conv2d):
+        raise ConfigError("is not a multiply-accumulate layer of the network", file=file,
+                          key=where)
+    c, h, w = layer.in_shape
+    want = ((k, c * h * w, 1, 1) if layer.kind is LayerKind.FC
+            else (layer.out_channels, c // layer.groups, *layer.kernel))
+    geometry = (x.stride, x.padding, x.groups) == (
+        (1, 0, 1) if layer.kind is LayerKind.FC else (layer.stride, layer.padding, layer.groups))
+    if tuple(x.shape) != want or not geometry or x.kind != layer.kind.value:
+        raise ConfigError(f"its shape {list(x.shape)}, stride {x.stride}, padding {x.padding} "
+                          f"or groups {x.groups} are not the network layer's ({list(want)}, "
+                          f"{layer.stride}, {layer.padding}, {layer.groups})", file=file,
+                          key=where)
+    fmt = layer.activations
+    if (x.act_kind, x.act_bits) != (("binary", 1) if fmt.kind == "binary" else ("int", fmt.bits)):
+        raise ConfigError(f"its input format ({x.act_kind}, {x.act_bits} bits) is not the "
+                          f"network layer's ({fmt.label})", file=file, key=where)
+    if not (0 < x.act_scale < float("inf")):
+        raise ConfigError("its input scale must be a positive number", file=file, key=where)
     if (x.weight_kind not in ("binary", "ternary") or x.act_kind not in ("binary", "int")
             or x.out_kind not in ("binary", "int", "logits")):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
@@ -233,7 +270,12 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
         if x.bn_scale.shape != (k,) or x.bn_shift.shape != (k,):
             raise ConfigError("needs one batch-norm scale and shift per channel", file=file,
                               key=where)
-    elif (x.thresholds.ndim != 2 or x.thresholds.shape[0] != k or x.direction.shape != (k,)
-          or x.code_if_constant.shape != (k,)):
-        raise ConfigError("needs thresholds, a direction and a constant code per channel",
-                          file=file, key=where)
+    else:
+        levels = 1 if x.out_kind == "binary" else 2**x.out_bits - 1
+        if (x.thresholds.shape != (k, levels) or x.thresholds.dtype != np.int64
+                or x.direction.shape != (k,) or x.code_if_constant.shape != (k,)
+                or not np.isin(x.direction, (-1, 0, 1)).all()
+                or not ((x.code_if_constant >= 0) & (x.code_if_constant <= levels)).all()
+                or (not 0 < x.out_bits <= 8 and x.out_kind == "int")):
+            raise ConfigError(f"needs {levels} integer threshold(s), a direction (−1, 0, +1) "
+                              "and a constant code per channel", file=file, key=where)

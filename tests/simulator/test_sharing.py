@@ -46,11 +46,32 @@ def test_operation_counts_by_hand():
     assert n.direct == 3 * 4
     # rarer signs: 1, 1, 0 positions; the window sum 4; 2S − J per filter 3
     assert n.decomposed == (1 + 1 + 0) + 4 + 3
-    # 2 distinct sub-kernels up to sign, 3 additions each; combining C = 1 result: 0
-    assert n.distinct_sub_kernels == 2 and n.shared == 2 * 3 + 0
-    # window sum 3; distinct [+ − + +]: 1 + 1; [+ + + +]: 0 + 1; combination 0
-    assert n.shared_decomposed == 3 + 2 + 1
+    # 2 distinct sub-kernels up to sign, 4 inputs each; each output accumulates C = 1 result
+    assert n.distinct_sub_kernels == 2 and n.shared == 2 * 4 + 3 * 1
+    # window sum 4; distinct [+ − + +]: 1 + 1; [+ + + +]: 0 + 1; combination 3
+    assert n.shared_decomposed == 4 + 2 + 1 + 3
     assert 0 < n.saving("decomposed") < 1
+
+
+def test_with_nothing_to_share_sharing_costs_more():
+    rng = np.random.default_rng(3)
+    w = np.stack([np.sign(rng.standard_normal((1, 3, 3))) for _ in range(8)]).astype(np.int8)
+    w[w == 0] = 1
+    assert len({tuple((x * x.flat[0]).ravel()) for x in w}) == 8  # all distinct up to sign
+    n = count_operations(w)
+    assert n.shared > n.direct and n.saving("shared") < 0
+
+
+def test_sub_kernels_beyond_64_positions():
+    """(a packed 64-bit code would merge these 9×9 kernels)"""
+    rng = np.random.default_rng(0)
+    w = rng.choice([-1, 1], (2, 1, 9, 9)).astype(np.int8)
+    w[1] = w[0]
+    w[1, 0, 8, 8] *= -1  # the same but for the 81st position
+    ids, _ = sub_kernels(w)
+    assert ids[0, 0] != ids[1, 0]
+    a = rng.integers(0, 4, (1, 1, 9, 9))
+    assert np.array_equal(shared_conv(a, w), direct_conv(a, w))
 
 
 def test_random_weights_save_about_half_by_decomposition():
