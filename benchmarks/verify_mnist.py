@@ -42,10 +42,11 @@ def main(argv: list[str] | None = None) -> int:
                           + (["--data-dir", args.data_dir] if args.data_dir else []))
             doc = json.loads(report.read_text())
             rows.append((model, quant, trained_s, doc, code))
-    print(f"\n{'network':10s} {'quant':5s} {'images':>7s} {'bit-exact':>9s} {'accuracy %':>10s} "
-          f"{'functional s':>12s} {'images/s':>9s}")
+    print(f"\n{'network':10s} {'quant':5s} {'images':>7s} {'bit-exact':>9s} "
+          f"{'float32 same':>12s} {'accuracy %':>10s} {'functional s':>12s} {'images/s':>9s}")
     for model, quant, _, doc, code in rows:
         print(f"{model:10s} {quant:5s} {doc['images']:7,d} {doc['images_exact']:9,d} "
+              f"{doc['float32']['images_exact']:12,d} "
               f"{100 * doc['accuracy_functional']:10.2f} {doc['functional_s']:12.2f} "
               f"{doc['images'] / doc['functional_s']:9.0f}" + ("" if code == 0 else "  MISMATCH"))
     return 0 if all(code == 0 for *_, code in rows) else 1

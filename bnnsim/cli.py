@@ -280,21 +280,34 @@ class _Stdout:
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
+    broken = False  # the reader went away (``| head``): the rest is dropped, the work goes on
+
     def write(self, text: str) -> int:
+        if self.broken:
+            return len(text)
         try:
             return int(self.stream.write(text))
         except BrokenPipeError:
-            raise
+            self._drop()
+            return len(text)
         except OSError as err:
             raise _StdoutError(err) from None
 
     def flush(self) -> None:
+        if self.broken:
+            return
         try:
             self.stream.flush()
         except BrokenPipeError:
-            raise
+            self._drop()
         except OSError as err:
             raise _StdoutError(err) from None
+
+    def _drop(self) -> None:
+        """Stop writing to a pipe whose reader closed it — so the command still finishes and
+        writes its files (a ``--json FILE`` is not lost because ``| head`` stopped reading)."""
+        self.broken = True
+        _silence_stdout()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)

@@ -130,3 +130,19 @@ def test_python_api_mirrors_cli():
 
     r = simulate(get_network("sfc"), "edge", engine="event")
     assert r.to_dict()["total"]["macs"] == 334_336
+
+
+def test_a_closed_pipe_on_stdout_loses_no_output_file(tmp_path, monkeypatch):
+    """``bnnsim simulate --json FILE | head -1``: the reader goes away while the table prints;
+    the command still finishes and writes FILE."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    monkeypatch.setattr("bnnsim.cli._silence_stdout", lambda: None)  # (no real descriptor)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--network", "sfc", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["network"] == "sfc"
