@@ -53,8 +53,7 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 #: what lowering supports, named in its errors
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight) or ternary with "
              "one scale per channel (twn); inputs: binary sign or DoReFa k-bit (dorefa_act, "
-             "k ≤ 8), 8-bit pixels into the first layer; max-pooling; ungrouped layers; no "
-             "residual adds")
+             "k ≤ 8), 8-bit pixels into the first layer; max-pooling; no residual adds")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -187,9 +186,6 @@ def lower_model(model: Any) -> Any:
                 raise _unsupported("the normalisation", f"{name}_bn", type(bn).__name__)
             if getattr(mac, "bias", None) is not None:
                 raise _unsupported("the bias", name, type(mac).__name__)
-            if int(getattr(mac, "groups", 1)) != 1:
-                raise _unsupported("the grouped convolution", name,
-                                   f"{type(mac).__name__}, groups={mac.groups}")
             geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
                         "padding": int(getattr(mac, "padding", (0,))[0]),
                         "groups": int(getattr(mac, "groups", 1))}

@@ -21,6 +21,7 @@ Outputs then pass the layer's integer thresholds; max-pools act on the codes.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ def _mac(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndar
     Images go through in blocks (a frame at a time on the chip; a block here bounds memory),
     each block through the whole tile schedule."""
     if x.groups != 1:
-        raise ValueError(f"layer '{x.name}': grouped convolutions are not lowered")
+        return _grouped(x, a, tiling)
     k, c = x.shape[0], x.shape[1]
     fyfx = x.shape[2] * x.shape[3]
     n = a.shape[0]
@@ -213,6 +214,27 @@ def _mac(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndar
             acc[i0:i0 + b, px, k0:k1] += part
     out = np.ascontiguousarray(acc.transpose(0, 2, 1))
     return (out.reshape(n, k) if x.kind == "fc" else out.reshape(n, k, oh, ow)), len(schedule)
+
+
+def _grouped(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndarray, int]:
+    """A grouped convolution: each group's input channels through its own filters, one group
+    after another (as the mapper schedules them), in the group's tiling."""
+    g = x.groups
+    kg, cg = x.shape[0] // g, x.shape[1]
+    per_group = None if tiling is None else dataclasses.replace(tiling, tiles=None)
+    outs, count = [], 0
+    for i in range(g):
+        sub = dataclasses.replace(
+            x, name=f"{x.name}[group {i}]", shape=(kg, *x.shape[1:]), groups=1,
+            weight_planes=x.weight_planes[:, i * kg:(i + 1) * kg],
+            weight_scale=x.weight_scale[i * kg:(i + 1) * kg])
+        out, tiles = _mac(sub, a[:, i * cg:(i + 1) * cg], per_group)
+        outs.append(out)
+        count += tiles
+    if tiling is not None and tiling.tiles is not None and count != tiling.tiles:
+        raise AssertionError(f"layer '{x.name}': the walk has {count} tiles, the mapper "
+                             f"priced {tiling.tiles}")
+    return np.concatenate(outs, axis=1), count
 
 
 def _maxpool(a: np.ndarray, layer: Pool) -> np.ndarray:

@@ -179,3 +179,27 @@ def test_thresholds_round_halves_to_even():
     assert t.tolist() == [[2, 3, 6], [-2, -3, -6]] and d.tolist() == [1, -1]
     codes = torch.round(torch.tensor([1.0, 3.0, 5.0]) / 2).tolist()  # what torch does
     assert codes == [0.0, 2.0, 2.0]
+
+
+def test_alexnet_grouped_and_large_kernels_are_bit_exact():
+    """Grouped convolutions (conv2, conv4, conv5), an 11×11 stride-4 kernel (121 inputs per
+    channel: reductions spanning many words) and overlapping 3×3 stride-2 max-pools, in the
+    edge chip's schedule, on a random 227×227 image."""
+    from reference.lowering import lower_model, reference_pre_activations
+    from simulator.functional import execute, mapper_tilings
+
+    model = build_model("alexnet", {"default": "w1a1", "first": "w1a8", "last": "w1a1"})
+    lowered = lower_model(copy_double(model))
+    assert [x.groups for x in lowered.layers.values()][:5] == [1, 2, 1, 2, 2]
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 227, 227)).astype(np.uint8)
+    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
+    ref, logits, _ = reference_pre_activations(model, lowered, pixels)
+    for name in lowered.layers:
+        assert np.array_equal(ref[name], run.pre_activations[name]), name
+    assert (logits.argmax(axis=1) == run.classes).all()
+
+
+def copy_double(model):
+    import copy
+
+    return copy.deepcopy(model).double()

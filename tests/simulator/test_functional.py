@@ -40,15 +40,15 @@ def test_xnor_popcount_is_the_pm1_dot_product(n, seed):
     assert 2 * int(popcount(~(aw ^ ww) & pack_bits(np.ones(n, bool)))) - n == int(a @ w)
 
 
-def _layer(kind, w_kind, a_kind, a_bits, k, c, f=1, stride=1, padding=0, seed=0):
+def _layer(kind, w_kind, a_kind, a_bits, k, c, f=1, stride=1, padding=0, seed=0, groups=1):
     rng = np.random.default_rng(seed)
     values = [-1, 1] if w_kind == "binary" else [-1, 0, 1]
-    w = rng.choice(values, (k, c, f, f)).astype(np.int8)
+    w = rng.choice(values, (k, c // groups, f, f)).astype(np.int8)
     rows = w.reshape(k, -1)
     planes = [rows > 0] if w_kind == "binary" else [rows > 0, rows != 0]
     packed = np.stack([np.packbits(p.astype(np.uint8), axis=1) for p in planes])
-    return LoweredLayer(name="L", kind=kind, shape=(k, c, f, f), stride=stride,
-                        padding=padding, groups=1, weight_kind=w_kind, weight_planes=packed,
+    return LoweredLayer(name="L", kind=kind, shape=(k, c // groups, f, f), stride=stride,
+                        padding=padding, groups=groups, weight_kind=w_kind, weight_planes=packed,
                         weight_scale=np.ones(k), act_kind=a_kind, act_bits=a_bits,
                         act_scale=1.0, out_kind="logits", bn_scale=np.ones(k),
                         bn_shift=np.zeros(k)), w
@@ -60,8 +60,13 @@ def _codes(a_kind, a_bits, shape, rng):
     return rng.integers(0, 2**a_bits, shape).astype(np.int64)
 
 
-def _torch_like_conv(a, w, stride, padding):
+def _torch_like_conv(a, w, stride, padding, groups=1):
     """The integer convolution with zero padding, by loops over the kernel."""
+    if groups > 1:
+        cg, kg = a.shape[1] // groups, w.shape[0] // groups
+        return np.concatenate([_torch_like_conv(a[:, i * cg:(i + 1) * cg],
+                                                w[i * kg:(i + 1) * kg], stride, padding)
+                               for i in range(groups)], axis=1)
     n, c, h, wd = a.shape
     k, _, f, _ = w.shape
     p = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), np.int64)
@@ -141,3 +146,23 @@ def test_a_schedule_that_skips_a_tile_fails(monkeypatch, drop):
     a = _codes("binary", 1, (2, 6, 5, 5), np.random.default_rng(0))
     with pytest.raises(AssertionError, match="layer 'L': the schedule gave"):
         _mac(x, a, Tiling(2, 3, 2, 5))
+
+
+@SETTINGS
+@given(groups=st.integers(2, 4), kg=st.integers(1, 4), cg=st.integers(1, 4),
+       act=st.sampled_from([("binary", 1), ("int", 2)]), tk=st.integers(1, 4),
+       tc=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_grouped_convolutions_group_by_group(groups, kg, cg, act, tk, tc, seed):
+    rng = np.random.default_rng(seed)
+    x, w = _layer("conv", "binary", *act, groups * kg, groups * cg, 3, 1, 1, seed, groups)
+    a = _codes(*act, (2, groups * cg, 5, 5), rng)
+    expected = _torch_like_conv(a, w, 1, 1, groups)
+    got, _ = _mac(x, a, None)
+    assert np.array_equal(got, expected)
+    tiling = Tiling(min(tk, kg), min(tc, cg), 2, 5)
+    tiled, tiles = _mac(x, a, tiling)
+    assert np.array_equal(tiled, expected)
+    per_group = len(range(0, kg, min(tk, kg))) * len(range(0, cg, min(tc, cg))) * 3
+    assert tiles == groups * per_group
+    with pytest.raises(AssertionError, match="the mapper priced"):
+        _mac(x, a, Tiling(min(tk, kg), min(tc, cg), 2, 5, tiles=tiles + 1))
