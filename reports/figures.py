@@ -68,7 +68,9 @@ def pareto_figure(trials: pd.DataFrame, objectives: Sequence[tuple[str, str]]) -
     """Every pair of objectives: admissible designs faded, the Pareto set in colour and
     labelled with its trial numbers (the front of all objectives, so a projection may show
     front points that look dominated in that plane)."""
-    pairs = list(itertools.combinations(objectives, 2)) or [(objectives[0], objectives[0])]
+    if len(objectives) == 1:
+        return _single_objective_figure(trials, objectives[0])
+    pairs = list(itertools.combinations(objectives, 2))
     n = len(pairs)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
@@ -97,6 +99,30 @@ def pareto_figure(trials: pd.DataFrame, objectives: Sequence[tuple[str, str]]) -
         axes.flat[0].legend(loc="best")
         fig.suptitle(f"Pareto set: {len(front)} of {len(ok)} admissible designs "
                      f"({len(trials)} trials)")
+    return fig
+
+
+def _single_objective_figure(trials: pd.DataFrame, objective: tuple[str, str]) -> Figure:
+    """One objective: every admissible design's value by trial, the best marked."""
+    metric, direction = objective
+    column = _column(metric)
+    with rc_context(STYLE):
+        fig = _figure(5.5, 3.4)
+        ax = fig.subplots()
+        ok = trials[trials["admissible"]]
+        ax.scatter(ok["trial"], ok[column], s=14, color=OTHERS, alpha=0.5, linewidths=0,
+                   label="admissible")
+        best = ok[ok["pareto"]]
+        ax.scatter(best["trial"], best[column], s=30, color=FRONT, zorder=3, label="best")
+        for _, r in best.iterrows():
+            ax.annotate(str(int(r["trial"])), (r["trial"], r[column]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("trial")
+        ax.set_ylabel(f"{_axis_label(metric)} — {'lower' if direction == 'min' else 'higher'} "
+                      "is better")
+        ax.legend(loc="best")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Best of {len(ok)} admissible designs ({len(trials)} trials)")
     return fig
 
 

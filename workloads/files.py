@@ -478,6 +478,8 @@ def _swap_folder(built: Path, target: Path) -> None:
     if not target.exists():
         os.replace(built, target)
         return
+    with contextlib.suppress(OSError):  # the folder keeps its permissions
+        os.chmod(built, stat.S_IMODE(target.stat().st_mode))
     old = Path(tempfile.mkdtemp(dir=target.parent, prefix=".bnnsim-old-"))
     os.rmdir(old)
     os.replace(target, old)

@@ -85,10 +85,12 @@ def test_a_rerun_replaces_its_own_report(tmp_path, capsys):
     assert _run(capsys, "simulate", "--network", "sfc", "--report", str(out))[0] == 0
     assert (out / "trace.json").exists()
     (out / "stale.txt").write_text("from before")
+    out.chmod(0o750)
     code, _, err = _run(capsys, "simulate", "--network", "sfc", "--engine", "analytical",
                         "--report", str(out))
     assert code == 0, err
     assert not (out / "trace.json").exists() and not (out / "stale.txt").exists()
+    assert out.stat().st_mode & 0o777 == 0o750  # the replaced folder keeps its permissions
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bnnsim")]  # no debris
 
 
