@@ -51,9 +51,10 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 
 # --------------------------------------------------------------------------- weights
 #: what lowering supports, named in its errors
-SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight) or ternary with "
-             "one scale per channel (twn); inputs: binary sign or DoReFa k-bit (dorefa_act, "
-             "k ≤ 8), 8-bit pixels into the first layer; max-pooling; no residual adds")
+SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight), ternary with "
+             "one scale per channel (twn) or DoReFa k-bit (dorefa, k ≤ 8); inputs: binary "
+             "sign or DoReFa k-bit (dorefa_act, k ≤ 8), 8-bit pixels into the first layer; "
+             "max-pooling; no residual adds")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -73,8 +74,10 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
     q = layer.weight_quantizer
     kind = layer.weight_kind
     qname = type(q).__name__
-    if kind not in ("binary", "ternary") or not hasattr(q, "int_repr"):
-        raise _unsupported("the weights", name, f"{qname}, {kind}")
+    int_ok = kind == "int" and qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS
+    if (kind not in ("binary", "ternary") and not int_ok) or not hasattr(q, "int_repr"):
+        raise _unsupported("the weights", name, f"{qname}, {kind}"
+                           + (f" {layer.weight_bits} bits" if kind == "int" else ""))
     codes, scale = q.int_repr(layer.weight.detach())
     k = codes.shape[0]
     scale = scale.detach().to(torch.float64)
@@ -84,18 +87,24 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
         per = scale.reshape(k).numpy()
     else:  # TTQ: a scale per sign, not per channel
         raise _unsupported("the weights", name, f"{qname}: one scale per sign")
-    w = codes.to(torch.int8).numpy()
+    w = codes.to(torch.int16 if kind == "int" else torch.int8).numpy()
     if w.ndim == 2:
         w = w[:, :, None, None]
     return kind, w, per
 
 
-def _pack_planes(kind: str, w: Any) -> Any:
+def _pack_planes(kind: str, w: Any, bits: int = 1) -> Any:
     import numpy as np
 
     rows = w.reshape(w.shape[0], -1)
-    planes = [rows > 0] if kind == "binary" else [rows > 0, rows != 0]
-    return np.stack([np.packbits(p.astype(np.uint8), axis=1) for p in planes])
+    if kind == "binary":
+        planes = [rows > 0]
+    elif kind == "ternary":
+        planes = [rows > 0, rows != 0]
+    else:  # two's complement in bits + 1 planes, least significant first
+        u = rows.astype(np.int64) & ((1 << (bits + 1)) - 1)
+        planes = [(u >> b) & 1 for b in range(bits + 1)]
+    return np.stack([np.packbits(np.asarray(p).astype(np.uint8), axis=1) for p in planes])
 
 
 def _input_format(name: str, layer: Any) -> tuple[str, int, float]:
@@ -192,7 +201,8 @@ def lower_model(model: Any) -> Any:
             common = {"name": name, "kind": "conv" if w.shape[2:] != (1, 1) or
                       net.layer(name).kind.value == "conv" else "fc",
                       "shape": tuple(int(v) for v in w.shape), **geometry,
-                      "weight_kind": w_kind, "weight_planes": _pack_planes(w_kind, w),
+                      "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
+                      "weight_planes": _pack_planes(w_kind, w, int(mac.weight_bits)),
                       "weight_scale": np.asarray(w_scale, np.float64), "act_kind": a_kind,
                       "act_bits": a_bits, "act_scale": a_scale}
             if i + 1 == len(names):

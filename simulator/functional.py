@@ -16,7 +16,9 @@ Each layer runs **tile by tile in the mapper's schedule** when one is given (``t
 channels × ``tc`` input channels × ``toy × tox`` output pixels, in the mapping's loop order):
 partial sums of a split reduction accumulate in integers, and every output is checked to have
 received each input channel exactly once — a schedule that misses or repeats work fails.
-Outputs then pass the layer's integer thresholds; max-pools act on the codes.
+Layers with k-bit weights (8-bit first and last layers) run as an integer MAC unit does,
+codes times codes in int64, in the same tile schedule. Outputs then pass the layer's integer
+thresholds; max-pools act on the codes.
 """
 
 from __future__ import annotations
@@ -102,12 +104,12 @@ def _input_planes(x: LoweredLayer, a: np.ndarray) -> list[np.ndarray]:
 
 
 def _im2col(plane: np.ndarray, x: LoweredLayer) -> np.ndarray:
-    """(N, C, H, W) booleans → (N, OH·OW, C·FY·FX), zero padded, in torch's (c, fy, fx)
+    """(N, C, H, W) bits or codes → (N, OH·OW, C·FY·FX), zero padded, in torch's (c, fy, fx)
     reduction order."""
     n, c, h, w = plane.shape
     fy, fx, s, p = x.shape[2], x.shape[3], x.stride, x.padding
     oh, ow = (h + 2 * p - fy) // s + 1, (w + 2 * p - fx) // s + 1
-    padded = np.zeros((n, c, h + 2 * p, w + 2 * p), bool)
+    padded = np.zeros((n, c, h + 2 * p, w + 2 * p), plane.dtype)
     padded[:, :, p:p + h, p:p + w] = plane
     win = np.lib.stride_tricks.sliding_window_view(padded, (fy, fx), axis=(2, 3))
     win = win[:, :, ::s, ::s][:, :, :oh, :ow]  # (N, C, OH, OW, FY, FX)
@@ -188,6 +190,20 @@ def _mac(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndar
                              f"channel {bad[1]} {covered[tuple(bad)]} of {c} input channels")
     w_packed: dict[tuple[int, int, int], list[np.ndarray]] = {}
     acc = np.zeros((n, p_total, k), np.int64)
+    if x.weight_kind == "int":  # an integer MAC unit: codes times codes
+        codes = x.weight_codes().reshape(k, -1).astype(np.int64)
+        for i0 in range(0, n, IMAGES_PER_BLOCK):
+            block = a[i0:i0 + IMAGES_PER_BLOCK].astype(np.int64)
+            b = block.shape[0]
+            cols_i = block.reshape(b, 1, -1) if x.kind == "fc" else _im2col(block, x)
+            for combo in schedule:
+                tile = dict(zip(t.order, combo, strict=True))
+                (k0, k1), (c0, c1), px = tile["k"], tile["c"], tile["p"]
+                r0, r1 = c0 * fyfx, c1 * fyfx
+                acc[i0:i0 + b, px, k0:k1] += cols_i[:, px, r0:r1] @ codes[k0:k1, r0:r1].T
+        out = np.ascontiguousarray(acc.transpose(0, 2, 1))
+        return (out.reshape(n, k) if x.kind == "fc" else out.reshape(n, k, oh, ow)), len(
+            schedule)
     for i0 in range(0, n, IMAGES_PER_BLOCK):
         block = a[i0:i0 + IMAGES_PER_BLOCK]
         b = block.shape[0]

@@ -4,10 +4,12 @@ simulator's functional model runs (``simulator.functional``).
 
 Per multiply-accumulate layer (:class:`LoweredLayer`):
 
-* **weights** as integer codes ``w`` (``±1`` binary, ``−1/0/+1`` ternary), stored as packed bit
-  planes — binary: one plane (bit = 1 where ``w = +1``); ternary: a sign plane and a non-zero
-  mask — each output channel's row packed 8 per byte in the reduction order ``(c, fy, fx)``
-  (torch's weight layout), with a real per-channel ``weight_scale`` (``q = scale · w``);
+* **weights** as integer codes ``w`` (``±1`` binary, ``−1/0/+1`` ternary, odd integers within
+  ``±(2^k − 1)`` for k-bit DoReFa weights), stored as packed bit planes — binary: one plane
+  (bit = 1 where ``w = +1``); ternary: a sign plane and a non-zero mask; k-bit: ``k + 1``
+  planes of the two's complement, least significant first — each output channel's row
+  packed 8 per byte in the reduction order ``(c, fy, fx)`` (torch's weight layout), with a
+  real per-channel ``weight_scale`` (``q = scale · w``);
 * **inputs** as codes ``a``: ``±1`` (binary) or unsigned ``0 … 2^k − 1`` (k-bit) with a real
   step ``act_scale`` — so the layer's raw output is ``y = act_scale · weight_scale · acc`` with
   the **integer pre-activation** ``acc = Σ a · w`` (zero padding contributes nothing);
@@ -64,7 +66,7 @@ class LoweredLayer:
     stride: int
     padding: int
     groups: int
-    weight_kind: str  # binary | ternary
+    weight_kind: str  # binary | ternary | int
     weight_planes: np.ndarray  # uint8 (planes, K, ⌈C·FY·FX/8⌉): sign (binary); sign, mask
     weight_scale: np.ndarray  # float64 (K,)
     act_kind: str  # binary | int
@@ -82,12 +84,22 @@ class LoweredLayer:
     def reduction(self) -> int:
         return int(np.prod(self.shape[1:]))
 
+    weight_bits: int = 1  # int weights: codes within ±(2^bits − 1), bits + 1 planes
+
     def weight_codes(self) -> np.ndarray:
-        """The integer weights, shape :attr:`shape` (int8)."""
+        """The integer weights, shape :attr:`shape` (int8, or int16 for int weights)."""
         n = self.reduction
-        bits = np.unpackbits(self.weight_planes, axis=-1, count=n).astype(np.int8)
-        codes = 2 * bits[0] - 1 if self.weight_kind == "binary" else (2 * bits[0] - 1) * bits[1]
-        return codes.reshape(self.shape)
+        bits = np.unpackbits(self.weight_planes, axis=-1, count=n).astype(np.int16)
+        if self.weight_kind == "binary":
+            codes = 2 * bits[0] - 1
+        elif self.weight_kind == "ternary":
+            codes = (2 * bits[0] - 1) * bits[1]
+        else:  # two's complement over the planes, least significant first
+            top = len(bits) - 1
+            codes = sum((bits[b] << b for b in range(top)), np.zeros_like(bits[0]))
+            codes = codes - (bits[top] << top)
+        return codes.reshape(self.shape).astype(np.int8 if self.weight_kind != "int"
+                                                 else np.int16)
 
     def output_codes(self, acc: np.ndarray) -> np.ndarray:
         """The next layer's input codes (int16) from integer pre-activations ``acc`` (…, K, …)
@@ -117,7 +129,8 @@ class LoweredLayer:
     def meta(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
                 "stride": self.stride, "padding": self.padding, "groups": self.groups,
-                "weight_kind": self.weight_kind, "act_kind": self.act_kind,
+                "weight_kind": self.weight_kind, "weight_bits": self.weight_bits,
+                "act_kind": self.act_kind,
                 "act_bits": self.act_bits, "act_scale": self.act_scale,
                 "out_kind": self.out_kind, "out_bits": self.out_bits}
 
@@ -207,6 +220,7 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
                                     "out_bits")}
             x = LoweredLayer(shape=tuple(int(v) for v in m["shape"]),
                              act_scale=float(m["act_scale"]),
+                             weight_bits=int(m.get("weight_bits", 1)),
                              **{k: arrays[f"{m['name']}/{k}"] for k in _ARRAYS}, **kw)
             _check_layer(x, net, text)
             layers[x.name] = x
@@ -237,7 +251,7 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
     """Every field of a lowered layer against the network layer it claims to be."""
     layer = net.layer(x.name)
     k = x.shape[0]
-    planes = 1 if x.weight_kind == "binary" else 2
+    planes = {"binary": 1, "ternary": 2}.get(x.weight_kind, x.weight_bits + 1)
     where = f"layers.{x.name}"
     if not isinstance(layer, Conv2d):
         raise ConfigError("is not a multiply-accumulate layer of the network", file=file,
@@ -258,7 +272,10 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
                           f"network layer's ({fmt.label})", file=file, key=where)
     if not (0 < x.act_scale < float("inf")):
         raise ConfigError("its input scale must be a positive number", file=file, key=where)
-    if (x.weight_kind not in ("binary", "ternary") or x.act_kind not in ("binary", "int")
+    if not 1 <= x.weight_bits <= 8:
+        raise ConfigError("weight_bits must be 1 to 8", file=file, key=where)
+    if (x.weight_kind not in ("binary", "ternary", "int")
+            or x.act_kind not in ("binary", "int")
             or x.out_kind not in ("binary", "int", "logits")):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
     if getattr(layer, "out_channels", None) != k or x.weight_planes.shape != (

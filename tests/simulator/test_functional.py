@@ -40,15 +40,28 @@ def test_xnor_popcount_is_the_pm1_dot_product(n, seed):
     assert 2 * int(popcount(~(aw ^ ww) & pack_bits(np.ones(n, bool)))) - n == int(a @ w)
 
 
+def test_int_weight_planes_round_trip():
+    from reference_free_packing import pack_planes
+
+    w = np.array([[-255, -1, 0, 1, 127, 255, -128, 3]], np.int16).reshape(1, 8, 1, 1)
+    x, _ = _layer("fc", "int", "int", 8, 1, 8)
+    y = LoweredLayer(**{**x.__dict__, "shape": (1, 8, 1, 1),
+                        "weight_planes": pack_planes("int", w, 8)})
+    assert y.weight_codes().ravel().tolist() == w.ravel().tolist()
+
+
 def _layer(kind, w_kind, a_kind, a_bits, k, c, f=1, stride=1, padding=0, seed=0, groups=1):
     rng = np.random.default_rng(seed)
-    values = [-1, 1] if w_kind == "binary" else [-1, 0, 1]
-    w = rng.choice(values, (k, c // groups, f, f)).astype(np.int8)
-    rows = w.reshape(k, -1)
-    planes = [rows > 0] if w_kind == "binary" else [rows > 0, rows != 0]
-    packed = np.stack([np.packbits(p.astype(np.uint8), axis=1) for p in planes])
+    if w_kind == "int":  # 8-bit DoReFa weights: odd codes within ±255
+        w = (2 * rng.integers(0, 256, (k, c // groups, f, f)) - 255).astype(np.int16)
+    else:
+        values = [-1, 1] if w_kind == "binary" else [-1, 0, 1]
+        w = rng.choice(values, (k, c // groups, f, f)).astype(np.int8)
+    from reference_free_packing import pack_planes
+    packed = pack_planes(w_kind, w, 8)
     return LoweredLayer(name="L", kind=kind, shape=(k, c // groups, f, f), stride=stride,
-                        padding=padding, groups=groups, weight_kind=w_kind, weight_planes=packed,
+                        padding=padding, groups=groups, weight_kind=w_kind,
+                        weight_bits=8 if w_kind == "int" else 1, weight_planes=packed,
                         weight_scale=np.ones(k), act_kind=a_kind, act_bits=a_bits,
                         act_scale=1.0, out_kind="logits", bn_scale=np.ones(k),
                         bn_shift=np.zeros(k)), w
@@ -81,7 +94,7 @@ def _torch_like_conv(a, w, stride, padding, groups=1):
 
 
 @SETTINGS
-@given(w_kind=st.sampled_from(["binary", "ternary"]),
+@given(w_kind=st.sampled_from(["binary", "ternary", "int"]),
        act=st.sampled_from([("binary", 1), ("int", 2), ("int", 8)]),
        k=st.integers(1, 9), c=st.integers(1, 7), f=st.sampled_from([1, 3]),
        size=st.integers(3, 7), stride=st.integers(1, 2), padding=st.integers(0, 1),
@@ -97,7 +110,7 @@ def test_conv_on_packed_bits_is_the_integer_convolution(w_kind, act, k, c, f, si
 
 
 @SETTINGS
-@given(w_kind=st.sampled_from(["binary", "ternary"]),
+@given(w_kind=st.sampled_from(["binary", "ternary", "int"]),
        act=st.sampled_from([("binary", 1), ("int", 3)]), k=st.integers(1, 12),
        c=st.integers(1, 10), tk=st.integers(1, 12), tc=st.integers(1, 10),
        toy=st.integers(1, 5), tox=st.integers(1, 5),
