@@ -35,13 +35,13 @@ from reference.models import QuantNet, build_model
 from workloads.errors import ConfigError
 from workloads.files import atomic_write, check_regular
 from workloads.quant import QuantConfig, parse_quant
+from workloads.version import package_version
 from workloads.zoo import ZOO
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "MAX_CHECKPOINT_BYTES",
     "Checkpoint",
-    "bnnsim_version",
     "build_from_checkpoint",
     "checkpoint_payload",
     "load_checkpoint",
@@ -61,16 +61,6 @@ MAX_ARCHIVE_MEMBERS = 100_000
 MAX_CLASSES = 1_000_000
 MAX_IN_CHANNELS = 4_096
 _REQUIRED = ("model", "quant", "dataset", "accuracy", "state_dict")
-
-
-def bnnsim_version() -> str:
-    """The installed bnnsim version, or ``unknown`` when running from a bare checkout."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bnnsim")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +100,7 @@ def checkpoint_payload(
         "accuracy": None if accuracy is None else float(accuracy),
         "epochs": int(epochs),
         "seed": int(seed),
-        "bnnsim_version": bnnsim_version(),
+        "bnnsim_version": package_version(),
         "num_classes": int(model.num_classes),
         "in_channels": int(model.input_shape[0]),
         "train": dict(train_settings or {}),

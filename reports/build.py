@@ -13,7 +13,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from reports import figures as F
 from reports import tables as T
 from reports.html import Block, Page, Section, render
 from reports.trace import chrome_trace
+from workloads.version import package_version
 
 __all__ = ["Report", "result_report", "study_report"]
 
@@ -50,20 +50,13 @@ class Report:
             path.write_bytes(data)
 
 
-def _version() -> str:
-    try:
-        return metadata.version("bnnsim")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class _Builder:
     def __init__(self, title: str) -> None:
-        self.report = Report(Page(title, f"bnnsim {_version()} · generated {_now()}"))
+        self.report = Report(Page(title, f"bnnsim {package_version()} · generated {_now()}"))
 
     def section(self, ident: str, title: str, *, level: int = 2) -> Section:
         s = Section(ident, title, level=level)

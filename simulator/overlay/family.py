@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import metadata
 from importlib.abc import Traversable
 from importlib.resources import files
 from typing import Any
@@ -33,6 +31,7 @@ from simulator.trace import Trace
 from workloads.errors import ConfigError
 from workloads.layers import Conv2d, Layer
 from workloads.network import Network
+from workloads.version import package_version
 
 __all__ = ["OverlayFamily", "OverlayLayer", "OverlayTotals"]
 
@@ -74,14 +73,6 @@ class OverlayTotals:
     stall_cycles: int
     weight_preload_bytes: int = 0  # all weights on chip: loaded once, before the first frame
     resident_maps: int = 0  # layer-to-layer activation maps kept on chip
-
-
-@lru_cache(maxsize=1)
-def _version() -> str:
-    try:
-        return metadata.version("bnnsim")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
 
 
 def _precision(layer: Layer) -> str:
@@ -198,7 +189,7 @@ class OverlayFamily(Family):
             offset += timing.cycles
         cycles = offset
         provenance = {
-            "bnnsim_version": _version(),
+            "bnnsim_version": package_version(),
             "python": platform.python_version(),
             "family": self.name,
             "chip_source": chip.source or chip.name,
