@@ -55,7 +55,9 @@ def register(subparsers: Any) -> None:
 
 
 def _lower(args: argparse.Namespace, out: Outputs) -> int:
-    if not str(args.out).lower().endswith(".npz") or args.out == "-":
+    from workloads.netfile import is_lowered_path
+
+    if not is_lowered_path(args.out) or args.out == "-":
         raise ConfigError("a lowered network is a .npz file", key="--out", value=args.out,
                           has_value=True)
     out.inputs(args.checkpoint)

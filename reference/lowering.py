@@ -93,20 +93,6 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
     return kind, w, per
 
 
-def _pack_planes(kind: str, w: Any, bits: int = 1) -> Any:
-    import numpy as np
-
-    rows = w.reshape(w.shape[0], -1)
-    if kind == "binary":
-        planes = [rows > 0]
-    elif kind == "ternary":
-        planes = [rows > 0, rows != 0]
-    else:  # two's complement in bits + 1 planes, least significant first
-        u = rows.astype(np.int64) & ((1 << (bits + 1)) - 1)
-        planes = [(u >> b) & 1 for b in range(bits + 1)]
-    return np.stack([np.packbits(np.asarray(p).astype(np.uint8), axis=1) for p in planes])
-
-
 def _input_format(name: str, layer: Any) -> tuple[str, int, float]:
     q = layer.input_quantizer
     qname = type(q).__name__
@@ -154,7 +140,7 @@ def lower_model(model: Any) -> Any:
     from reference.export import _bn_affine
     from reference.models import mac_layers
     from workloads.layers import Add, Pool
-    from workloads.lowered import LoweredLayer, LoweredNetwork
+    from workloads.lowered import LoweredLayer, LoweredNetwork, pack_weight_planes
 
     entry = ZOO[model.network]
     net = entry.network(model.quant, num_classes=model.num_classes,
@@ -198,11 +184,11 @@ def lower_model(model: Any) -> Any:
             geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
                         "padding": int(getattr(mac, "padding", (0,))[0]),
                         "groups": int(getattr(mac, "groups", 1))}
-            common = {"name": name, "kind": "conv" if w.shape[2:] != (1, 1) or
+            common: dict[str, Any] = {"name": name, "kind": "conv" if w.shape[2:] != (1, 1) or
                       net.layer(name).kind.value == "conv" else "fc",
                       "shape": tuple(int(v) for v in w.shape), **geometry,
                       "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
-                      "weight_planes": _pack_planes(w_kind, w, int(mac.weight_bits)),
+                      "weight_planes": pack_weight_planes(w_kind, w, int(mac.weight_bits)),
                       "weight_scale": np.asarray(w_scale, np.float64), "act_kind": a_kind,
                       "act_bits": a_bits, "act_scale": a_scale}
             if i + 1 == len(names):

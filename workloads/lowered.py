@@ -44,7 +44,7 @@ from workloads.files import note_read, read_regular
 from workloads.layers import Conv2d, LayerKind
 from workloads.network import Network
 
-__all__ = ["FORMAT", "LoweredLayer", "LoweredNetwork", "is_lowered_path", "load_lowered",
+__all__ = ["FORMAT", "LoweredLayer", "LoweredNetwork", "load_lowered", "pack_weight_planes",
            "save_lowered"]
 
 #: The ``format`` recorded in a lowered file (checked on load).
@@ -153,6 +153,22 @@ class LoweredNetwork:
         return np.where(p >= 128, 1, -1) if self.input_codes == "sign" else p
 
 
+def pack_weight_planes(kind: str, codes: np.ndarray, bits: int = 1) -> np.ndarray:
+    """The stored planes of integer weight codes (K, …) — the inverse of
+    :meth:`LoweredLayer.weight_codes`: binary ``[w = +1]``; ternary ``[w > 0]``, ``[w ≠ 0]``;
+    k-bit ``bits + 1`` two's-complement planes, least significant first; each output
+    channel's row packed 8 per byte (uint8, (planes, K, ⌈R/8⌉))."""
+    rows = codes.reshape(codes.shape[0], -1).astype(np.int64)
+    if kind == "binary":
+        planes = [rows > 0]
+    elif kind == "ternary":
+        planes = [rows > 0, rows != 0]
+    else:
+        u = rows & ((1 << (bits + 1)) - 1)
+        planes = [((u >> b) & 1).astype(bool) for b in range(bits + 1)]
+    return np.stack([np.packbits(p.astype(np.uint8), axis=1) for p in planes])
+
+
 def save_lowered(lowered: LoweredNetwork, path: str | Path) -> None:
     """Write ``lowered`` to ``path`` (an ``.npz``: arrays plus ``meta.json``). The network is
     recorded by its zoo entry and quantisation (``lowered.meta``: ``zoo``, ``quant``,
@@ -169,10 +185,6 @@ def save_lowered(lowered: LoweredNetwork, path: str | Path) -> None:
     arrays["meta.json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)  # type: ignore[arg-type]
-
-
-def is_lowered_path(spec: str | Path) -> bool:
-    return str(spec).lower().endswith(".npz")
 
 
 def load_lowered(path: str | Path) -> LoweredNetwork:

@@ -30,7 +30,8 @@ from workloads.network import Network, NetworkBuilder
 from workloads.quant import QuantConfig, parse_layer_quant, parse_quant
 from workloads.zoo import ZOO, get_network
 
-__all__ = ["CHECKPOINT_SUFFIXES", "is_checkpoint_path", "load_network", "network_from_yaml"]
+__all__ = ["CHECKPOINT_SUFFIXES", "is_checkpoint_path", "is_lowered_path", "load_network",
+           "network_from_yaml"]
 
 #: File name endings of trained checkpoints (``bnnsim train --out``).
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -177,6 +178,11 @@ def is_checkpoint_path(spec: str | Path) -> bool:
     return str(spec).endswith(CHECKPOINT_SUFFIXES)
 
 
+def is_lowered_path(spec: str | Path) -> bool:
+    """Whether ``--network`` names a lowered network (``bnnsim lower``'s ``.npz``)."""
+    return str(spec).lower().endswith(".npz")
+
+
 def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None) -> Network:
     """``--network``: a zoo name, a network YAML file or a lowered network (``.npz``, from
     ``bnnsim lower``; a checkpoint is lowered by ``reference.lowering.network_from_checkpoint``;
@@ -188,7 +194,7 @@ def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None
     if is_checkpoint_path(text):
         raise ValueError(f"{text!r} is a checkpoint: lower it with "
                          "reference.lowering.network_from_checkpoint")
-    if text.lower().endswith(".npz"):  # a lowered network (bnnsim lower): its shapes
+    if is_lowered_path(text):  # a lowered network (bnnsim lower): its shapes
         from workloads.lowered import load_lowered
 
         if quant is not None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.functional import Tiling, _mac, pack_bits, popcount
-from workloads.lowered import LoweredLayer
+from workloads.lowered import LoweredLayer, pack_weight_planes
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -41,12 +41,10 @@ def test_xnor_popcount_is_the_pm1_dot_product(n, seed):
 
 
 def test_int_weight_planes_round_trip():
-    from reference_free_packing import pack_planes
-
     w = np.array([[-255, -1, 0, 1, 127, 255, -128, 3]], np.int16).reshape(1, 8, 1, 1)
     x, _ = _layer("fc", "int", "int", 8, 1, 8)
     y = LoweredLayer(**{**x.__dict__, "shape": (1, 8, 1, 1),
-                        "weight_planes": pack_planes("int", w, 8)})
+                        "weight_planes": pack_weight_planes("int", w, 8)})
     assert y.weight_codes().ravel().tolist() == w.ravel().tolist()
 
 
@@ -57,8 +55,7 @@ def _layer(kind, w_kind, a_kind, a_bits, k, c, f=1, stride=1, padding=0, seed=0,
     else:
         values = [-1, 1] if w_kind == "binary" else [-1, 0, 1]
         w = rng.choice(values, (k, c // groups, f, f)).astype(np.int8)
-    from reference_free_packing import pack_planes
-    packed = pack_planes(w_kind, w, 8)
+    packed = pack_weight_planes(w_kind, w, 8)
     return LoweredLayer(name="L", kind=kind, shape=(k, c // groups, f, f), stride=stride,
                         padding=padding, groups=groups, weight_kind=w_kind,
                         weight_bits=8 if w_kind == "int" else 1, weight_planes=packed,
