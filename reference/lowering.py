@@ -184,8 +184,8 @@ def lower_model(model: Any) -> Any:
             geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
                         "padding": int(getattr(mac, "padding", (0,))[0]),
                         "groups": int(getattr(mac, "groups", 1))}
-            common: dict[str, Any] = {"name": name, "kind": "conv" if w.shape[2:] != (1, 1) or
-                      net.layer(name).kind.value == "conv" else "fc",
+            common: dict[str, Any] = {
+                      "name": name, "kind": net.layer(name).kind.value,
                       "shape": tuple(int(v) for v in w.shape), **geometry,
                       "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
                       "weight_planes": pack_weight_planes(w_kind, w, int(mac.weight_bits)),
