@@ -224,3 +224,39 @@ def copy_double(model):
     import copy
 
     return copy.deepcopy(model).double()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda m, a: m["layers"][1].update(shape=[1024, 1, 1024, 1]), "not the network layer's"),
+    (lambda m, a: m["layers"][1].update(act_kind="int", act_bits=3), "input format"),
+    (lambda m, a: m.update(digest="0" * 16), "does not match this bnnsim's zoo entry"),
+    (lambda m, a: m.update(input_codes="rgb"), "input_codes"),
+    (lambda m, a: m["meta"].update(zoo="gone"), "not in the zoo"),
+    (lambda m, a: a.pop("fc2/direction"), "fc2/direction"),
+    (lambda m, a: a.update({"fc1/thresholds": a["fc1/thresholds"].astype(float)}),
+     "integer threshold"),
+    (lambda m, a: m["layers"].pop(), "not the network's multiply-accumulate layers"),
+])
+def test_damaged_lowered_files_are_one_line(tmp_path, capsys, damage, words):
+    """A lowered file is checked field by field against the network it names."""
+    import json as _json
+
+    from reference.lowering import lower_model
+    from workloads.lowered import save_lowered
+
+    good = tmp_path / "good.npz"
+    save_lowered(lower_model(build_model("lfc", "w1a1")), good)
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = _json.loads(arrays.pop("meta.json").tobytes())
+    damage(meta, arrays)
+    arrays["meta.json"] = np.frombuffer(_json.dumps(meta).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    code = main(["simulate", "--network", str(bad)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0] and str(bad) in err[0], err
+    one_array = tmp_path / "one.npz"
+    np.save(one_array.with_suffix(".npy"), np.zeros(3))
+    one_array.write_bytes(one_array.with_suffix(".npy").read_bytes())
+    assert main(["simulate", "--network", str(one_array)]) == 2
