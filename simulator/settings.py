@@ -34,6 +34,9 @@ class Setting:
     required: bool = True
     default: Any = None
     allow_empty: bool = False  # a string that may be ""
+    #: added after chip digests were recorded (studies, results): at its default the setting
+    #: is left out of the digest, so a chip that does not use it keeps the digest it had
+    later: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -97,6 +100,14 @@ class Schema(Mapping[str, Setting]):
 
     def __len__(self) -> int:
         return len(self._settings)
+
+    def digest_items(self, raw: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+        """The settings a spec's digest covers: all but :attr:`Setting.later` ones at their
+        default."""
+        def left_out(key: str, value: Any) -> bool:
+            setting = self._settings.get(key)
+            return setting is not None and setting.later and value == setting.default
+        return tuple(x for x in raw if not left_out(*x))
 
     @property
     def sections(self) -> frozenset[str]:

@@ -87,24 +87,33 @@ class TechTable:
     def area_um2(self, component: str, action: str, width: float) -> float:
         return _interp(self._points(component, action, "area_um2", "width"), width, log=False)
 
-    def sram_energy_pj_per_bit(self, size_kib: float) -> float:
-        """Read (= write) energy per bit of an SRAM of ``size_kib``."""
+    def memory_energy_pj_per_bit(self, kind: str, size_kib: float) -> float:
+        """Read (= write) energy per bit of an on-chip memory of ``kind`` (the table's
+        component: ``sram``, ``latch``) holding ``size_kib``, interpolated in log2(size)."""
         pts = [(e.size_kib, e.energy_pj / (e.width or 64)) for e in self.entries
-               if e.component == "sram" and e.action == "read" and e.size_kib
+               if e.component == kind and e.action == "read" and e.size_kib
                and e.energy_pj is not None]
         if not pts:
-            raise ConfigError("no sram read entries", file=self.source or self.name)
+            raise ConfigError(f"no {kind} read entries", file=self.source or self.name)
         return _interp(pts, size_kib, log=True)
 
-    def sram_area_um2(self, size_kib: float) -> float:
+    def memory_area_um2(self, kind: str, size_kib: float) -> float:
+        """Area of an on-chip memory of ``kind`` holding ``size_kib``."""
         pts = [(e.size_kib, e.area_um2) for e in self.entries
-               if e.component == "sram" and e.action == "area" and e.size_kib
+               if e.component == kind and e.action == "area" and e.size_kib
                and e.area_um2 is not None]
         if not pts:
-            raise ConfigError("no sram area entry", file=self.source or self.name)
+            raise ConfigError(f"no {kind} area entry", file=self.source or self.name)
         if len(pts) == 1:
             return pts[0][1] * size_kib / pts[0][0]
         return _interp(pts, size_kib, log=False)
+
+    def sram_energy_pj_per_bit(self, size_kib: float) -> float:
+        """Read (= write) energy per bit of an SRAM of ``size_kib``."""
+        return self.memory_energy_pj_per_bit("sram", size_kib)
+
+    def sram_area_um2(self, size_kib: float) -> float:
+        return self.memory_area_um2("sram", size_kib)
 
     def require(self, entries: Iterable[tuple[str, str]]) -> None:
         """Fail unless the table has an entry for every (component, action) a family's cost
@@ -141,17 +150,17 @@ def _text(value: Any, *, file: str, key: str) -> str:
 
 
 def _check_unique(entries: list[TechEntry], *, file: str) -> None:
-    """Interpolation needs distinct points: one entry per width (per size for SRAM reads)
-    for each component, action and quantity."""
+    """Interpolation needs distinct points: one entry per width (per size for memories, whose
+    entries carry ``size_kib``) for each component, action and quantity."""
     seen: dict[tuple[str, str, str, float], int] = {}
     for i, e in enumerate(entries):
-        x = e.size_kib if e.component == "sram" else e.width
+        x = e.size_kib if e.size_kib is not None else e.width
         for quantity in ("energy_pj", "area_um2"):
             if getattr(e, quantity) is None or x is None:
                 continue
             key = (e.component, e.action, quantity, x)
             if key in seen:
-                at = "size_kib" if e.component == "sram" else "width"
+                at = "size_kib" if e.size_kib is not None else "width"
                 raise ConfigError(f"a second {quantity} of {e.component}/{e.action} at {at} "
                                   f"{x:g} (first in entries[{seen[key]}]); interpolation "
                                   "needs one entry per point", file=file, key=f"entries[{i}]")

@@ -28,6 +28,7 @@ __all__ = [
     "DramSpec",
     "FoldTiming",
     "FullPrecision",
+    "MemoryKind",
     "Objective",
     "Packing",
     "PeArraySpec",
@@ -55,6 +56,14 @@ class Packing(enum.Enum):
     KERNEL = "kernel"  # a PE word runs across kernel positions and channels (im2col rows)
 
 
+class MemoryKind(enum.Enum):
+    """What an on-chip memory is built from (its energy per bit and area: the tech table's
+    entries of the same component name)."""
+
+    SRAM = "sram"  # an SRAM macro
+    LATCH = "latch"  # a latch-based standard-cell memory beside the datapath
+
+
 class FullPrecision(enum.Enum):
     INT8_UNIT = "int8_unit"  # 8-bit layers run on the separate int8 MAC unit
     BIT_SERIAL = "bit_serial"  # 8-bit layers run bit-serially on the XNOR array
@@ -75,6 +84,9 @@ class PeArraySpec:
     pe_type: str  # a key of simulator.overlay.pe_types.PE_TYPES
     fold_timing: FoldTiming = FoldTiming.PIPELINED
     packing: Packing = Packing.CHANNEL
+    #: a latch window buffer at the array's input edge (0: none): a tile's input footprint
+    #: is written into it once per activation plane and every use reads it from there
+    window_kib: float = 0.0
 
     @property
     def pes(self) -> int:
@@ -91,6 +103,7 @@ class BufferSpec:
     size_kib: float
     port_bits: int
     double_buffered: bool
+    kind: MemoryKind = MemoryKind.SRAM
 
     @property
     def size_bits(self) -> int:
@@ -184,7 +197,7 @@ class Chip:
         return unflatten(dict(self.raw))
 
     def digest(self) -> str:
-        return spec_digest(self.raw)
+        return spec_digest(SCHEMA.digest_items(self.raw))
 
 
 # ------------------------------------------------------------------------- schema
@@ -204,7 +217,9 @@ def _choice(enum_or_names: Any, **kw: Any) -> Setting:
 def _buffer(name: str) -> dict[str, Setting]:
     return {f"buffers.{name}.size_kib": _float(0.0625, 1 << 20),
             f"buffers.{name}.port_bits": _int(1, 1 << 20),
-            f"buffers.{name}.double_buffered": Setting("bool")}
+            f"buffers.{name}.double_buffered": Setting("bool"),
+            f"buffers.{name}.kind": _choice(MemoryKind, required=False, default="sram",
+                                            later=True)}
 
 
 #: The overlay chip file: key path → type and range.
@@ -219,6 +234,8 @@ SCHEMA = Schema({
     "pe_array.pe_type": _choice(PE_TYPES),
     "pe_array.fold_timing": _choice(FoldTiming, required=False, default="pipelined"),
     "pe_array.packing": _choice(Packing, required=False, default="channel"),
+    "pe_array.window_buffer_kib": Setting("float", 0.0, 1 << 20, required=False, default=0.0,
+                                          later=True),
     "dataflow": _choice(Dataflow),
     **_buffer("input"),
     **_buffer("weight"),
@@ -288,7 +305,8 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
 
     def buf(name: str) -> BufferSpec:
         return BufferSpec(v[f"buffers.{name}.size_kib"], v[f"buffers.{name}.port_bits"],
-                          v[f"buffers.{name}.double_buffered"])
+                          v[f"buffers.{name}.double_buffered"],
+                          MemoryKind(v[f"buffers.{name}.kind"]))
 
     tech = v["tech"]
     if file is not None and ("/" in tech or tech.endswith((".yaml", ".yml"))):
@@ -301,7 +319,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         clock_mhz=v["clock_mhz"],
         pe_array=PeArraySpec(v["pe_array.rows"], v["pe_array.cols"], v["pe_array.lane_bits"],
                              v["pe_array.pe_type"], FoldTiming(v["pe_array.fold_timing"]),
-                             Packing(v["pe_array.packing"])),
+                             Packing(v["pe_array.packing"]), v["pe_array.window_buffer_kib"]),
         dataflow=Dataflow(v["dataflow"]),
         input_buffer=buf("input"),
         weight_buffer=buf("weight"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.overlay.chip import Chip, Dataflow
+from simulator.overlay.chip import BufferSpec, Chip, Dataflow, MemoryKind
 from simulator.overlay.cost import ceil_div, effective_array
 from simulator.overlay.dram import dram_energy_pj
 from simulator.overlay.pe_types import INT8_UNIT, ComputeActions, PeType
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from simulator.overlay.mapping.records import Mapping, Totals
 
 __all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_pj",
-           "layer_actions", "mac_counts"]
+           "layer_actions", "mac_counts", "memory_tech_entries"]
 
 
 #: Width of the post-processing unit's multiplier: scales (requantisation, binary-base
@@ -47,6 +47,7 @@ class Actions:
     dram_bytes: int
     ppu_mults: int = 0  # binary-base scales, an average's divide (acc-width multiplies)
     pool_bits: int = 0  # width of one pooling combine (0: a 1-bit OR)
+    window_buffer_bits: int = 0  # the window buffer's writes (footprints) + reads (uses)
 
 
 
@@ -57,17 +58,23 @@ def _classes(n: int, t: int) -> tuple[list[int], list[int]]:
 
 
 def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.ndarray,
-               cs: np.ndarray, pc: np.ndarray, pout: np.ndarray, tc: np.ndarray
-               ) -> tuple[np.ndarray, ...]:
+               cs: np.ndarray, pc: np.ndarray, pout: np.ndarray, tc: np.ndarray,
+               pin: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """(accumulations, input bits and weight bits through the ports, partial-sum reads +
-    writes, input bits and weight bits read from the buffers) of a MAC layer for many
-    candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape (n, 2)) of output
-    channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of output pixels, and
-    each candidate's reduction tile ``tc`` (n,). Shapes (n,).
+    writes, input bits and weight bits read from the buffers, window-buffer bits) of a MAC
+    layer for many candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape
+    (n, 2)) of output channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of
+    output pixels and ``pin`` their input footprints (halo included; needed with a window
+    buffer), and each candidate's reduction tile ``tc`` (n,). Shapes (n,).
 
     A port moves whole PE words; a buffer read delivers only the valid bits (a channel-packed
     word of a 3-channel layer holds 3 valid bits of 64: the SRAM keeps the data dense and the
-    rest of the word is padding made at the port)."""
+    rest of the word is padding made at the port).
+
+    With a window buffer (``pe_array.window_buffer_kib``), a tile whose input footprint (one
+    activation plane of its reduction tile's channels) fits is read from the input buffer
+    and sent through the port once per activation plane, written into the window buffer,
+    and every use is a window-buffer read instead; a tile that does not fit reads per use."""
     rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
     k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
@@ -82,34 +89,50 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     zero = np.zeros(len(tc), dtype=np.int64)
     psum_rw = zero
     df = chip.dataflow
+    # each returns the per-class (input, weight) reads for operand sizes per use
     if p.unit is Unit.INT8:
         def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return total(x_in * px3 * p.a_passes), total(x_w * k3 * p.w_passes)
+            return x_in * px3 * p.a_passes, x_w * k3 * p.w_passes
     elif df is Dataflow.OUTPUT_STATIONARY:
         nfr, nfc = ceil_div(px3, rows), ceil_div(k3, cols)
 
         def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return total(px3 * x_in * p.passes * nfc), total(k3 * x_w * p.passes * nfr)
+            return px3 * x_in * p.passes * nfc, k3 * x_w * p.passes * nfr
     elif df is Dataflow.WEIGHT_STATIONARY:
         nfr, nfc = ceil_div(words, rows), ceil_div(k3, cols)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
 
         def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return (total(x_in * px3 * p.a_passes * p.w_passes * nfc),
-                    total(k3 * x_w * p.w_passes))
+            return x_in * px3 * p.a_passes * p.w_passes * nfc, k3 * x_w * p.w_passes
     else:
         nfr, nfc = ceil_div(words, rows), ceil_div(px3, cols)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
 
         def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return total(x_in * px3 * p.a_passes), total(x_w * k3 * p.passes * nfc)
+            return x_in * px3 * p.a_passes, x_w * k3 * p.passes * nfc
 
+    window = zero
     if p.unit is Unit.INT8:  # one element per word
-        port_in, port_w = reads(elems * wb, elems * ww)
-        buf_in, buf_w = port_in, port_w
+        port_in3, port_w3 = reads(elems * wb, elems * ww)
+        buf_in3, buf_w3 = port_in3, port_w3
     else:
-        port_in, port_w = reads(words * wb, words * ww)
-        buf_in, buf_w = reads(elems * (wb // p.word_elems), elems * (ww // p.word_elems))
+        bpe = wb // p.word_elems  # valid bits of one element of one activation plane
+        port_in3, port_w3 = reads(words * wb, words * ww)
+        buf_in3, buf_w3 = reads(elems * bpe, elems * (ww // p.word_elems))
+        if chip.pe_array.window_kib > 0:
+            if pin is None:
+                raise ValueError("a window buffer's counts need the tiles' input footprints")
+            pin3 = pin[:, None, None, :]
+            footprint = pin3 * c3 * bpe  # one activation plane of the tile's channels
+            fp_words = (pin3 * ceil_div(c3, p.word_elems) if p.channel_packed
+                        else ceil_div(pin3 * c3, p.word_elems))
+            fits = footprint <= chip.pe_array.window_kib * 8192
+            fill = np.minimum(footprint * p.a_passes, buf_in3)  # never more than per use
+            window = total(np.where(fits, fill + buf_in3, 0))
+            buf_in3 = np.where(fits, fill, buf_in3)
+            port_in3 = np.where(fits, np.minimum(fp_words * wb * p.a_passes, port_in3),
+                                port_in3)
+    port_in, port_w, buf_in, buf_w = (total(x) for x in (port_in3, port_w3, buf_in3, buf_w3))
     out_elems = p.outputs
     n_c = ceil_div(p.C, tc)
     if p.unit is not Unit.ARRAY or chip.dataflow is Dataflow.OUTPUT_STATIONARY:
@@ -118,7 +141,7 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     else:
         # the per-fold partial sums are counted above; each later reduction tile reads back
         psum_rw = psum_rw + out_elems * (n_c - 1) * p.acc_bits
-    return accum, port_in, port_w, psum_rw, buf_in, buf_w
+    return accum, port_in, port_w, psum_rw, buf_in, buf_w, window
 
 
 def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
@@ -137,7 +160,7 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
         return Actions(ComputeActions(0, 0, 0, 0, 0), 0, adds, pool, in_w * 2, 0, o_w * 2,
                        dram_bytes, ppu_mults=out_elems * p.post_mults,
                        pool_bits=p.combine_bits)
-    accum, reads_in, reads_w, psum_rw, buf_in, buf_w = mac
+    accum, reads_in, reads_w, psum_rw, buf_in, buf_w, window = mac
     model = mac_model(p, chip)
     assert model is not None and p.words_model is not None  # PPU problems returned above
     # unsigned activations: every valid activation bit entering the array is popcounted once
@@ -151,7 +174,7 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
         pool_ops=out_elems if fused_pool else 0, input_buffer_bits=in_w + buf_in,
         weight_buffer_bits=w_w + buf_w, output_buffer_bits=o_w + psum_rw, dram_bytes=dram_bytes,
         ppu_mults=out_elems * p.post_mults + (p.stored_outputs if p.pool_avg else 0),
-        pool_bits=p.pool_combine_bits if fused_pool else 0,
+        pool_bits=p.pool_combine_bits if fused_pool else 0, window_buffer_bits=window,
     )
 
 
@@ -159,18 +182,18 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
     """Exact action counts of one layer under its mapping."""
     mac: tuple[int, ...] | None = None
     if p.unit is not Unit.PPU:
+        # (imported here: the mapper's package imports this module)
+        from simulator.overlay.mapping.candidates import pixel_classes
         kc, ks = _classes(p.K, m.tk)
         cc, cs = _classes(p.C, m.tc)
-        rows = [(n, s) for n, s in zip(*_classes(p.OY, m.toy), strict=True) if n]
-        cols = [(n, s) for n, s in zip(*_classes(p.OX, m.tox), strict=True) if n]
-        pix = [(nr * nc * p.frames, r * c) for nr, r in rows for nc, c in cols]
+        pix = pixel_classes(p, m.toy, m.tox)
 
-        def arr(x: list[int]) -> np.ndarray:
+        def arr(x: Any) -> np.ndarray:
             return np.array([x], dtype=np.int64)
 
         counts = mac_counts(p, chip, arr(kc), arr(ks), arr(cc), arr(cs),
-                            arr([n for n, _ in pix]), arr([s for _, s in pix]),
-                            np.array([m.tc], dtype=np.int64))
+                            arr(pix.count * p.frames), arr(pix.out_px),
+                            np.array([m.tc], dtype=np.int64), pin=arr(pix.in_px))
         mac = tuple(int(x[0]) for x in counts)
     return layer_actions(p, chip, dram_bytes=totals.dram_bytes, input_bytes=totals.input_bytes,
                          weight_bytes=totals.weight_bytes, output_bytes=totals.output_bytes,
@@ -193,15 +216,31 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
         "compute": compute,
         "ports": ports,
         "ppu": ppu,
-        "input_buffer": a.input_buffer_bits * tech.sram_energy_pj_per_bit(
-            chip.input_buffer.size_kib),
-        "weight_buffer": a.weight_buffer_bits * tech.sram_energy_pj_per_bit(
-            chip.weight_buffer.size_kib),
-        "output_buffer": a.output_buffer_bits * tech.sram_energy_pj_per_bit(
-            chip.output_buffer.size_kib),
+        "input_buffer": a.input_buffer_bits * _per_bit(tech, chip.input_buffer),
+        "weight_buffer": a.weight_buffer_bits * _per_bit(tech, chip.weight_buffer),
+        "output_buffer": a.output_buffer_bits * _per_bit(tech, chip.output_buffer),
+        **({"window_buffer": a.window_buffer_bits * tech.memory_energy_pj_per_bit(
+            MemoryKind.LATCH.value, chip.pe_array.window_kib)}
+           if chip.pe_array.window_kib > 0 else {}),
         "dram": dram_energy_pj(chip, a.dram_bytes),
         "leakage": tech.leakage_mw_per_mm2 * area_mm2 * seconds * 1e9,
     }
+
+
+def _per_bit(tech: TechTable, buffer: BufferSpec) -> float:
+    return tech.memory_energy_pj_per_bit(buffer.kind.value, buffer.size_kib)
+
+
+def _area(tech: TechTable, buffer: BufferSpec) -> float:
+    return tech.memory_area_um2(buffer.kind.value, buffer.size_kib)
+
+
+def memory_tech_entries(chip: Chip) -> frozenset[tuple[str, str]]:
+    """The technology-table entries the chip's memories read (read energy and area by kind)."""
+    kinds = {b.kind.value for b in (chip.input_buffer, chip.weight_buffer, chip.output_buffer)}
+    if chip.pe_array.window_kib > 0:
+        kinds.add(MemoryKind.LATCH.value)
+    return frozenset((k, action) for k in kinds for action in ("read", "area"))
 
 
 def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
@@ -219,8 +258,11 @@ def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
                                  + tech.area_um2("int_multiplier", "multiply", SCALE_BITS)),
         "ports": (chip.input_buffer.port_bits + chip.weight_buffer.port_bits
                   + chip.output_buffer.port_bits) * tech.area_um2("port", "transfer", 1),
-        "input_buffer": tech.sram_area_um2(chip.input_buffer.size_kib),
-        "weight_buffer": tech.sram_area_um2(chip.weight_buffer.size_kib),
-        "output_buffer": tech.sram_area_um2(chip.output_buffer.size_kib),
+        "input_buffer": _area(tech, chip.input_buffer),
+        "weight_buffer": _area(tech, chip.weight_buffer),
+        "output_buffer": _area(tech, chip.output_buffer),
+        **({"window_buffer": tech.memory_area_um2(MemoryKind.LATCH.value,
+                                                  chip.pe_array.window_kib)}
+           if chip.pe_array.window_kib > 0 else {}),
     }
     return {k: v / 1e6 for k, v in um2.items()}

@@ -18,7 +18,13 @@ from typing import Any
 
 from simulator.family import ChipSpec, Family, check_batch
 from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, chip_from_settings
-from simulator.overlay.energy import Actions, area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.overlay.energy import (
+    Actions,
+    area_breakdown_mm2,
+    count_actions,
+    energy_breakdown_pj,
+    memory_tech_entries,
+)
 from simulator.overlay.engines import ENGINES, Engine, LayerJob, get_engine
 from simulator.overlay.mapping import Mapping, choose_mapping
 from simulator.overlay.pe_types import INT8_UNIT
@@ -230,7 +236,8 @@ def _tech_table(chip: Chip, tech: TechTable | None) -> TechTable:
         if chip.node_nm is not None or chip.node_voltage_v is not None:
             table = scale_tech(table, chip.node_nm or table.node_nm,
                                chip.node_voltage_v or table.voltage_v)
-        table.require(TECH_ENTRIES | chip.pe_array.pe.tech_entries | INT8_UNIT.tech_entries)
+        table.require(TECH_ENTRIES | chip.pe_array.pe.tech_entries | INT8_UNIT.tech_entries
+                      | memory_tech_entries(chip))
     except ConfigError as err:
         raise err.with_context(file=chip.source or chip.name, key="tech") from None
     return table

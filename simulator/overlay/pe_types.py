@@ -20,8 +20,8 @@ from types import MappingProxyType
 from simulator.tech import TechTable
 from workloads.formats import NumberFormat
 
-__all__ = ["INT8_UNIT", "PE_TYPES", "ComputeActions", "Int8Mac", "MaskedXnorPe", "OperandWords",
-           "PeType", "XnorPe"]
+__all__ = ["ADDER_BITS", "INT8_UNIT", "PE_TYPES", "AdderTreePe", "ComputeActions", "Int8Mac",
+           "MaskedXnorPe", "OperandWords", "PeType", "XnorPe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ class ComputeActions:
     int8_macs: int
     register_bits: int  # PE pipeline and accumulator register writes
     mask_ops: int = 0  # AND gates of masked ternary weights
+    tap_adds: int = 0  # adder-tree taps: one signed add of a multi-bit activation each
+    tap_bits: int = 0  # width of one tap's operand (0: no adder tree)
 
 class PeType(ABC):
     """One MAC datapath."""
@@ -174,6 +176,80 @@ class MaskedXnorPe(XnorPe):
             tech.area_um2("and_gate", "and", 1) + tech.area_um2("register", "write", 1))
 
 
+class AdderTreePe(PeType):
+    """Binary-weight × multi-bit-activation PE (YodaNN's sum-of-products units): ``lane_bits``
+    taps, each adding its ``bits``-bit activation (conditionally negated by the ±1 weight) into
+    an adder tree, one accumulator per PE — one pass where an XNOR lane takes one per bit-plane.
+
+    Activations wider than ``bits`` take ⌈storage bits / bits⌉ passes (shift-add); binary
+    bases one pass per base. Weights: ±1 in one pass; ternary in one pass with the zero taps
+    gated (a mask bit and an AND per tap, charged as ``mask_ops``); k-bit and base weights
+    one pass per plane (shift-add). Signed sums need no correction term.
+
+    Energy per tap: the conditional negation (``bits`` XNOR gates) and its share of the adder
+    tree. A tree over ``L`` inputs of ``b`` bits has ``L/2^i`` adders of ``b + i`` bits at
+    level ``i``: ``Σ_i L/2^i·(b + i) ≈ L·(b + 2)`` adder bits, so each tap is charged one
+    ``(b + 2)``-bit add. Area per tap: that adder, the negation, and the activation and weight
+    operand registers (docs/simulator.md, "Adder-tree PEs")."""
+
+    runs_full_precision = False
+    tech_entries = frozenset({("xnor", "xnor"), ("int_adder", "add"), ("register", "write"),
+                              ("and_gate", "and")})
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self.name = f"adder{bits}"
+
+    def macs_per_cycle(self, lane_bits: int) -> int:
+        return lane_bits
+
+    def operand_words(self, lane_bits: int, weights: NumberFormat,
+                      activations: NumberFormat) -> OperandWords:
+        if activations.kind == "bases":
+            a_passes, a_bits = activations.planes, 1
+        else:
+            a_passes = -(-activations.storage_bits // self.bits)
+            a_bits = min(activations.storage_bits, self.bits)
+        masked = weights.kind == "ternary"
+        w_passes = 1 if weights.kind in ("binary", "ternary") else weights.planes
+        return OperandWords(lane_bits, lane_bits * a_bits, lane_bits * (2 if masked else 1),
+                            a_passes, w_passes, masked=masked)
+
+    def compute_actions(self, *, macs: int, passes: int, accumulations: int,
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0
+                        ) -> ComputeActions:
+        taps = macs * passes
+        registers = accumulations * (words.a_word_bits + words.w_word_bits + acc_bits)
+        return ComputeActions(0, 0, accumulations, 0, registers,
+                              mask_ops=taps if words.masked else 0, tap_adds=taps,
+                              tap_bits=words.a_word_bits // words.word_elems)
+
+    def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
+        tap = (tech.energy_pj("int_adder", "add", a.tap_bits + 2)
+               + a.tap_bits * tech.energy_pj("xnor", "xnor", 1)) if a.tap_adds else 0.0
+        return (a.tap_adds * tap
+                + a.accumulations * tech.energy_pj("int_adder", "add", acc_bits)
+                + a.register_bits * tech.energy_pj("register", "write", 1)
+                + (a.mask_ops * tech.energy_pj("and_gate", "and", 1) if a.mask_ops else 0.0))
+
+    def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
+        dff = tech.area_um2("register", "write", 1)
+        b = self.bits
+        tap = (tech.area_um2("int_adder", "add", b + 2) + b * tech.area_um2("xnor", "xnor", 1)
+               + (b + 1) * dff)
+        return lane_bits * tap + tech.area_um2("int_adder", "add", acc_bits) + acc_bits * dff
+
+    def useful_ops(self, a: ComputeActions) -> int:
+        return a.tap_adds
+
+    def describe(self, lane_bits: int) -> str:
+        return f"{self.name} x{lane_bits} taps"
+
+
+#: Activation widths of the built-in adder-tree PE types (``pe_type: adder8`` …).
+ADDER_BITS = (2, 4, 8, 12, 16)
+
+
 def _needs_correction(weights: NumberFormat, activations: NumberFormat) -> bool:
     """±1 weights (binary, ternary, binary bases) against unsigned k-bit activation codes
     (``int``; a float input as its 8-bit code): each activation plane is {0, 1}, not ±1."""
@@ -238,6 +314,7 @@ PE_TYPES: Mapping[str, PeType] = MappingProxyType({
     "xnor": XnorPe(),
     "xnor_mask": MaskedXnorPe(),
     "int8": Int8Mac("int8", operand_registers=True),
+    **{f"adder{b}": AdderTreePe(b) for b in ADDER_BITS},
 })
 
 #: The int8 MAC unit beside the array that runs 8-bit layers (``full_precision: int8_unit``).

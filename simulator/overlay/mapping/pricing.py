@@ -205,7 +205,7 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     energy = np.zeros((len(orders), n))
     if tech is not None:
         mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pc, pout,
-                                                          cands.tc)
+                                                          cands.tc, pin=pin)
         dram = sum(streams.values())
         actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
         parts = energy_breakdown_pj(actions, chip, tech, cycles=cycles, area_mm2=area_mm2,

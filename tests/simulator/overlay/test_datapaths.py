@@ -1,0 +1,218 @@
+"""Adder-tree PEs, latch memories and the window buffer, hand-derived (docs/simulator.md,
+"Adder-tree PEs", "Memory kinds" and "Window buffer").
+
+All on TINY (2×2 array, 8-bit lanes, 64-bit ports, 16-bit accumulators) with SCALE-Sim's
+per-fold timing where cycles are counted: an output-stationary fold takes T + 2 cycles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import TINY, make_chip
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import simulator
+from bnnsim.cli import main
+from simulator import load_tech
+from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
+from simulator.overlay.mapping import price
+from simulator.overlay.problem import problem_for
+from workloads.formats import NumberFormat
+from workloads.layers import Conv2d, Linear
+
+B1, TERN, I4, I8 = (NumberFormat.parse(t) for t in ("1", "t", "4", "8"))
+PER_FOLD = {"pe_array.fold_timing": "per_fold"}
+TECH = load_tech("45nm")
+
+
+def one_tile(layer, chip):
+    p = problem_for(layer, chip)
+    m, t = price(p, chip, tk=p.K, tc=p.C, toy=p.OY, tox=p.OX)
+    return p, m, t, count_actions(p, chip, m, t)
+
+
+# --------------------------------------------------------------------------- adder tree
+def test_adder_tree_pe_takes_multi_bit_activations_in_one_pass():
+    # FC 16 → 2, ±1 weights × unsigned 4-bit activations. XNOR lanes: 4 AND-popcount planes
+    # of 2 words, T = 8: one fold of 10 cycles. adder4 (8 taps of 4 bits): the activation
+    # word is 8 × 4 = 32 bits (the 64-bit port still feeds both rows), one pass: T = 2, 4
+    # cycles; no correction term (the adder takes signed sums), so one PPU add per output.
+    layer = Linear("fc", 16, 2, weights=B1, activations=I4, output=B1)
+    xnor = make_chip(**PER_FOLD)
+    adder = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
+    p0, _, t0, _ = one_tile(layer, xnor)
+    p1, _, t1, a1 = one_tile(layer, adder)
+    assert (p0.a_passes, p1.a_passes, p1.a_word_bits, p1.w_word_bits) == (4, 1, 32, 8)
+    assert (t0.compute_cycles, t1.compute_cycles) == (10, 4)
+    c = a1.compute
+    # 32 MACs = 32 taps; accumulations 2 outputs × 2 words × 1 pass; registers per
+    # accumulation: activation word 32 + weight word 8 + accumulator 16 bits
+    assert (c.tap_adds, c.tap_bits, c.binary_ops, c.popcount_bits) == (32, 4, 0, 0)
+    assert (c.accumulations, c.register_bits, a1.ppu_ops) == (4, 4 * (32 + 8 + 16), 2)
+    # a tap: a (4 + 2)-bit add — 0.03 − 2 × (0.05 − 0.03) / 8 = 0.025 pJ, extrapolated in
+    # width — and 4 XNOR gates of conditional negation; 4 accumulator adds at 16 bits
+    e = energy_breakdown_pj(a1, adder, TECH, cycles=4, area_mm2=0.0, acc_bits=16,
+                            model=adder.pe_array.pe)
+    assert e["compute"] == pytest.approx(32 * (0.025 + 4 * 0.00125) + 4 * 0.05
+                                         + 224 * 0.00375)
+    # a PE: 8 taps of (6-bit adder 36 − 2 × 31 / 8 µm², 4 XNOR2, 5 operand DFFs) and the
+    # 16-bit accumulator adder and register
+    tap = (36 - 2 * 31 / 8) + 4 * 1.596 + 5 * 4.522
+    pe = 8 * tap + 67 + 16 * 4.522
+    assert area_breakdown_mm2(adder, TECH)["pe_array"] == pytest.approx(4 * pe / 1e6)
+
+
+def test_adder_tree_passes_for_wide_activations_ternary_and_int_weights():
+    adder = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
+    # 8-bit activations on 4-bit taps: two passes (shift-add)
+    p, *_ = one_tile(Linear("fc", 16, 2, weights=B1, activations=I8, output=B1), adder)
+    assert (p.a_passes, p.w_passes, p.a_word_bits) == (2, 1, 32)
+    # ternary weights: one pass with the zero taps gated; the weight word carries a mask bit
+    p, _, _, a = one_tile(Linear("fc", 16, 2, weights=TERN, activations=I4, output=B1), adder)
+    assert (p.w_passes, p.w_word_bits, a.compute.mask_ops) == (1, 16, 32)
+    # 4-bit weights: one pass per weight plane
+    p, *_ = one_tile(Linear("fc", 16, 2, weights=I4, activations=I4, output=B1), adder)
+    assert p.passes == 4
+
+
+def test_adder_tree_utilization_counts_taps():
+    # utilization = taps issued / (cycles × PEs × taps per PE)
+    out = _simulate_json(["--network", "lfc", "--quant", "w1a4", "--chip", "edge",
+                          "--set", "pe_array.pe_type=adder4"])
+    layer = out["layers"][1]
+    taps = layer["details"]["actions"]["compute"]["tap_adds"]
+    peak = out["details"]["peak_binary_macs_per_cycle"]
+    assert taps == layer["macs"]
+    assert layer["utilization"] == pytest.approx(taps / (layer["cycles"] * peak))
+
+
+# --------------------------------------------------------------------------- memories
+def test_latch_memory_energy_and_area_from_the_table():
+    # per bit: 16.5 fJ at 0.5 KiB, 33 fJ at 2 KiB: 1 KiB lies halfway in log2(size)
+    assert TECH.memory_energy_pj_per_bit("latch", 0.5) == pytest.approx(0.0165)
+    assert TECH.memory_energy_pj_per_bit("latch", 1) == pytest.approx((0.0165 + 0.033) / 2)
+    # beyond the last point the slope continues: 64 KiB = 0.132 + (0.132 − 0.066) / 2
+    assert TECH.memory_energy_pj_per_bit("latch", 64) == pytest.approx(0.165)
+    latch = make_chip(**{"buffers.weight.kind": "latch"})
+    sram = make_chip()
+    layer = Linear("fc", 16, 2, weights=B1, activations=B1, output=B1)
+    _, _, _, a = one_tile(layer, latch)
+    e_l = energy_breakdown_pj(a, latch, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
+    e_s = energy_breakdown_pj(a, sram, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
+    assert e_l["weight_buffer"] == pytest.approx(a.weight_buffer_bits * 0.165)
+    assert e_s["weight_buffer"] == pytest.approx(
+        a.weight_buffer_bits * TECH.sram_energy_pj_per_bit(64))
+    assert e_l["input_buffer"] == e_s["input_buffer"]
+    assert area_breakdown_mm2(latch, TECH)["weight_buffer"] == pytest.approx(64 * 37044 / 1e6)
+
+
+def test_a_table_without_latch_entries_is_one_line(tmp_path, capsys):
+    table = Path(simulator.__file__).parent / "tech" / "45nm.yaml"
+    kept = "\n".join(x for x in table.read_text().splitlines() if "component: latch" not in x)
+    (tmp_path / "t.yaml").write_text(kept)
+    rc = main(["simulate", "--network", "lfc", "--chip", "edge", "--set",
+               f"tech={tmp_path / 't.yaml'}", "--set", "buffers.input.kind=latch"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "latch/read" in err
+    rc = main(["simulate", "--network", "lfc", "--chip", "edge",
+               "--set", "buffers.input.kind=flipflop"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "allowed: sram, latch" in err
+
+
+# --------------------------------------------------------------------------- window buffer
+CONV = Conv2d("c", (8, 4, 4), 2, (3, 3), 1, 1, 1, B1, B1, B1)
+
+
+def test_window_buffer_reads_each_footprint_word_once():
+    # conv 8 → 2 channels, 3×3, padding 1, on 4×4 (16 outputs), w1a1, one tile. Channel-packed
+    # words: 9 per pixel. Output-stationary, one column fold: per use the input buffer would
+    # deliver 16 px × 72 bits = 1,152 bits (and the port 16 × 9 words × 8 bits). The tile's
+    # footprint is the whole 4×4 map (padding clipped): 16 px × 8 channels = 128 bits.
+    without = make_chip()
+    chip = make_chip(**{"pe_array.window_buffer_kib": 1})
+    _, _, _, a0 = one_tile(CONV, without)
+    _, _, _, a1 = one_tile(CONV, chip)
+    dram_fill = 128  # the map written into the input buffer from DRAM
+    assert a0.input_buffer_bits == dram_fill + 1152 and a0.window_buffer_bits == 0
+    # with the window: 128 bits read from the input buffer and written into the window, and
+    # the 1,152 uses read from the window; the port moves 16 px × 1 word × 8 bits
+    assert a1.input_buffer_bits == dram_fill + 128
+    assert a1.window_buffer_bits == 128 + 1152
+    assert a0.port_bits - a1.port_bits == 16 * 9 * 8 - 16 * 8
+    e = energy_breakdown_pj(a1, chip, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
+    assert e["window_buffer"] == pytest.approx(1280 * TECH.memory_energy_pj_per_bit("latch", 1))
+    assert "window_buffer" not in energy_breakdown_pj(a0, without, TECH, cycles=1,
+                                                      area_mm2=0.0, acc_bits=16, model=None)
+    assert area_breakdown_mm2(chip, TECH)["window_buffer"] == pytest.approx(37044 / 1e6)
+
+
+def test_a_footprint_that_does_not_fit_the_window_reads_per_use():
+    # 64 bits of window: the 128-bit footprint does not fit, so the tile reads per use
+    chip = make_chip(**{"pe_array.window_buffer_kib": 64 / 8192})
+    _, _, _, a = one_tile(CONV, chip)
+    assert a.input_buffer_bits == 128 + 1152 and a.window_buffer_bits == 0
+
+
+def test_window_buffer_changes_no_cycles_and_the_mapper_uses_it():
+    base = _simulate_json(["--network", "bnn-cifar10", "--chip", "edge",
+                           "--set", "mapping.objective=latency"])
+    win = _simulate_json(["--network", "bnn-cifar10", "--chip", "edge",
+                          "--set", "mapping.objective=latency",
+                          "--set", "pe_array.window_buffer_kib=2"])
+    assert [x["cycles"] for x in base["layers"]] == [x["cycles"] for x in win["layers"]]
+    conv2 = next(x for x in win["layers"] if x["name"] == "conv2")
+    before = next(x for x in base["layers"] if x["name"] == "conv2")
+    assert conv2["details"]["actions"]["window_buffer_bits"] > 0
+    # a 3×3 layer reads the input buffer (DRAM fills included) far less often
+    assert (conv2["details"]["actions"]["input_buffer_bits"]
+            < before["details"]["actions"]["input_buffer_bits"] / 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(1, 20), k=st.integers(1, 5), hw=st.integers(1, 9),
+       f=st.sampled_from([1, 2, 3, 5]), stride=st.integers(1, 2), pad=st.integers(0, 2),
+       window=st.sampled_from([1 / 64, 1 / 8, 1.0]),
+       df=st.sampled_from(["output_stationary", "weight_stationary", "input_stationary"]),
+       packing=st.sampled_from(["channel", "kernel"]), a=st.sampled_from(["1", "2", "4"]))
+def test_window_never_adds_input_buffer_reads_or_port_bits(c, k, hw, f, stride, pad, window,
+                                                           df, packing, a):
+    if hw + 2 * pad < f:
+        return
+    layer = Conv2d("c", (c, hw, hw), k, (f, f), stride, pad, 1, B1,
+                   NumberFormat.parse(a), B1)
+    over = {"dataflow": df, "pe_array.packing": packing}
+    plain = make_chip(**over)
+    chip = make_chip(**over, **{"pe_array.window_buffer_kib": window})
+    p = problem_for(layer, chip)
+    for tiles in ({}, {"toy": 1, "tox": p.OX}, {"tc": 1}):
+        args = {"tk": p.K, "tc": p.C, "toy": p.OY, "tox": p.OX, **tiles}
+        m0, t0 = price(problem_for(layer, plain), plain, **args)
+        m1, t1 = price(p, chip, **args)
+        a0 = count_actions(problem_for(layer, plain), plain, m0, t0)
+        a1 = count_actions(p, chip, m1, t1)
+        assert t1.compute_cycles == t0.compute_cycles and t1.lower_bound(10) == t0.lower_bound(10)
+        assert a1.input_buffer_bits <= a0.input_buffer_bits
+        assert a1.port_bits <= a0.port_bits
+        # what the window saves the input buffer, it reads itself (plus its fills)
+        saved = a0.input_buffer_bits - a1.input_buffer_bits
+        assert a1.window_buffer_bits == 0 or a1.window_buffer_bits >= saved
+
+
+def _simulate_json(args: list[str]) -> dict:
+    import io
+    import json
+    from contextlib import redirect_stdout
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["simulate", *args, "--json", "-"]) == 0
+    return json.loads(buf.getvalue())
+
+
+def test_tiny_chip_defaults_to_sram_without_a_window():
+    chip = make_chip()
+    assert chip.input_buffer.kind.value == "sram" and chip.pe_array.window_kib == 0
+    assert "kind" not in TINY["buffers"]["input"]
