@@ -91,6 +91,41 @@ def breakdown() -> dict[str, dict[str, float]]:
             for name, r in runs.items()}
 
 
+#: What each design's modelled features and assumed memories are worth: the headline figure
+#: with one choice undone at a time (the overrides on the chip file).
+SENSITIVITY: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("YodaNN", "power at 1.2 V (mW)", "as in the file", {}),
+    ("YodaNN", "power at 1.2 V (mW)", "XNOR lanes, 12 bit-serial planes (12 × 32 PEs)",
+     {"pe_array.pe_type": "xnor", "pe_array.rows": 12}),
+    ("YodaNN", "power at 1.2 V (mW)", "no window buffer", {"pe_array.window_buffer_kib": 0}),
+    ("YodaNN", "power at 1.2 V (mW)", "SRAM image memory and filter bank, unbanked",
+     {"buffers.input.kind": "sram", "buffers.weight.kind": "sram", "buffers.input.banks": 1,
+      "buffers.weight.banks": 1}),
+    ("XNORBIN", "efficiency (TOp/s/W)", "as in the file", {}),
+    ("XNORBIN", "efficiency (TOp/s/W)", "no window buffer", {"pe_array.window_buffer_kib": 0}),
+    ("XNORBIN", "efficiency (TOp/s/W)", "memories unbanked",
+     {"buffers.input.banks": 1, "buffers.weight.banks": 1}),
+    ("XNORBIN", "efficiency (TOp/s/W)", "64 KiB latch memories (4× the area, and its leakage)",
+     {"buffers.input.size_kib": 64, "buffers.weight.size_kib": 64}),
+    ("XNORBIN", "efficiency (TOp/s/W)", "SRAM memories, unbanked, no window buffer",
+     {"buffers.input.kind": "sram", "buffers.weight.kind": "sram", "buffers.input.banks": 1,
+      "buffers.weight.banks": 1, "pe_array.window_buffer_kib": 0}),
+)
+
+
+def sensitivity() -> list[tuple[str, str, str, float]]:
+    """(chip, figure, what changed, value) for each line of :data:`SENSITIVITY`."""
+    out = []
+    for chip, figure, what, overrides in SENSITIVITY:
+        if chip == "YodaNN":
+            r = _run("yodann", "yodann-conv7x7", overrides)
+            value = r.energy_pj * 1e-12 / r.latency_s * 1e3
+        else:
+            value = _run("xnorbin", "xnorbin-conv3x3", overrides).tops_per_w or 0.0
+        out.append((chip, figure, what, value))
+    return out
+
+
 def markdown(rows: list[Row]) -> str:
     lines = ["| chip | figure | published | bnnsim | bnnsim ÷ published | within 2× |",
              "|---|---|---|---|---|---|"]
@@ -117,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, parts in breakdown().items():
         print(f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in parts.items()) + " µJ")
+    print()
+    print("| chip | figure | the chip file with | bnnsim |")
+    print("|---|---|---|---|")
+    for chip, figure, what, value in sensitivity():
+        print(f"| {chip} | {figure} | {what} | {value:.3g} |")
     return 0
 
 

@@ -84,8 +84,8 @@ class PeArraySpec:
     pe_type: str  # a key of simulator.overlay.pe_types.PE_TYPES
     fold_timing: FoldTiming = FoldTiming.PIPELINED
     packing: Packing = Packing.CHANNEL
-    #: a latch window buffer at the array's input edge (0: none): a tile's input footprint
-    #: is written into it once per activation plane and every use reads it from there
+    #: a latch line buffer feeding shift-register windows at the array's input edge (0: none):
+    #: a tile's input footprint is read from the input buffer once per activation plane
     window_kib: float = 0.0
 
     @property
@@ -104,6 +104,13 @@ class BufferSpec:
     port_bits: int
     double_buffered: bool
     kind: MemoryKind = MemoryKind.SRAM
+    #: independent banks of ``size_kib / banks`` each (one per PE column, say): an access
+    #: costs what one bank's costs; the area is the banks' together
+    banks: int = 1
+
+    @property
+    def bank_kib(self) -> float:
+        return self.size_kib / self.banks
 
     @property
     def size_bits(self) -> int:
@@ -219,7 +226,9 @@ def _buffer(name: str) -> dict[str, Setting]:
             f"buffers.{name}.port_bits": _int(1, 1 << 20),
             f"buffers.{name}.double_buffered": Setting("bool"),
             f"buffers.{name}.kind": _choice(MemoryKind, required=False, default="sram",
-                                            later=True)}
+                                            later=True),
+            f"buffers.{name}.banks": Setting("int", 1, 4096, required=False, default=1,
+                                             later=True)}
 
 
 #: The overlay chip file: key path → type and range.
@@ -306,7 +315,7 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
     def buf(name: str) -> BufferSpec:
         return BufferSpec(v[f"buffers.{name}.size_kib"], v[f"buffers.{name}.port_bits"],
                           v[f"buffers.{name}.double_buffered"],
-                          MemoryKind(v[f"buffers.{name}.kind"]))
+                          MemoryKind(v[f"buffers.{name}.kind"]), v[f"buffers.{name}.banks"])
 
     tech = v["tech"]
     if file is not None and ("/" in tech or tech.endswith((".yaml", ".yml"))):

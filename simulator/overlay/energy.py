@@ -71,10 +71,12 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     word of a 3-channel layer holds 3 valid bits of 64: the SRAM keeps the data dense and the
     rest of the word is padding made at the port).
 
-    With a window buffer (``pe_array.window_buffer_kib``), a tile whose input footprint (one
-    activation plane of its reduction tile's channels) fits is read from the input buffer
-    and sent through the port once per activation plane, written into the window buffer,
-    and every use is a window-buffer read instead; a tile that does not fit reads per use."""
+    With a window buffer (``pe_array.window_buffer_kib``: a line buffer feeding shift-register
+    windows at the array's edge), a tile whose input footprint (one activation plane of its
+    reduction tile's channels) fits is read from the input buffer and sent through the port
+    once per activation plane, written into the line buffer and read out of it once into the
+    window registers, which shift each word to all its uses (one operand-register write per
+    use, already the PE's); a tile that does not fit reads the input buffer per use."""
     rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
     k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
@@ -128,7 +130,7 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
                         else ceil_div(pin3 * c3, p.word_elems))
             fits = footprint <= chip.pe_array.window_kib * 8192
             fill = np.minimum(footprint * p.a_passes, buf_in3)  # never more than per use
-            window = total(np.where(fits, fill + buf_in3, 0))
+            window = total(np.where(fits, 2 * fill, 0))  # written once, read once
             buf_in3 = np.where(fits, fill, buf_in3)
             port_in3 = np.where(fits, np.minimum(fp_words * wb * p.a_passes, port_in3),
                                 port_in3)
@@ -228,11 +230,11 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
 
 
 def _per_bit(tech: TechTable, buffer: BufferSpec) -> float:
-    return tech.memory_energy_pj_per_bit(buffer.kind.value, buffer.size_kib)
+    return tech.memory_energy_pj_per_bit(buffer.kind.value, buffer.bank_kib)
 
 
 def _area(tech: TechTable, buffer: BufferSpec) -> float:
-    return tech.memory_area_um2(buffer.kind.value, buffer.size_kib)
+    return buffer.banks * tech.memory_area_um2(buffer.kind.value, buffer.bank_kib)
 
 
 def memory_tech_entries(chip: Chip) -> frozenset[tuple[str, str]]:

@@ -17,7 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 from simulator.family import ChipSpec, Family, check_batch
-from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, chip_from_settings
+from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, MemoryKind, chip_from_settings
 from simulator.overlay.energy import (
     Actions,
     area_breakdown_mm2,
@@ -112,10 +112,12 @@ class OverlayFamily(Family):
     def describe(self, spec: ChipSpec) -> str:
         chip = _chip(spec)
         pe = chip.pe_array
-        sram = (chip.input_buffer.size_kib + chip.weight_buffer.size_kib
-                + chip.output_buffer.size_kib)
+        buffers = (chip.input_buffer, chip.weight_buffer, chip.output_buffer)
+        memory = " + ".join(
+            f"{sum(b.size_kib for b in buffers if b.kind is kind):g} KiB {kind.value.upper()}"
+            for kind in MemoryKind if any(b.kind is kind for b in buffers))
         return (f"{pe.rows}x{pe.cols} {pe.pe.describe(pe.lane_bits)}, {chip.dataflow.value}, "
-                f"{sram:g} KiB SRAM, {chip.dram.channels}x {chip.dram.type.upper()} "
+                f"{memory}, {chip.dram.channels}x {chip.dram.type.upper()} "
                 f"({chip.dram.bandwidth_gbps:g} GB/s)")
 
     def layer_columns(self, layer: LayerResult) -> dict[str, str]:
