@@ -210,10 +210,12 @@ def _details(layer: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _binary_ops(layer: Mapping[str, Any]) -> int:
     """Operations the layer's unit performed, 2 per MAC: binary MACs on the array (every bit
-    plane pass), int8 MACs on an int8 unit; pool and add layers: 0."""
+    plane pass), adder-tree taps (every pass), int8 MACs on an int8 unit; pool and add
+    layers: 0."""
     compute = _details(layer).get("actions", {}).get("compute", {})
     if layer["unit"] == "array":
-        return 2 * int(compute.get("binary_ops") or compute.get("int8_macs") or layer["macs"])
+        return 2 * int(compute.get("binary_ops") or compute.get("tap_adds")
+                       or compute.get("int8_macs") or layer["macs"])
     if compute.get("int8_macs"):
         return 2 * int(compute["int8_macs"])
     return 2 * int(layer["macs"]) if layer["kind"] in ("conv", "fc") else 0

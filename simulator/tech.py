@@ -87,23 +87,32 @@ class TechTable:
     def area_um2(self, component: str, action: str, width: float) -> float:
         return _interp(self._points(component, action, "area_um2", "width"), width, log=False)
 
-    def memory_energy_pj_per_bit(self, kind: str, size_kib: float) -> float:
-        """Read (= write) energy per bit of an on-chip memory of ``kind`` (the table's
-        component: ``sram``, ``latch``) holding ``size_kib``, interpolated in log2(size)."""
+    def _memory_points(self, kind: str) -> list[tuple[float, float]]:
         pts = [(e.size_kib, e.energy_pj / (e.width or 64)) for e in self.entries
                if e.component == kind and e.action == "read" and e.size_kib
                and e.energy_pj is not None]
         if not pts:
             raise ConfigError(f"no {kind} read entries", file=self.source or self.name)
-        return _interp(pts, size_kib, log=True)
+        return pts
+
+    def memory_energy_pj_per_bit(self, kind: str, size_kib: float) -> float:
+        """Read (= write) energy per bit of an on-chip memory of ``kind`` (the table's
+        component: ``sram``, ``latch``) holding ``size_kib``, interpolated in log2(size);
+        below the table's smallest size, the smallest's (a smaller memory, a small bank, is
+        never cheaper per bit than the smallest the table measured)."""
+        pts = self._memory_points(kind)
+        return _interp(pts, max(size_kib, min(x for x, _ in pts)), log=True)
 
     def memory_area_um2(self, kind: str, size_kib: float) -> float:
-        """Area of an on-chip memory of ``kind`` holding ``size_kib``."""
+        """Area of an on-chip memory of ``kind`` holding ``size_kib`` — at least the table's
+        smallest area entry's size (a memory has decoders, sense amplifiers or multiplexers
+        whatever its size, so many tiny banks are not free)."""
         pts = [(e.size_kib, e.area_um2) for e in self.entries
                if e.component == kind and e.action == "area" and e.size_kib
                and e.area_um2 is not None]
         if not pts:
             raise ConfigError(f"no {kind} area entry", file=self.source or self.name)
+        size_kib = max(size_kib, min(x for x, _ in pts))
         if len(pts) == 1:
             return pts[0][1] * size_kib / pts[0][0]
         return _interp(pts, size_kib, log=False)

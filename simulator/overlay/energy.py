@@ -68,15 +68,18 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     buffer), and each candidate's reduction tile ``tc`` (n,). Shapes (n,).
 
     A port moves whole PE words; a buffer read delivers only the valid bits (a channel-packed
-    word of a 3-channel layer holds 3 valid bits of 64: the SRAM keeps the data dense and the
-    rest of the word is padding made at the port).
+    word of a 3-channel layer holds 3 valid bits of 64, a 12-bit activation in two 8-bit
+    passes 12 of 16: the SRAM keeps the data dense and the rest of the word is padding made
+    at the port).
 
     With a window buffer (``pe_array.window_buffer_kib``: a line buffer feeding shift-register
     windows at the array's edge), a tile whose input footprint (one activation plane of its
-    reduction tile's channels) fits is read from the input buffer and sent through the port
-    once per activation plane, written into the line buffer and read out of it once into the
-    window registers, which shift each word to all its uses (one operand-register write per
-    use, already the PE's); a tile that does not fit reads the input buffer per use."""
+    reduction tile's channels) fits is read from the input buffer, sent through the port and
+    written into the line buffer once per activation plane; the line buffer streams it into
+    the window registers once for every time the dataflow streams the tile's inputs (each
+    column fold and bit-plane pass), and the registers shift each word to all its uses (one
+    operand-register write per use, already the PE's). A tile that does not fit reads the
+    input buffer per use."""
     rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
     k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
     n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
@@ -118,21 +121,29 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
         port_in3, port_w3 = reads(elems * wb, elems * ww)
         buf_in3, buf_w3 = port_in3, port_w3
     else:
-        bpe = wb // p.word_elems  # valid bits of one element of one activation plane
         port_in3, port_w3 = reads(words * wb, words * ww)
-        buf_in3, buf_w3 = reads(elems * bpe, elems * (ww // p.word_elems))
+        # the valid bits of an element over all its passes (every dataflow's input
+        # multiplicity includes the a_passes, so the division is exact)
+        a_bits = (p.words_model.a_elem_bits if p.words_model is not None
+                  and p.words_model.a_elem_bits else (wb // p.word_elems) * p.a_passes)
+        buf_in3 = reads(elems * a_bits, elems)[0] // p.a_passes
+        buf_w3 = reads(elems, elems * (ww // p.word_elems))[1]
         if chip.pe_array.window_kib > 0:
             if pin is None:
                 raise ValueError("a window buffer's counts need the tiles' input footprints")
             pin3 = pin[:, None, None, :]
-            footprint = pin3 * c3 * bpe  # one activation plane of the tile's channels
+            # one activation plane of the tile's channels, as the line buffer holds it
+            fits = pin3 * c3 * (wb // p.word_elems) <= chip.pe_array.window_kib * 8192
+            fill = pin3 * c3 * a_bits  # valid bits of the footprint, all planes
             fp_words = (pin3 * ceil_div(c3, p.word_elems) if p.channel_packed
                         else ceil_div(pin3 * c3, p.word_elems))
-            fits = footprint <= chip.pe_array.window_kib * 8192
-            fill = np.minimum(footprint * p.a_passes, buf_in3)  # never more than per use
-            window = total(np.where(fits, 2 * fill, 0))  # written once, read once
-            buf_in3 = np.where(fits, fill, buf_in3)
-            port_in3 = np.where(fits, np.minimum(fp_words * wb * p.a_passes, port_in3),
+            # the line buffer streams the footprint as often as the dataflow streams inputs
+            streamed = reads(pin3 * c3 * a_bits, elems)[0] // (px3 * p.a_passes)
+            use = np.minimum(fill, buf_in3) < buf_in3  # (never more than reading per use)
+            take = fits & use
+            window = total(np.where(take, fill + streamed, 0))
+            buf_in3 = np.where(take, fill, buf_in3)
+            port_in3 = np.where(take, np.minimum(fp_words * wb * p.a_passes, port_in3),
                                 port_in3)
     port_in, port_w, buf_in, buf_w = (total(x) for x in (port_in3, port_w3, buf_in3, buf_w3))
     out_elems = p.outputs

@@ -114,8 +114,11 @@ class OverlayFamily(Family):
         pe = chip.pe_array
         buffers = (chip.input_buffer, chip.weight_buffer, chip.output_buffer)
         memory = " + ".join(
-            f"{sum(b.size_kib for b in buffers if b.kind is kind):g} KiB {kind.value.upper()}"
+            f"{sum(b.size_kib for b in buffers if b.kind is kind):g} KiB "
+            + ("SRAM" if kind is MemoryKind.SRAM else "latch")
             for kind in MemoryKind if any(b.kind is kind for b in buffers))
+        if pe.window_kib:
+            memory += f", {pe.window_kib:g} KiB window"
         return (f"{pe.rows}x{pe.cols} {pe.pe.describe(pe.lane_bits)}, {chip.dataflow.value}, "
                 f"{memory}, {chip.dram.channels}x {chip.dram.type.upper()} "
                 f"({chip.dram.bandwidth_gbps:g} GB/s)")

@@ -43,6 +43,10 @@ class OperandWords:
     w_passes: int
     masked: bool = False
     correction: bool = False
+    #: bits of one activation element a buffer read delivers over all ``a_passes`` (0: the
+    #: words' share, ``a_word_bits / word_elems`` a pass — set where a pass's word field is
+    #: wider than the data, e.g. a 12-bit activation in two 8-bit adder passes)
+    a_elem_bits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +193,9 @@ class AdderTreePe(PeType):
     Energy per tap: the conditional negation (``bits`` XNOR gates) and its share of the adder
     tree. A tree over ``L`` inputs of ``b`` bits has ``L/2^i`` adders of ``b + i`` bits at
     level ``i``: ``Σ_i L/2^i·(b + i) ≈ L·(b + 2)`` adder bits, so each tap is charged one
-    ``(b + 2)``-bit add. Area per tap: that adder, the negation, and the activation and weight
-    operand registers (docs/simulator.md, "Adder-tree PEs")."""
+    ``(b + 2)``-bit add; a gated ternary tap ``b`` AND gates. Area per tap: that adder, the
+    negation, the gating (``b`` AND gates and a mask bit) and the activation and weight operand
+    registers (docs/simulator.md, "Adder-tree PEs")."""
 
     runs_full_precision = False
     tech_entries = frozenset({("xnor", "xnor"), ("int_adder", "add"), ("register", "write"),
@@ -213,16 +218,19 @@ class AdderTreePe(PeType):
         masked = weights.kind == "ternary"
         w_passes = 1 if weights.kind in ("binary", "ternary") else weights.planes
         return OperandWords(lane_bits, lane_bits * a_bits, lane_bits * (2 if masked else 1),
-                            a_passes, w_passes, masked=masked)
+                            a_passes, w_passes, masked=masked,
+                            a_elem_bits=(activations.planes if activations.kind == "bases"
+                                         else activations.storage_bits))
 
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
                         words: OperandWords, acc_bits: int, edge_bits: int = 0
                         ) -> ComputeActions:
         taps = macs * passes
         registers = accumulations * (words.a_word_bits + words.w_word_bits + acc_bits)
+        bits = words.a_word_bits // words.word_elems
         return ComputeActions(0, 0, accumulations, 0, registers,
-                              mask_ops=taps if words.masked else 0, tap_adds=taps,
-                              tap_bits=words.a_word_bits // words.word_elems)
+                              mask_ops=taps * bits if words.masked else 0, tap_adds=taps,
+                              tap_bits=bits)
 
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
         tap = (tech.energy_pj("int_adder", "add", a.tap_bits + 2)
@@ -235,8 +243,9 @@ class AdderTreePe(PeType):
     def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
         dff = tech.area_um2("register", "write", 1)
         b = self.bits
-        tap = (tech.area_um2("int_adder", "add", b + 2) + b * tech.area_um2("xnor", "xnor", 1)
-               + (b + 1) * dff)
+        tap = (tech.area_um2("int_adder", "add", b + 2)
+               + b * (tech.area_um2("xnor", "xnor", 1) + tech.area_um2("and_gate", "and", 1))
+               + (b + 2) * dff)
         return lane_bits * tap + tech.area_um2("int_adder", "add", acc_bits) + acc_bits * dff
 
     def useful_ops(self, a: ComputeActions) -> int:

@@ -58,9 +58,9 @@ def test_adder_tree_pe_takes_multi_bit_activations_in_one_pass():
                             model=adder.pe_array.pe)
     assert e["compute"] == pytest.approx(32 * (0.025 + 4 * 0.00125) + 4 * 0.05
                                          + 224 * 0.00375)
-    # a PE: 8 taps of (6-bit adder 36 − 2 × 31 / 8 µm², 4 XNOR2, 5 operand DFFs) and the
-    # 16-bit accumulator adder and register
-    tap = (36 - 2 * 31 / 8) + 4 * 1.596 + 5 * 4.522
+    # a PE: 8 taps of (6-bit adder 36 − 2 × 31 / 8 µm², 4 XNOR2 and 4 AND2 gating, 4 + 1
+    # operand DFFs and a mask bit) and the 16-bit accumulator adder and register
+    tap = (36 - 2 * 31 / 8) + 4 * (1.596 + 1.064) + 6 * 4.522
     pe = 8 * tap + 67 + 16 * 4.522
     assert area_breakdown_mm2(adder, TECH)["pe_array"] == pytest.approx(4 * pe / 1e6)
 
@@ -70,12 +70,28 @@ def test_adder_tree_passes_for_wide_activations_ternary_and_int_weights():
     # 8-bit activations on 4-bit taps: two passes (shift-add)
     p, *_ = one_tile(Linear("fc", 16, 2, weights=B1, activations=I8, output=B1), adder)
     assert (p.a_passes, p.w_passes, p.a_word_bits) == (2, 1, 32)
-    # ternary weights: one pass with the zero taps gated; the weight word carries a mask bit
+    # ternary weights: one pass with the zero taps gated (4 AND gates a tap); the weight word
+    # carries a mask bit
     p, _, _, a = one_tile(Linear("fc", 16, 2, weights=TERN, activations=I4, output=B1), adder)
-    assert (p.w_passes, p.w_word_bits, a.compute.mask_ops) == (1, 16, 32)
+    assert (p.w_passes, p.w_word_bits, a.compute.mask_ops) == (1, 16, 32 * 4)
     # 4-bit weights: one pass per weight plane
     p, *_ = one_tile(Linear("fc", 16, 2, weights=I4, activations=I4, output=B1), adder)
     assert p.passes == 4
+
+
+def test_wide_activations_read_only_their_valid_bits():
+    # 12-bit activations on 8-bit taps: two passes of 8-bit words through the port and the
+    # registers, but the buffer delivers 12 valid bits per element: FC 16 → 2, one tile, one
+    # column fold: 16 inputs × 12 bits (and the DRAM fill, 16 × 12 bits = 24 B)
+    chip = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder8", "accumulator_bits": 24,
+                                    "buffers.input.port_bits": 128})
+    i12 = NumberFormat.parse("12")
+    p, _, _, a = one_tile(Linear("fc", 16, 2, weights=B1, activations=i12, output=B1), chip)
+    assert (p.a_passes, p.a_word_bits) == (2, 64)
+    assert a.input_buffer_bits == 24 * 8 + 16 * 12
+    # the ports move whole words: inputs 2 words × 64 bits × 2 passes, weights 2 filters ×
+    # 2 words × 8 bits × 2 passes, and the 2 accumulators drain once at 24 bits
+    assert a.port_bits == 2 * 64 * 2 + 2 * 2 * 8 * 2 + 2 * 24
 
 
 def test_adder_tree_utilization_counts_taps():
@@ -91,22 +107,38 @@ def test_adder_tree_utilization_counts_taps():
 
 # --------------------------------------------------------------------------- memories
 def test_latch_memory_energy_and_area_from_the_table():
-    # per bit: 16.5 fJ at 0.5 KiB, 33 fJ at 2 KiB: 1 KiB lies halfway in log2(size)
+    # per bit: 16.5 fJ at 0.5 KiB, 66 fJ at 2 KiB: 1 KiB lies halfway in log2(size)
     assert TECH.memory_energy_pj_per_bit("latch", 0.5) == pytest.approx(0.0165)
-    assert TECH.memory_energy_pj_per_bit("latch", 1) == pytest.approx((0.0165 + 0.033) / 2)
-    # beyond the last point the slope continues: 64 KiB = 0.132 + (0.132 − 0.066) / 2
-    assert TECH.memory_energy_pj_per_bit("latch", 64) == pytest.approx(0.165)
+    assert TECH.memory_energy_pj_per_bit("latch", 1) == pytest.approx((0.0165 + 0.066) / 2)
+    # beyond the last point the slope continues: 64 KiB = 1.056 + (1.056 − 0.264) / 2
+    assert TECH.memory_energy_pj_per_bit("latch", 64) == pytest.approx(1.452)
     latch = make_chip(**{"buffers.weight.kind": "latch"})
     sram = make_chip()
     layer = Linear("fc", 16, 2, weights=B1, activations=B1, output=B1)
     _, _, _, a = one_tile(layer, latch)
     e_l = energy_breakdown_pj(a, latch, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
     e_s = energy_breakdown_pj(a, sram, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
-    assert e_l["weight_buffer"] == pytest.approx(a.weight_buffer_bits * 0.165)
+    assert e_l["weight_buffer"] == pytest.approx(a.weight_buffer_bits * 1.452)
     assert e_s["weight_buffer"] == pytest.approx(
         a.weight_buffer_bits * TECH.sram_energy_pj_per_bit(64))
     assert e_l["input_buffer"] == e_s["input_buffer"]
     assert area_breakdown_mm2(latch, TECH)["weight_buffer"] == pytest.approx(64 * 37044 / 1e6)
+
+
+def test_memories_below_the_smallest_size_cost_the_smallest():
+    # the table's smallest SRAM read is an 8 KiB macro's (10 pJ a 64-bit word), its area per
+    # KiB given at 1 KiB; the smallest latch array 0.5 KiB, in both
+    assert TECH.memory_energy_pj_per_bit("sram", 1) == pytest.approx(10 / 64)
+    assert TECH.memory_area_um2("sram", 0.25) == pytest.approx(4724)
+    assert TECH.memory_energy_pj_per_bit("latch", 0.125) == pytest.approx(0.0165)
+    assert TECH.memory_area_um2("latch", 0.125) == pytest.approx(0.5 * 37044)
+    # so 64 KiB in 256 SRAM banks costs an 8 KiB macro's energy per bit and 4× the area
+    banked = make_chip(**{"buffers.input.banks": 256})
+    assert area_breakdown_mm2(banked, TECH)["input_buffer"] == pytest.approx(256 * 4724 / 1e6)
+    layer = Linear("fc", 16, 2, weights=B1, activations=B1, output=B1)
+    _, _, _, a = one_tile(layer, banked)
+    e = energy_breakdown_pj(a, banked, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
+    assert e["input_buffer"] == pytest.approx(a.input_buffer_bits * 10 / 64)
 
 
 def test_a_banked_buffer_costs_one_banks_access_and_all_banks_area():
@@ -118,7 +150,7 @@ def test_a_banked_buffer_costs_one_banks_access_and_all_banks_area():
     e = energy_breakdown_pj(a, banked, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
     assert e["input_buffer"] == pytest.approx(a.input_buffer_bits * 10 / 64)
     assert area_breakdown_mm2(banked, TECH)["input_buffer"] == pytest.approx(64 * 4724 / 1e6)
-    # latch banks of 0.5 KiB: 16.5 fJ per bit, 64 × 37,044 µm² in all
+    # latch banks of 0.5 KiB: 16.5 fJ per bit, 64 KiB × 37,044 µm² in all
     latch = make_chip(**{"buffers.input.kind": "latch", "buffers.input.banks": 128})
     e = energy_breakdown_pj(a, latch, TECH, cycles=1, area_mm2=0.0, acc_bits=16, model=None)
     assert e["input_buffer"] == pytest.approx(a.input_buffer_bits * 0.0165)
@@ -154,9 +186,10 @@ def test_window_buffer_reads_each_footprint_word_once():
     _, _, _, a1 = one_tile(CONV, chip)
     dram_fill = 128  # the map written into the input buffer from DRAM
     assert a0.input_buffer_bits == dram_fill + 1152 and a0.window_buffer_bits == 0
-    # with the window: 128 bits read from the input buffer, written into the line buffer and
-    # read out of it once into the shift registers; the port moves 16 px × 1 word × 8 bits.
-    # The 1,152 bits of uses are the PEs' operand-register writes, as without the window.
+    # with the window: 128 bits read from the input buffer and written into the line buffer,
+    # and streamed out of it once (one column fold) into the shift registers; the port moves
+    # 16 px × 1 word × 8 bits. The 1,152 bits of uses are the PEs' operand-register writes,
+    # as without the window.
     assert a1.input_buffer_bits == dram_fill + 128
     assert a1.window_buffer_bits == 128 + 128
     assert a1.compute.register_bits == a0.compute.register_bits
@@ -166,6 +199,21 @@ def test_window_buffer_reads_each_footprint_word_once():
     assert "window_buffer" not in energy_breakdown_pj(a0, without, TECH, cycles=1,
                                                       area_mm2=0.0, acc_bits=16, model=None)
     assert area_breakdown_mm2(chip, TECH)["window_buffer"] == pytest.approx(37044 / 1e6)
+
+
+def test_the_line_buffer_streams_the_footprint_once_per_column_fold():
+    # the same conv with 8 filters on 2 columns: 4 column folds under output-stationary each
+    # stream the tile's inputs; per use 4 × 1,152 bits from the input buffer, with the
+    # window 128 once from the input buffer, into the line buffer, and 4 × 128 out of it
+    conv8 = Conv2d("c", (8, 4, 4), 8, (3, 3), 1, 1, 1, B1, B1, B1)
+    _, _, _, a0 = one_tile(conv8, make_chip())
+    _, _, _, a1 = one_tile(conv8, make_chip(**{"pe_array.window_buffer_kib": 1}))
+    assert a0.input_buffer_bits == 128 + 4 * 1152
+    assert a1.input_buffer_bits == 128 + 128 and a1.window_buffer_bits == 128 + 4 * 128
+    # 2-bit activations: two planes, 256 valid bits of footprint, streamed per fold
+    conv8a2 = Conv2d("c", (8, 4, 4), 8, (3, 3), 1, 1, 1, B1, NumberFormat.parse("2"), B1)
+    _, _, _, b1 = one_tile(conv8a2, make_chip(**{"pe_array.window_buffer_kib": 1}))
+    assert b1.input_buffer_bits == 256 + 256 and b1.window_buffer_bits == 256 + 4 * 256
 
 
 def test_a_footprint_that_does_not_fit_the_window_reads_per_use():
@@ -215,10 +263,9 @@ def test_window_never_adds_input_buffer_reads_or_port_bits(c, k, hw, f, stride, 
         assert t1.compute_cycles == t0.compute_cycles and t1.lower_bound(10) == t0.lower_bound(10)
         assert a1.input_buffer_bits <= a0.input_buffer_bits
         assert a1.port_bits <= a0.port_bits
-        # the line buffer writes and reads what the input buffer delivers to it, once each
-        fills = a1.window_buffer_bits // 2
+        # the line buffer streams at most what the input buffer would have delivered per use
         # (a tile whose footprint is all padding reads nothing: the zeros are made, not read)
-        assert a1.window_buffer_bits % 2 == 0 and fills <= a1.input_buffer_bits
+        assert a1.window_buffer_bits <= a1.input_buffer_bits + a0.input_buffer_bits
 
 
 def _simulate_json(args: list[str]) -> dict:
