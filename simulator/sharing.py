@@ -34,68 +34,12 @@ shared + decomposed          ``Σ_c [F + Σ_{u ∈ U_c} (min(n⁺_u, n⁻_u) + 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from workloads.weight_stats import SharingCounts, count_operations, sub_kernels
 
 __all__ = ["SharingCounts", "count_operations", "decomposed_conv", "direct_conv",
            "shared_conv", "sub_kernels"]
-
-
-@dataclass(frozen=True, slots=True)
-class SharingCounts:
-    """Additions per output position (all output channels) of each form, and the distinct
-    sub-kernels (up to sign) summed over input channels."""
-
-    direct: int
-    decomposed: int
-    shared: int
-    shared_decomposed: int
-    distinct_sub_kernels: int
-    sub_kernels: int  # K·C
-
-    def saving(self, form: str) -> float:
-        """The share of the direct form's additions a form saves."""
-        return 1.0 - getattr(self, form) / self.direct
-
-
-def sub_kernels(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical sub-kernels of ±1 weights (K, C, FY, FX): per input channel, each filter's
-    ``FY·FX`` signs up to sign (the first sign made +1). Returns (ids (K, C): the index of the
-    canonical sub-kernel among its channel's distinct ones, signs (K, C): ±1)."""
-    k, c = w.shape[:2]
-    flat = w.reshape(k, c, -1).astype(np.int8)
-    sign = np.where(flat[:, :, :1] < 0, -1, 1).astype(np.int8)
-    canon = flat * sign  # first element +1
-    ids = np.empty((k, c), np.int64)
-    for j in range(c):  # whole rows compared: any kernel size
-        _, inverse = np.unique(canon[:, j], axis=0, return_inverse=True)
-        ids[:, j] = inverse.reshape(-1)
-    return ids, sign[:, :, 0].astype(np.int64)
-
-
-def count_operations(w: np.ndarray) -> SharingCounts:
-    """Additions per output position of each form for ±1 weights (K, C, FY, FX)."""
-    k, c = w.shape[:2]
-    f = int(np.prod(w.shape[2:]))
-    r = c * f
-    flat = w.reshape(k, -1)
-    plus = (flat > 0).sum(axis=1)
-    decomposed = int(np.minimum(plus, r - plus).sum()) + r + k
-    ids, _ = sub_kernels(w)
-    sub = w.reshape(k, c, f)
-    distinct = 0
-    shared_dec = k * c
-    for j in range(c):
-        uniq, first = np.unique(ids[:, j], return_index=True)
-        distinct += len(uniq)
-        pats = sub[first, j]  # one representative per distinct sub-kernel
-        p = (pats > 0).sum(axis=1)
-        shared_dec += f + int(np.minimum(p, f - p).sum()) + len(uniq)
-    shared = distinct * f + k * c
-    return SharingCounts(direct=k * r, decomposed=decomposed, shared=shared,
-                         shared_decomposed=shared_dec, distinct_sub_kernels=distinct,
-                         sub_kernels=k * c)
 
 
 def _patches(a: np.ndarray, fy: int, fx: int, stride: int, padding: int) -> np.ndarray:

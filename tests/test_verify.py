@@ -135,6 +135,38 @@ def test_lowered_file_round_trips_and_simulates(trained, tmp_path, capsys):
         "lowered:")
 
 
+@pytest.mark.parametrize("quant, form", [("w1a2", "decompose"), ("w1a2", "share_decompose"),
+                                         ("wta2", "none")])
+def test_trained_weights_price_what_they_skip(trained, tmp_path, capsys, quant, form):
+    """A lowered network carries its weights' counts into the cost model: the decomposed
+    forms add only the rarer sign's taps, a ternary layer's zeros are gated."""
+    from workloads.lowered import load_lowered
+    from workloads.netfile import load_network
+    from workloads.weight_stats import weight_stats
+
+    path = tmp_path / f"lfc-{quant}.npz"
+    assert main(["lower", "--checkpoint", str(trained[("lfc", quant)]), "--out",
+                 str(path)]) == 0
+    lowered, net = load_lowered(path), load_network(path)
+    for layer in net.mac_layers:
+        x = lowered.layers[layer.name]
+        assert layer.weight_stats == weight_stats(x.weight_codes(), x.groups)
+    capsys.readouterr()
+    assert main(["simulate", "--network", str(path), "--set", "pe_array.pe_type=adder2",
+                 "--set", f"pe_array.weight_sharing={form}", "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for layer in doc["layers"]:
+        c = layer["details"]["actions"]["compute"]
+        src = next(x for x in net.mac_layers if x.name == layer["name"])
+        stats = src.weight_stats
+        if src.weights.kind == "ternary":  # the non-zero weights' taps only
+            assert c["tap_adds"] == c["tap_slots"] * stats.nonzero // stats.weights
+            assert c["tap_adds"] < c["tap_slots"]
+        elif form != "none" and src.weights.kind == "binary":
+            assert c["tap_adds"] < c["tap_slots"] // 2 + c["tap_slots"] // 10
+            assert c["window_adds"] > 0
+
+
 @pytest.mark.parametrize("model, quant, words", [
     ("vgg-small", None, "cannot lower the inputs of module 'conv2' (HWGQ)"),
     ("lfc", "w1a16", "16 bits (at most 8)"),

@@ -15,6 +15,7 @@ from typing import Literal
 
 from workloads.errors import ConfigError
 from workloads.formats import BINARY, INT8, NumberFormat
+from workloads.weight_stats import WeightStats
 
 __all__ = [
     "LIMITS",
@@ -75,6 +76,8 @@ class Conv2d:
     activations: NumberFormat = BINARY
     output: NumberFormat = BINARY
     kind: LayerKind = LayerKind.CONV  # CONV, or FC for a fully connected layer
+    #: counts of the trained weights (a lowered network's layers carry them; None: shapes only)
+    weight_stats: WeightStats | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (LayerKind.CONV, LayerKind.FC):

@@ -28,6 +28,7 @@ numpy is imported here, never by ``import workloads``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import json
@@ -43,6 +44,7 @@ from workloads.errors import ConfigError
 from workloads.files import note_read, read_regular
 from workloads.layers import Conv2d, LayerKind
 from workloads.network import Network
+from workloads.weight_stats import weight_stats
 
 __all__ = ["FORMAT", "LoweredLayer", "LoweredNetwork", "load_lowered", "pack_weight_planes",
            "save_lowered"]
@@ -146,6 +148,16 @@ class LoweredNetwork:
     input_codes: str
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def with_weight_stats(self) -> Network:
+        """The network with each lowered layer's :class:`~workloads.weight_stats.WeightStats`
+        (what its trained weights let a cost model skip or share)."""
+        layers = [dataclasses.replace(x, weight_stats=weight_stats(
+                      self.layers[x.name].weight_codes(), self.layers[x.name].groups))
+                  if isinstance(x, Conv2d) and x.name in self.layers else x
+                  for x in self.network.layers]
+        n = self.network
+        return Network(n.name, n.input_shape, tuple(layers), n.inputs, n.quant, n.source)
 
     def input_from_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """First-layer codes (int64) of uint8 images (N, C, H, W)."""

@@ -200,7 +200,7 @@ def load_network(spec: str | Path, quant: str | Path | QuantConfig | None = None
         if quant is not None:
             raise ConfigError("a lowered network carries its own quantisation; drop --quant",
                               key="--quant", value=str(quant), has_value=True)
-        return load_lowered(path).network
+        return load_lowered(path).with_weight_stats()
     if text.endswith((".yaml", ".yml")) or path.exists():
         return network_from_yaml(path, quant)
     return get_network(text, quant)  # raises with the list of zoo names

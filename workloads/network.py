@@ -138,6 +138,8 @@ def _layer_dict(layer: Layer) -> dict:
         d.update(kernel=list(layer.kernel), stride=layer.stride, padding=layer.padding,
                  groups=layer.groups, weights=layer.weights.label,
                  activations=layer.activations.label)
+        if layer.weight_stats is not None:  # a lowered network's trained weights
+            d["weight_stats"] = layer.weight_stats.to_dict()
     elif isinstance(layer, Pool):
         d.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, mode=layer.mode)
     elif isinstance(layer, Add):

@@ -18,6 +18,7 @@ from simulator.family import spec_digest
 from simulator.overlay.pe_types import PE_TYPES, PeType
 from simulator.settings import Schema, Setting, unflatten
 from workloads.errors import ConfigError
+from workloads.weight_stats import SHARING_FORMS
 
 __all__ = [
     "OVERLAY",
@@ -87,6 +88,8 @@ class PeArraySpec:
     #: a latch line buffer feeding shift-register windows at the array's input edge (0: none):
     #: a tile's input footprint is read from the input buffer once per activation plane
     window_kib: float = 0.0
+    #: the form binary-weight layers run in on an adder PE (``workloads.weight_stats``)
+    weight_sharing: str = "none"
 
     @property
     def pes(self) -> int:
@@ -245,6 +248,8 @@ SCHEMA = Schema({
     "pe_array.packing": _choice(Packing, required=False, default="channel"),
     "pe_array.window_buffer_kib": Setting("float", 0.0, 1 << 20, required=False, default=0.0,
                                           later=True),
+    "pe_array.weight_sharing": _choice(SHARING_FORMS, required=False, default="none",
+                                       later=True),
     "dataflow": _choice(Dataflow),
     **_buffer("input"),
     **_buffer("weight"),
@@ -306,6 +311,11 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
     if problem:
         raise ConfigError(problem, file=file, key="pe_array.lane_bits",
                           value=v["pe_array.lane_bits"], has_value=True)
+    sharing = v["pe_array.weight_sharing"]
+    if sharing != "none" and not v["pe_array.pe_type"].startswith("adder"):
+        raise ConfigError(f"{sharing} needs an adder-tree PE (pe_array.pe_type: adder2 … "
+                          "adder16), which can skip taps", file=file,
+                          key="pe_array.weight_sharing", value=sharing, has_value=True)
     fp = FullPrecision(v["full_precision"])
     if fp is FullPrecision.INT8_UNIT and v["int8_unit.macs_per_cycle"] == 0:
         raise ConfigError("full_precision: int8_unit needs int8_unit.macs_per_cycle ≥ 1 "
@@ -328,7 +338,8 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
         clock_mhz=v["clock_mhz"],
         pe_array=PeArraySpec(v["pe_array.rows"], v["pe_array.cols"], v["pe_array.lane_bits"],
                              v["pe_array.pe_type"], FoldTiming(v["pe_array.fold_timing"]),
-                             Packing(v["pe_array.packing"]), v["pe_array.window_buffer_kib"]),
+                             Packing(v["pe_array.packing"]), v["pe_array.window_buffer_kib"],
+                             sharing),
         dataflow=Dataflow(v["dataflow"]),
         input_buffer=buf("input"),
         weight_buffer=buf("weight"),

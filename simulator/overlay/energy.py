@@ -17,7 +17,7 @@ import numpy as np
 from simulator.overlay.chip import BufferSpec, Chip, Dataflow, MemoryKind
 from simulator.overlay.cost import ceil_div, effective_array
 from simulator.overlay.dram import dram_energy_pj
-from simulator.overlay.pe_types import INT8_UNIT, ComputeActions, PeType
+from simulator.overlay.pe_types import INT8_UNIT, AdderTreePe, ComputeActions, PeType
 from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
 
@@ -180,7 +180,8 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
     # at its row's edge (the AND-popcount's correction term)
     edge = buf_in if p.words_model.correction else 0
     work = model.compute_actions(macs=p.macs, passes=p.passes, accumulations=accum,
-                                 words=p.words_model, acc_bits=p.acc_bits, edge_bits=edge)
+                                 words=p.words_model, acc_bits=p.acc_bits, edge_bits=edge,
+                                 shared=p.shared)
     fused_pool = p.pool_k > 1  # each output joins its window; an average divides once
     return Actions(
         compute=work, port_bits=reads_in + reads_w + psum_rw, ppu_ops=out_elems * p.post_adds,
@@ -277,5 +278,9 @@ def area_breakdown_mm2(chip: Chip, tech: TechTable) -> dict[str, float]:
         **({"window_buffer": tech.memory_area_um2(MemoryKind.LATCH.value,
                                                   chip.pe_array.window_kib)}
            if chip.pe_array.window_kib > 0 else {}),
+        **({"window_sum_unit": pe.rows * pe.lane_bits * tech.area_um2(
+            "int_adder", "add", pe.pe.bits + 2)}
+           if isinstance(pe.pe, AdderTreePe)
+           and pe.weight_sharing in ("decompose", "share_decompose") else {}),
     }
     return {k: v / 1e6 for k, v in um2.items()}

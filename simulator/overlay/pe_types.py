@@ -21,7 +21,7 @@ from simulator.tech import TechTable
 from workloads.formats import NumberFormat
 
 __all__ = ["ADDER_BITS", "INT8_UNIT", "PE_TYPES", "AdderTreePe", "ComputeActions", "Int8Mac",
-           "MaskedXnorPe", "OperandWords", "PeType", "XnorPe"]
+           "MaskedXnorPe", "OperandWords", "PeType", "SharedWork", "XnorPe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,18 @@ class OperandWords:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedWork:
+    """What a layer's trained weights let an adder-tree PE skip (whole layer, one pass):
+    ``issued_macs`` of its MACs are added (the rest gated: ternary zeros, or the decomposed
+    form's other sign), ``window_adds`` run on the window-sum unit and ``combine_adds``
+    (accumulator wide) combine shared sub-kernel results."""
+
+    issued_macs: int
+    window_adds: int = 0
+    combine_adds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ComputeActions:
     """The compute actions of one layer on one datapath (the rest of ``Actions`` is memory)."""
 
@@ -59,8 +71,11 @@ class ComputeActions:
     int8_macs: int
     register_bits: int  # PE pipeline and accumulator register writes
     mask_ops: int = 0  # AND gates of masked ternary weights
-    tap_adds: int = 0  # adder-tree taps: one signed add of a multi-bit activation each
+    tap_adds: int = 0  # adder-tree taps issued: one signed add of a multi-bit activation each
     tap_bits: int = 0  # width of one tap's operand (0: no adder tree)
+    tap_slots: int = 0  # the taps a dense schedule occupies (MACs × passes); issued ≤ slots
+    window_adds: int = 0  # the window-sum unit's adds (kernel decomposition)
+    combine_adds: int = 0  # accumulator-wide adds combining shared sub-kernel results
 
 class PeType(ABC):
     """One MAC datapath."""
@@ -89,11 +104,13 @@ class PeType(ABC):
 
     @abstractmethod
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
-                        words: OperandWords, acc_bits: int, edge_bits: int = 0
-                        ) -> ComputeActions:
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0,
+                        shared: SharedWork | None = None) -> ComputeActions:
         """Compute actions of a layer of ``macs`` MACs, ``passes`` bit-plane passes and
         ``accumulations`` accumulator updates (one per PE word step); ``edge_bits``:
-        activation bits popcounted at the row edges (``words.correction``)."""
+        activation bits popcounted at the row edges (``words.correction``); ``shared``: the
+        weight-dependent work of a layer whose zero or shared taps the PE skips (adder trees
+        only)."""
 
     @abstractmethod
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float: ...
@@ -128,8 +145,9 @@ class XnorPe(PeType):
                             correction=_needs_correction(weights, activations))
 
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
-                        words: OperandWords, acc_bits: int, edge_bits: int = 0
-                        ) -> ComputeActions:
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0,
+                        shared: SharedWork | None = None) -> ComputeActions:
+        _no_shared_work(self, shared)
         binary = macs * passes
         # two operand words per useful PE step, and the accumulator write; the row edges'
         # popcounts of unsigned activation words each add into a per-row sum
@@ -223,20 +241,25 @@ class AdderTreePe(PeType):
                                          else activations.storage_bits))
 
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
-                        words: OperandWords, acc_bits: int, edge_bits: int = 0
-                        ) -> ComputeActions:
-        taps = macs * passes
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0,
+                        shared: SharedWork | None = None) -> ComputeActions:
+        slots = macs * passes
         registers = accumulations * (words.a_word_bits + words.w_word_bits + acc_bits)
         bits = words.a_word_bits // words.word_elems
-        return ComputeActions(0, 0, accumulations, 0, registers,
-                              mask_ops=taps * bits if words.masked else 0, tap_adds=taps,
-                              tap_bits=bits)
+        gated = words.masked or shared is not None
+        return ComputeActions(
+            0, 0, accumulations, 0, registers, mask_ops=slots * bits if gated else 0,
+            tap_adds=slots if shared is None else shared.issued_macs * passes, tap_bits=bits,
+            tap_slots=slots,
+            window_adds=0 if shared is None else shared.window_adds * words.a_passes,
+            combine_adds=0 if shared is None else shared.combine_adds * passes)
 
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
-        tap = (tech.energy_pj("int_adder", "add", a.tap_bits + 2)
-               + a.tap_bits * tech.energy_pj("xnor", "xnor", 1)) if a.tap_adds else 0.0
-        return (a.tap_adds * tap
-                + a.accumulations * tech.energy_pj("int_adder", "add", acc_bits)
+        tree = tech.energy_pj("int_adder", "add", a.tap_bits + 2) if a.tap_bits else 0.0
+        tap = tree + a.tap_bits * tech.energy_pj("xnor", "xnor", 1)
+        return (a.tap_adds * tap + a.window_adds * tree
+                + (a.accumulations + a.combine_adds) * tech.energy_pj("int_adder", "add",
+                                                                      acc_bits)
                 + a.register_bits * tech.energy_pj("register", "write", 1)
                 + (a.mask_ops * tech.energy_pj("and_gate", "and", 1) if a.mask_ops else 0.0))
 
@@ -257,6 +280,11 @@ class AdderTreePe(PeType):
 
 #: Activation widths of the built-in adder-tree PE types (``pe_type: adder8`` …).
 ADDER_BITS = (2, 4, 8, 12, 16)
+
+
+def _no_shared_work(pe: PeType, shared: SharedWork | None) -> None:
+    if shared is not None:
+        raise ValueError(f"a {pe.name} PE runs every tap; weight sharing needs an adder PE")
 
 
 def _needs_correction(weights: NumberFormat, activations: NumberFormat) -> bool:
@@ -292,8 +320,9 @@ class Int8Mac(PeType):
         return OperandWords(1, 8, 8, _byte_passes(activations), _byte_passes(weights))
 
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
-                        words: OperandWords, acc_bits: int, edge_bits: int = 0
-                        ) -> ComputeActions:
+                        words: OperandWords, acc_bits: int, edge_bits: int = 0,
+                        shared: SharedWork | None = None) -> ComputeActions:
+        _no_shared_work(self, shared)
         int8_macs = macs * passes
         operands = words.a_word_bits + words.w_word_bits if self.operand_registers else 0
         return ComputeActions(0, 0, 0, int8_macs, int8_macs * operands

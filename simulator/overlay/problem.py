@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from simulator.overlay.chip import Chip, FullPrecision, Packing
-from simulator.overlay.pe_types import INT8_UNIT, OperandWords, PeType
-from workloads.errors import InfeasibleError
+from simulator.overlay.pe_types import INT8_UNIT, AdderTreePe, OperandWords, PeType, SharedWork
+from workloads.errors import ConfigError, InfeasibleError
 from workloads.formats import NumberFormat
 from workloads.layers import Add, Conv2d, Layer, Pool
 
@@ -72,6 +72,8 @@ class Problem:
     pool_combine_bits: int = 0
     pool_avg: bool = False
     skip_bits: int = 0  # a residual add fused into the post-processing reads this per output
+    #: the weight-dependent work an adder PE skips or shares (None: every tap added)
+    shared: SharedWork | None = None
 
     @property
     def reduction(self) -> int:
@@ -146,6 +148,7 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
         if add is not None:  # the shortcut read and added per output before the store
             fused = {"skip_bits": add.activations.storage_bits}
             out_bits = add.output.storage_bits
+        shared = _shared_work(layer, chip, frames) if unit is Unit.ARRAY else None
         return Problem(
             name=layer.name, unit=unit, groups=layer.groups,
             K=layer.out_channels_per_group, C=layer.in_channels_per_group,
@@ -157,8 +160,9 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
             w_word_bits=words.w_word_bits, depthwise=False, operands=1, window=1,
             macs=layer.macs * frames, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
             words_model=words,
-            post_adds=1 + int(words.correction) + scales + int(add is not None),
-            post_mults=scales, **where, **fused,
+            post_adds=(1 + int(words.correction) + scales + int(add is not None)
+                       + int(shared is not None and chip.pe_array.weight_sharing == "decompose")),
+            post_mults=scales, shared=shared, **where, **fused,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape
@@ -190,6 +194,40 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
             combine_bits=combine, **{**where, "w_dram": True},
         )
     raise TypeError(f"the overlay cannot run a {type(layer).__name__} layer")
+
+
+def _shared_work(layer: Conv2d, chip: Chip, frames: int) -> SharedWork | None:
+    """What the layer's trained weights let the chip's adder PE skip or share: ternary zeros
+    gated, or a binary layer in the chip's ``weight_sharing`` form (``workloads.weight_stats``
+    for the counts, per output position over all output channels). None on other PEs, for
+    layers without trained weights (shapes only) and for multi-bit weights."""
+    if not isinstance(chip.pe_array.pe, AdderTreePe):
+        return None
+    stats, form = layer.weight_stats, chip.pe_array.weight_sharing
+    w = layer.weights
+    if stats is None:
+        if form != "none" and w.kind == "binary":
+            raise ConfigError(
+                f"layer '{layer.name}': pe_array.weight_sharing: {form} prices the trained "
+                "weights; simulate a lowered network (bnnsim lower --checkpoint … --out "
+                "net.npz, then --network net.npz)", key="pe_array.weight_sharing",
+                value=form, has_value=True)
+        return None
+    positions = layer.out_h * layer.out_w * frames
+    g, k, c = layer.groups, layer.out_channels_per_group, layer.in_channels_per_group
+    f = layer.kernel[0] * layer.kernel[1]
+    if w.kind == "ternary":  # the zero taps are gated
+        return SharedWork(positions * stats.nonzero)
+    if w.kind != "binary" or form == "none" or not stats.binary:
+        return None
+    window = positions * g * c * f  # one window sum per position and channel group
+    combine = positions * g * k * c
+    if form == "decompose":
+        return SharedWork(positions * stats.rarer_signs, window_adds=window)
+    if form == "share":
+        return SharedWork(positions * stats.distinct * f, combine_adds=combine)
+    return SharedWork(positions * stats.distinct_rarer, window_adds=window,
+                      combine_adds=combine + positions * stats.distinct)
 
 
 def _magnitude(fmt: NumberFormat, *, signed: bool) -> int:

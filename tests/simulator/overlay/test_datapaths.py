@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, make_chip
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from simulator.overlay.mapping import price
 from simulator.overlay.problem import problem_for
 from workloads.formats import NumberFormat
 from workloads.layers import Conv2d, Linear
+from workloads.weight_stats import weight_stats
 
 B1, TERN, I4, I8 = (NumberFormat.parse(t) for t in ("1", "t", "4", "8"))
 PER_FOLD = {"pe_array.fold_timing": "per_fold"}
@@ -282,3 +284,70 @@ def test_tiny_chip_defaults_to_sram_without_a_window():
     chip = make_chip()
     assert chip.input_buffer.kind.value == "sram" and chip.pe_array.window_kib == 0
     assert "kind" not in TINY["buffers"]["input"]
+
+
+# --------------------------------------------------------------------------- weight sharing
+W3 = np.array([[[[1, -1], [1, 1]]], [[[-1, 1], [-1, -1]]], [[[1, 1], [1, 1]]]], np.int8)
+
+
+def _shared_layer(weights=B1, codes=W3):
+    # 3 filters of 1 × 2 × 2 over a 2×2 map: one output position, 4-bit inputs
+    k = codes.shape[0]
+    return Conv2d("c", (1, 2, 2), k, (2, 2), 1, 0, 1, weights, I4, B1,
+                  weight_stats=weight_stats(codes))
+
+
+@pytest.mark.parametrize(("form", "taps", "window", "combine", "ppu"), [
+    # the hand counts of tests/simulator/test_sharing.py: rarer signs 1 + 1 + 0, the window
+    # sum of 4 inputs, 2S − J per output on the post-processing unit (decomposed 9 = 2 + 4 +
+    # 3); 2 distinct sub-kernels × 4 inputs and 3 outputs × 1 channel combined (shared 11);
+    # both: 1 + the window 4 + (3 combined + 2 sub-kernels' 2S − J) (10)
+    ("none", 12, 0, 0, 3), ("decompose", 2, 4, 0, 6), ("share", 8, 0, 3, 3),
+    ("share_decompose", 1, 4, 5, 3)])
+def test_weight_sharing_issues_the_forms_additions(form, taps, window, combine, ppu):
+    chip = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4",
+                                    "pe_array.weight_sharing": form})
+    _, _, t, a = one_tile(_shared_layer(), chip)
+    c = a.compute
+    assert (c.tap_adds, c.tap_slots, c.window_adds, c.combine_adds, a.ppu_ops) == \
+        (taps, 12, window, combine, ppu)
+    # the dense schedule is unchanged: the cycles are the direct form's
+    plain = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
+    assert t.compute_cycles == one_tile(_shared_layer(), plain)[2].compute_cycles
+    # energy: issued taps (6-bit add + 4 XNOR), window adds (6-bit), accumulator adds with
+    # the combinations (16-bit), registers, and a 4-bit gate per tap slot once gated
+    gated = form != "none"
+    e = energy_breakdown_pj(a, chip, TECH, cycles=1, area_mm2=0.0, acc_bits=16,
+                            model=chip.pe_array.pe)
+    assert e["compute"] == pytest.approx(
+        taps * (0.025 + 4 * 0.00125) + window * 0.025
+        + (c.accumulations + combine) * 0.05 + c.register_bits * 0.00375
+        + (12 * 4 * 0.00125 if gated else 0.0))
+    # a window-sum unit (a 6-bit adder per tap of each row) for the decomposed forms
+    area = area_breakdown_mm2(chip, TECH)
+    assert ("window_sum_unit" in area) == (form in ("decompose", "share_decompose"))
+    if "window_sum_unit" in area:
+        assert area["window_sum_unit"] == pytest.approx(2 * 8 * (36 - 2 * 31 / 8) / 1e6)
+
+
+def test_ternary_zeros_are_gated_on_an_adder_pe():
+    # 3 filters of 4 ternary weights, 6 of 12 zero: 6 taps added of 12 slots
+    codes = np.array([[[[1, 0], [0, 1]]], [[[0, -1], [0, 0]]], [[[1, -1], [0, 1]]]], np.int8)
+    chip = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
+    _, _, _, a = one_tile(_shared_layer(TERN, codes), chip)
+    assert (a.compute.tap_adds, a.compute.tap_slots) == (6, 12)
+    # without trained weights every slot is added
+    bare = Conv2d("c", (1, 2, 2), 3, (2, 2), 1, 0, 1, TERN, I4, B1)
+    _, _, _, b = one_tile(bare, chip)
+    assert b.compute.tap_adds == b.compute.tap_slots == 12
+
+
+def test_weight_sharing_needs_an_adder_pe_and_trained_weights(capsys):
+    rc = main(["simulate", "--network", "lfc", "--chip", "edge",
+               "--set", "pe_array.weight_sharing=decompose"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "needs an adder-tree PE" in err
+    rc = main(["simulate", "--network", "lfc", "--chip", "edge", "--set",
+               "pe_array.pe_type=adder2", "--set", "pe_array.weight_sharing=decompose"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "bnnsim lower" in err
