@@ -10,6 +10,8 @@ direction (``workloads.lowered``), which the functional model executes bit-exact
 from __future__ import annotations
 
 import copy
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,8 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 #: what lowering supports, named in its errors
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight), ternary with "
              "one scale per channel (twn) or DoReFa k-bit (dorefa, k ≤ 8); inputs: binary "
-             "sign or DoReFa k-bit (dorefa_act, k ≤ 8), 8-bit pixels into the first layer; "
-             "max-pooling; no residual adds")
+             "sign, DoReFa k-bit (dorefa_act, k ≤ 8) or uniform HWGQ (hwgq, k ≤ 8), 8-bit "
+             "pixels into the first layer; max-pooling; no residual adds")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -93,39 +95,75 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
     return kind, w, per
 
 
-def _input_format(name: str, layer: Any) -> tuple[str, int, float]:
+@dataclass(frozen=True)
+class _Inputs:
+    """A MAC layer's input quantiser in integer terms: the codes' kind and bits, the value
+    of one code step (``scale``), and how the previous layer's ``z`` becomes a code:
+    ``rule`` ``sign`` (``z ≥ 0``), ``dorefa`` (``round(clip(z, 0, 1)·n)``, halves to even)
+    or ``above`` (the count of ``edges`` strictly below ``z``: HWGQ's nearest positive level,
+    0 for ``z ≤ 0``, ties to the lower)."""
+
+    kind: str
+    bits: int
+    scale: float
+    rule: str
+    edges: tuple[float, ...] = ()
+
+
+def _input_format(name: str, layer: Any) -> _Inputs:
     q = layer.input_quantizer
     qname = type(q).__name__
     if qname in _SIGN_ACTS and not layer.input_relu:
-        return "binary", 1, 1.0
-    if qname == "DorefaActivation":
+        return _Inputs("binary", 1, 1.0, "sign")
+    if qname in ("DorefaActivation", "HWGQ"):
         if q.bits > MAX_ACT_BITS:
             raise _unsupported("the inputs", name, f"{qname}, {q.bits} bits (at most "
                                                     f"{MAX_ACT_BITS})")
-        n = 2**q.bits - 1
-        return "int", int(q.bits), 1.0 / n
+        if qname == "DorefaActivation":
+            return _Inputs("int", int(q.bits), 1.0 / (2**q.bits - 1), "dorefa")
+        if q.variant != "uniform":  # its levels are a table, not multiples of one step
+            raise _unsupported("the inputs", name, f"{qname}, {q.variant} levels (uniform "
+                                                    "only)")
+        levels = q.levels
+        # ReLU before HWGQ changes nothing: both send z ≤ 0 to code 0
+        edges = (0.0, *(0.5 * (a + b) for a, b in itertools.pairwise(levels)))
+        return _Inputs("int", int(q.bits), float(levels[0]), "above", edges)
+    if qname == "XnorActivation":  # K is the mean |x| of the real-valued input map
+        raise _unsupported("the inputs", name, f"{qname}: its K scales come from the "
+                                                "real-valued inputs, which integer hardware "
+                                                "does not keep")
     raise _unsupported("the inputs", name, f"{qname}"
                        + (" after a ReLU" if layer.input_relu else ""))
 
 
-def _thresholds(alpha: Any, beta: Any, kind: str, bits: int) -> tuple[Any, Any, Any]:
+def _thresholds(alpha: Any, beta: Any, nxt: _Inputs) -> tuple[Any, Any, Any]:
     """Integer thresholds on ``acc`` for ``z = alpha·acc + beta`` quantised as the next
     layer's input: binary ``z ≥ 0``; k-bit DoReFa ``round(clip(z, 0, 1)·n)`` = the count of
-    ``z ≥ (j − ½)/n``, j = 1…n."""
+    ``z ≥ (j − ½)/n``, j = 1…n; HWGQ the count of edges ``e_j < z``."""
     import numpy as np
 
-    levels = np.array([0.0]) if kind == "binary" else (np.arange(1, 2**bits) - 0.5) / (
-        2**bits - 1)
+    if nxt.rule == "sign":
+        levels = np.array([0.0])
+    elif nxt.rule == "dorefa":
+        levels = (np.arange(1, 2**nxt.bits) - 0.5) / (2**nxt.bits - 1)
+    else:
+        levels = np.array(nxt.edges)
     d = np.sign(alpha).astype(np.int8)
     safe = np.where(alpha != 0, alpha, 1.0)
     bound = (levels[None, :] - beta[:, None]) / safe[:, None]
-    t = np.where(d[:, None] > 0, np.ceil(bound), np.floor(bound))
-    if kind != "binary":  # torch.round halves to even: z·n = j − ½ gives code j only for even j
-        odd = (np.arange(1, 2**bits) % 2 == 1)[None, :]
+    if nxt.rule == "above":  # z > e: acc > bound (alpha > 0) or acc < bound (alpha < 0)
+        t = np.where(d[:, None] > 0, np.floor(bound) + 1, np.ceil(bound) - 1)
+    else:
+        t = np.where(d[:, None] > 0, np.ceil(bound), np.floor(bound))
+    if nxt.rule == "dorefa":  # torch.round halves to even: z·n = j − ½ gives j only for even j
+        odd = (np.arange(1, 2**nxt.bits) % 2 == 1)[None, :]
         tie = (bound == np.round(bound)) & odd
         t = t + np.where(tie, np.where(d[:, None] > 0, 1, -1), 0)
     t = np.clip(np.nan_to_num(t, nan=0.0, posinf=_CAP, neginf=-_CAP), -_CAP, _CAP)
-    constant = (beta[:, None] >= levels[None, :]).sum(axis=1)
+    if nxt.rule == "above":
+        constant = (beta[:, None] > levels[None, :]).sum(axis=1)
+    else:
+        constant = (beta[:, None] >= levels[None, :]).sum(axis=1)
     return t.astype(np.int64), d, constant.astype(np.int64)
 
 
@@ -156,14 +194,15 @@ def lower_model(model: Any) -> Any:
     modules = dict(model.named_modules())
     names = list(macs)
     first = macs[names[0]]
-    first_kind = _input_format(names[0], first)
-    if first_kind[0] == "binary" and model.input_transform == "centered":
+    first_in = _input_format(names[0], first)
+    if first_in.kind == "binary" and model.input_transform == "centered":
         input_codes = "sign"
-    elif first_kind[:2] == ("int", 8) and model.input_transform == "unit":
+    elif (first_in.kind, first_in.bits, first_in.rule) == ("int", 8, "dorefa") \
+            and model.input_transform == "unit":
         input_codes = "pixels"
     else:
         raise _unsupported("the input pixels", names[0],
-                           f"{type(first.input_quantizer).__name__}, {first_kind[1]} bits")
+                           f"{type(first.input_quantizer).__name__}, {first_in.bits} bits")
     lowered = {}
     was_training = model.training
     model.eval()
@@ -171,7 +210,8 @@ def lower_model(model: Any) -> Any:
         for i, name in enumerate(names):
             mac = macs[name]
             w_kind, w, w_scale = _weights(name, mac)
-            a_kind, a_bits, a_scale = _input_format(name, mac)
+            inputs = _input_format(name, mac)
+            a_kind, a_bits, a_scale = inputs.kind, inputs.bits, inputs.scale
             bn = modules.get(f"{name}_bn")
             if bn is None:
                 bn_scale, bn_shift = np.ones(w.shape[0]), np.zeros(w.shape[0])
@@ -195,10 +235,10 @@ def lower_model(model: Any) -> Any:
                 lowered[name] = LoweredLayer(out_kind="logits", bn_scale=bn_scale,
                                              bn_shift=bn_shift, **common)
                 continue
-            nxt_kind, nxt_bits, _ = _input_format(names[i + 1], macs[names[i + 1]])
+            nxt = _input_format(names[i + 1], macs[names[i + 1]])
             alpha = bn_scale * a_scale * w_scale
-            t, d, const = _thresholds(alpha, bn_shift, nxt_kind, nxt_bits)
-            lowered[name] = LoweredLayer(out_kind=nxt_kind, out_bits=nxt_bits, thresholds=t,
+            t, d, const = _thresholds(alpha, bn_shift, nxt)
+            lowered[name] = LoweredLayer(out_kind=nxt.kind, out_bits=nxt.bits, thresholds=t,
                                          direction=d, code_if_constant=const, **common)
     finally:
         model.train(was_training)

@@ -56,12 +56,17 @@ def trained(mnist, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("trained")
     out = {}
-    edges = {"default": "w1a1", "first": "w8a8", "last": "w8a8"}  # 8-bit first/last layers
+    specs = {  # 8-bit first/last layers; HWGQ's binary weights with 2-bit HWGQ inputs
+        "w8-edges": {"default": "w1a1", "first": "w8a8", "last": "w8a8"},
+        "hwgq": {"default": {"weights": {"kind": "binary", "quantizer": "xnor_weight"},
+                             "activations": {"kind": "int", "bits": 2, "quantizer": "hwgq"}},
+                 "first": "w8a8", "last": "w8a8"}}
     for model, quant, steps in (("lfc", "w1a1", 60), ("lfc", "w1a2", 40), ("lfc", "wta2", 40),
-                                ("mnist-cnv", "w1a1", 30), ("lfc", "w8-edges", 40)):
+                                ("mnist-cnv", "w1a1", 30), ("lfc", "w8-edges", 40),
+                                ("lfc", "hwgq", 40)):
         path = folder / f"{model}-{quant}.pt"
-        train(model, edges if quant == "w8-edges" else quant, mnist, 1, max_steps=steps,
-              progress=False, out=path)
+        train(model, specs.get(quant, quant), mnist, 1, max_steps=steps, progress=False,
+              out=path)
         out[(model, quant)] = path
     return out
 
@@ -69,7 +74,7 @@ def trained(mnist, tmp_path_factory):
 @needs_mnist
 @pytest.mark.parametrize("model, quant", [("lfc", "w1a1"), ("mnist-cnv", "w1a1"),
                                           ("lfc", "w1a2"), ("lfc", "wta2"),
-                                          ("lfc", "w8-edges")])
+                                          ("lfc", "w8-edges"), ("lfc", "hwgq")])
 def test_verify_is_bit_exact_on_1000_mnist_images(trained, model, quant, tmp_path, capsys):
     report = tmp_path / "v.json"
     code = main(["verify", "--checkpoint", str(trained[(model, quant)]), "--data-dir",
@@ -82,7 +87,7 @@ def test_verify_is_bit_exact_on_1000_mnist_images(trained, model, quant, tmp_pat
     assert doc["accuracy_functional"] == doc["accuracy_torch"] > 0.5  # trained, a little
     for row in doc["layers"]:  # float32 torch's raw outputs are the integers, scaled
         assert row["mismatches"] == 0
-        if quant != "w8-edges":  # (8-bit weights × 8-bit inputs exceed float32's integers)
+        if quant not in ("w8-edges", "hwgq"):  # (8-bit × 8-bit exceeds float32's integers)
             assert row["torch_distance_from_integer"] < 0.05
     assert doc["float32"]["classes_agree"] >= 995  # float32 torch, for information
     assert any(row["tiles"] > 1 for row in doc["layers"])  # the mapper's schedule, tiled
@@ -168,7 +173,9 @@ def test_trained_weights_price_what_they_skip(trained, tmp_path, capsys, quant, 
 
 
 @pytest.mark.parametrize("model, quant, words", [
-    ("vgg-small", None, "cannot lower the inputs of module 'conv2' (HWGQ)"),
+    ("mnist-cnv", {"default": {"weights": {"kind": "binary", "quantizer": "xnor_weight"},
+                               "activations": {"kind": "binary", "quantizer": "xnor_act"}}},
+     "(XnorActivation: its K scales come from the real-valued inputs"),
     ("lfc", "w1a16", "16 bits (at most 8)"),
     ("resnet18", None, "cannot lower the residual add"),
     ("lfc", "w16a2", "cannot lower the weights of module 'fc1'"),
@@ -225,13 +232,49 @@ def test_untrained_and_dead_layers_verify(tmp_path, capsys):
 
 
 def test_thresholds_round_halves_to_even():
-    from reference.lowering import _thresholds
+    from reference.lowering import _Inputs, _thresholds
 
     # 2-bit DoReFa (n = 3), z = acc/6: z·3 = acc/2 meets the ½-levels at acc = 1, 3, 5
-    t, d, _ = _thresholds(np.array([1 / 6, -1 / 6]), np.array([0.0, 0.0]), "int", 2)
+    t, d, _ = _thresholds(np.array([1 / 6, -1 / 6]), np.array([0.0, 0.0]),
+                          _Inputs("int", 2, 1 / 3, "dorefa"))
     assert t.tolist() == [[2, 3, 6], [-2, -3, -6]] and d.tolist() == [1, -1]
     codes = torch.round(torch.tensor([1.0, 3.0, 5.0]) / 2).tolist()  # what torch does
     assert codes == [0.0, 2.0, 2.0]
+
+
+def test_hwgq_thresholds_by_hand():
+    """HWGQ (uniform, 2-bit, Δ = ½ here): 0 for z ≤ 0, else the nearest positive level with
+    ties to the lower — the count of the edges 0, 3Δ/2, 5Δ/2 strictly below z. With
+    z = acc/4: code ≥ 1 from acc = 1, ≥ 2 above 3 (acc = 4), ≥ 3 above 5 (acc = 6); z = −acc/4
+    mirrors it. torch's bucketize, which the quantiser uses, agrees at every acc."""
+    from reference.lowering import _Inputs, _thresholds
+
+    inputs = _Inputs("int", 2, 0.5, "above", (0.0, 0.75, 1.25))
+    t, d, const = _thresholds(np.array([0.25, -0.25, 0.0]), np.array([0.0, 0.0, 0.8]), inputs)
+    assert t[:2].tolist() == [[1, 4, 6], [-1, -4, -6]] and d.tolist() == [1, -1, 0]
+    assert const[2] == 2  # alpha 0: z = 0.8 lies above 0 and 0.75
+    acc = torch.arange(-8, 9, dtype=torch.float64)
+    codes = torch.bucketize(acc / 4, torch.tensor([0.0, 0.75, 1.25], dtype=torch.float64))
+    counted = (acc[:, None].numpy() >= t[0][None, :]).sum(axis=1)
+    assert codes.tolist() == counted.tolist()
+
+
+def test_vgg_small_hwgq_and_xnor_weights_are_bit_exact():
+    """VGG-Small as HWGQ trained it: binary weights with a scale per filter (xnor_weight),
+    2-bit uniform HWGQ inputs (Δ = 0.538), 8-bit first and last layers, on random 32×32
+    images in the edge chip's schedule."""
+    from reference.lowering import lower_model, reference_pre_activations
+    from simulator.functional import execute, mapper_tilings
+
+    model = build_model("vgg-small", None)
+    lowered = lower_model(copy_double(model))
+    assert {x.act_kind for x in lowered.layers.values()} == {"int"}
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 3, 32, 32)).astype(np.uint8)
+    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
+    ref, logits, _ = reference_pre_activations(model, lowered, pixels)
+    for name in lowered.layers:
+        assert np.array_equal(ref[name], run.pre_activations[name]), name
+    assert (logits.argmax(axis=1) == run.classes).all()
 
 
 def test_alexnet_grouped_and_large_kernels_are_bit_exact():
