@@ -54,9 +54,10 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 # --------------------------------------------------------------------------- weights
 #: what lowering supports, named in its errors
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight), ternary with "
-             "one scale per channel (twn) or DoReFa k-bit (dorefa, k ≤ 8); inputs: binary "
-             "sign, DoReFa k-bit (dorefa_act, k ≤ 8) or uniform HWGQ (hwgq, k ≤ 8), 8-bit "
-             "pixels into the first layer; max-pooling; no residual adds")
+             "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8) or ABC-Net bases "
+             "(abc_weight); inputs: binary sign, DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
+             "HWGQ (hwgq, k ≤ 8) or ABC-Net bases (abc_act), 8-bit pixels into the first "
+             "layer; max-pooling; no residual adds")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -76,6 +77,12 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
     q = layer.weight_quantizer
     kind = layer.weight_kind
     qname = type(q).__name__
+    if kind == "bases" and qname == "AbcWeight":  # M sign planes, one real scale each
+        terms = q.int_repr(layer.weight.detach())
+        codes = np.stack([c.to(torch.int8).numpy() for c, _ in terms])
+        if codes.ndim == 3:
+            codes = codes[:, :, :, None, None]
+        return "bases", codes, np.array([float(a) for _, a in terms], np.float64)
     int_ok = kind == "int" and qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS
     if (kind not in ("binary", "ternary") and not int_ok) or not hasattr(q, "int_repr"):
         raise _unsupported("the weights", name, f"{qname}, {kind}"
@@ -108,6 +115,18 @@ class _Inputs:
     scale: float
     rule: str
     edges: tuple[float, ...] = ()
+    shifts: tuple[float, ...] = ()  # ABC-Net: v_n, one per base
+    betas: tuple[float, ...] = ()  # ABC-Net: β_n
+
+    def ranks(self) -> Any:
+        """Each ABC base's place when the bases are ordered by their level ½ − v_n
+        (ascending, i.e. v descending: a larger shift passes first)."""
+        import numpy as np
+
+        order = np.argsort(-np.array(self.shifts), kind="stable")
+        ranks = np.empty(len(order), np.int64)
+        ranks[order] = np.arange(len(order))
+        return ranks
 
 
 def _input_format(name: str, layer: Any) -> _Inputs:
@@ -128,6 +147,11 @@ def _input_format(name: str, layer: Any) -> _Inputs:
         # ReLU before HWGQ changes nothing: both send z ≤ 0 to code 0
         edges = (0.0, *(0.5 * (a + b) for a, b in itertools.pairwise(levels)))
         return _Inputs("int", int(q.bits), float(levels[0]), "above", edges)
+    if qname == "AbcActivation" and not layer.input_relu:
+        # H_n = +1 iff clip(x + v_n, 0, 1) ≥ ½; the codes count the bases passed
+        return _Inputs("bases", int(q.bases), 1.0, "abc",
+                       shifts=tuple(float(v) for v in q.shift.detach().double()),
+                       betas=tuple(float(b) for b in q.beta.detach().double()))
     if qname == "XnorActivation":  # K is the mean |x| of the real-valued input map
         raise _unsupported("the inputs", name, f"{qname}: its K scales come from the "
                                                 "real-valued inputs, which integer hardware "
@@ -144,6 +168,8 @@ def _thresholds(alpha: Any, beta: Any, nxt: _Inputs) -> tuple[Any, Any, Any]:
 
     if nxt.rule == "sign":
         levels = np.array([0.0])
+    elif nxt.rule == "abc":  # z ≥ ½ − v_n, in the bases' rank order (a thermometer count)
+        levels = np.sort(0.5 - np.array(nxt.shifts))
     elif nxt.rule == "dorefa":
         levels = (np.arange(1, 2**nxt.bits) - 0.5) / (2**nxt.bits - 1)
     else:
@@ -210,11 +236,13 @@ def lower_model(model: Any) -> Any:
         for i, name in enumerate(names):
             mac = macs[name]
             w_kind, w, w_scale = _weights(name, mac)
+            shape = tuple(int(v) for v in (w.shape[1:] if w_kind == "bases" else w.shape))
+            k = shape[0]
             inputs = _input_format(name, mac)
             a_kind, a_bits, a_scale = inputs.kind, inputs.bits, inputs.scale
             bn = modules.get(f"{name}_bn")
             if bn is None:
-                bn_scale, bn_shift = np.ones(w.shape[0]), np.zeros(w.shape[0])
+                bn_scale, bn_shift = np.ones(k), np.zeros(k)
             elif isinstance(bn, nn.BatchNorm1d | nn.BatchNorm2d):
                 bn_scale, bn_shift = _bn_affine(bn)
             else:
@@ -224,18 +252,31 @@ def lower_model(model: Any) -> Any:
             geometry = {"stride": int(getattr(mac, "stride", (1,))[0]),
                         "padding": int(getattr(mac, "padding", (0,))[0]),
                         "groups": int(getattr(mac, "groups", 1))}
+            bases = w_kind == "bases"
             common: dict[str, Any] = {
-                      "name": name, "kind": net.layer(name).kind.value,
-                      "shape": tuple(int(v) for v in w.shape), **geometry,
-                      "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
+                      "name": name, "kind": net.layer(name).kind.value, "shape": shape,
+                      **geometry, "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
                       "weight_planes": pack_weight_planes(w_kind, w, int(mac.weight_bits)),
-                      "weight_scale": np.asarray(w_scale, np.float64), "act_kind": a_kind,
-                      "act_bits": a_bits, "act_scale": a_scale}
+                      "weight_scale": np.ones(k) if bases else np.asarray(w_scale, np.float64),
+                      "base_scales": (np.asarray(w_scale, np.float64) if bases
+                                      else np.zeros(0)),
+                      "act_kind": a_kind, "act_bits": a_bits, "act_scale": a_scale}
+            if a_kind == "bases":
+                common.update(act_base_scales=np.array(inputs.betas, np.float64),
+                              act_ranks=inputs.ranks())
             if i + 1 == len(names):
                 lowered[name] = LoweredLayer(out_kind="logits", bn_scale=bn_scale,
                                              bn_shift=bn_shift, **common)
                 continue
             nxt = _input_format(names[i + 1], macs[names[i + 1]])
+            if bases or a_kind == "bases":  # a real combination of M·N integer sums
+                params = {"sign": (), "dorefa": (2**nxt.bits - 1,), "above": nxt.edges,
+                          "abc": nxt.shifts}[nxt.rule]
+                lowered[name] = LoweredLayer(
+                    out_kind=nxt.kind, out_bits=nxt.bits,
+                    z_rule=nxt.rule, z_params=np.array(params, np.float64),
+                    bn_scale=bn_scale, bn_shift=bn_shift, **common)
+                continue
             alpha = bn_scale * a_scale * w_scale
             t, d, const = _thresholds(alpha, bn_shift, nxt)
             lowered[name] = LoweredLayer(out_kind=nxt.kind, out_bits=nxt.bits, thresholds=t,
@@ -245,6 +286,17 @@ def lower_model(model: Any) -> Any:
     info = {"zoo": model.network, "quant": model.quant.to_dict(),
             "num_classes": model.num_classes, "in_channels": model.input_shape[0]}
     return LoweredNetwork(net, lowered, input_codes, f"model:{model.network}", info)
+
+
+def _exact_acc(m: Any, codes: Any, w_codes: Any) -> Any:
+    """The exact integer multiply-accumulate of a module on integer codes (float64)."""
+    import torch
+
+    codes, w_codes = codes.to(torch.float64), w_codes.to(torch.float64)
+    if codes.dim() == 4:
+        return torch.nn.functional.conv2d(codes, w_codes, None, m.stride, m.padding,
+                                          m.dilation, m.groups)
+    return torch.nn.functional.linear(codes, w_codes.reshape(w_codes.shape[0], -1))
 
 
 def lowered_from_checkpoint(path: str | Path) -> Any:
@@ -285,30 +337,51 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
     accs: dict[str, list[Any]] = {name: [] for name in macs}
     logits = []
 
-    def exact_mac(name: str) -> Any:
+    def exact_mac(name: str, *, replace: bool = True) -> Any:
         def hook(m: Any, inputs: tuple[Any, ...], out: Any) -> Any:
             x = m.input_activation(inputs[0])
-            codes, s_a = m.input_quantizer.int_repr(x)
-            w_codes, s_w = m.weight_quantizer.int_repr(m.weight.detach())
-            codes, w_codes = codes.to(torch.float64), w_codes.to(torch.float64)
-            if codes.dim() == 4:
-                acc = torch.nn.functional.conv2d(codes, w_codes, None, m.stride, m.padding,
-                                                 m.dilation, m.groups)
-            else:
-                acc = torch.nn.functional.linear(codes, w_codes.reshape(w_codes.shape[0], -1))
+            a_terms = m.input_quantizer.int_repr(x)
+            w_terms = m.weight_quantizer.int_repr(m.weight.detach())
+            if isinstance(a_terms, list) or isinstance(w_terms, list):
+                return bases_mac(m, a_terms, w_terms, out, replace)
+            codes, s_a = a_terms
+            w_codes, s_w = w_terms
+            acc = _exact_acc(m, codes, w_codes)
             accs[name].append(acc.round().to(torch.int64).numpy())
             scale = s_w.to(torch.float64).reshape(-1)
             shape = [1, -1] + [1] * (acc.dim() - 2)
             scale = (scale if scale.numel() > 1 else scale.expand(acc.shape[1])).reshape(shape)
             return (acc * float(s_a) * scale).to(out.dtype)
+
+        def bases_mac(m: Any, a_terms: Any, w_terms: Any, out: Any, replace: bool) -> Any:
+            # ABC-Net: every (weight base, input base) pair's integer sum, and their real
+            # combination Σ_m Σ_n (α_m·β_n)·P_mn in the order the lowered layer combines them
+            a_list = a_terms if isinstance(a_terms, list) else [a_terms]
+            w_list = w_terms if isinstance(w_terms, list) else [w_terms]
+            parts, y = [], None
+            for w_codes, s_w in w_list:
+                sw = s_w.to(torch.float64).reshape(-1)
+                for codes, s_a in a_list:
+                    acc = _exact_acc(m, codes, w_codes)
+                    parts.append(acc.round().to(torch.int64).numpy())
+                    shape = [1, -1] + [1] * (acc.dim() - 2)
+                    s = (sw * s_a.to(torch.float64)).reshape(-1)
+                    s = (s if s.numel() > 1 else s.expand(acc.shape[1])).reshape(shape)
+                    term = acc * s
+                    y = term if y is None else y + term
+            accs[name].append(np.stack(parts, axis=1))
+            assert y is not None
+            return y.to(out.dtype) if replace else out
         return hook
 
     if exact:
         model = copy.deepcopy(model).double()
         macs = mac_layers(model)
-    hooks = [m.register_forward_hook(exact_mac(name) if exact else
-                                     (lambda _m, _i, out, n=name:
-                                      raw[n].append(out.detach().double().numpy())))
+    multi = {name for name, x in lowered.layers.items() if x.multi_term}
+    hooks = [m.register_forward_hook(
+                 exact_mac(name) if exact else
+                 exact_mac(name, replace=False) if name in multi else  # the float model's codes
+                 (lambda _m, _i, out, n=name: raw[n].append(out.detach().double().numpy())))
              for name, m in macs.items()]
     was_training = model.training
     model.eval()
@@ -325,7 +398,7 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
     pre: dict[str, Any] = {}
     frac: dict[str, float] = {}
     for name, x in lowered.layers.items():
-        if exact:
+        if exact or name in multi:
             pre[name] = np.concatenate(accs[name])
             frac[name] = 0.0
             continue

@@ -214,8 +214,8 @@ def _binary_ops(layer: Mapping[str, Any]) -> int:
     layers: 0."""
     compute = _details(layer).get("actions", {}).get("compute", {})
     if layer["unit"] == "array":
-        return 2 * int(compute.get("binary_ops") or compute.get("tap_adds")
-                       or compute.get("int8_macs") or layer["macs"])
+        return 2 * int(compute.get("binary_ops") or compute.get("tap_slots")
+                       or compute.get("tap_adds") or compute.get("int8_macs") or layer["macs"])
     if compute.get("int8_macs"):
         return 2 * int(compute["int8_macs"])
     return 2 * int(layer["macs"]) if layer["kind"] in ("conv", "fc") else 0

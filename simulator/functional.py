@@ -65,7 +65,7 @@ class Tiling:
 class Execution:
     """What the functional model computed for a batch of images."""
 
-    pre_activations: dict[str, np.ndarray]  # per MAC layer: int64 (N, K[, OH, OW])
+    pre_activations: dict[str, np.ndarray]  # per MAC layer: int64 (N[, M·N_a], K[, OH, OW])
     logits: np.ndarray  # float64 (N, classes)
     tiles: dict[str, int] = field(default_factory=dict)  # tiles run per layer (per image)
 
@@ -149,10 +149,32 @@ def _tile_acc(x: LoweredLayer, a: list[np.ndarray], m: np.ndarray | None,
     return out
 
 
+def _bases(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndarray, int]:
+    """An ABC-Net layer: one binary pass per (weight base m, input base n), each in the
+    layer's tile schedule — the passes the cost model prices — stacked m-major on axis 1.
+    Input base n is +1 where the thermometer code reaches its rank."""
+    m, n = x.terms
+    outs, tiles = [], 0
+    for i in range(m):
+        wx = x if x.weight_kind != "bases" else dataclasses.replace(
+            x, weight_kind="binary", weight_bits=1, weight_planes=x.weight_planes[i:i + 1])
+        for j in range(n):
+            if x.act_kind == "bases":
+                part = dataclasses.replace(wx, act_kind="binary", act_bits=1)
+                codes = np.where(a >= x.act_ranks[j] + 1, 1, -1)
+            else:
+                part, codes = wx, a
+            acc, tiles = _mac(dataclasses.replace(part, z_rule=""), codes, tiling)
+            outs.append(acc)
+    return np.stack(outs, axis=1), tiles
+
+
 def _mac(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.ndarray, int]:
     """A conv / FC layer on codes ``a``: int64 pre-activations and the tiles run per image.
     Images go through in blocks (a frame at a time on the chip; a block here bounds memory),
     each block through the whole tile schedule."""
+    if x.multi_term:
+        return _bases(x, a, tiling)
     if x.groups != 1:
         return _grouped(x, a, tiling)
     k, c = x.shape[0], x.shape[1]

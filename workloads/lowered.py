@@ -19,6 +19,16 @@ Per multiply-accumulate layer (:class:`LoweredLayer`):
   outputs are −1 / +1 (0 or 1 threshold passed). The last layer keeps the batch-norm as
   ``logit = bn_scale · y + bn_shift`` (float64) instead.
 
+**ABC-Net bases** (``weight_kind`` / ``act_kind`` ``bases``): M weight bases are M ±1 sign
+planes with one real scale α_m each (``base_scales``); N input bases arrive as a thermometer
+code ``0 … N`` (the count of the bases' levels passed, monotone, so max-pools still act on
+codes) decoded into ±1 planes by each base's rank (``act_ranks``), with scales β_n
+(``act_base_scales``). Such a layer's pre-activation is the M·N integer XNOR-popcounts
+``P_mn`` (stacked on axis 1); its raw output ``y = Σ_m Σ_n (α_m·β_n)·P_mn`` is real, so its
+output is computed from ``z = bn_scale·y + bn_shift`` by the next quantiser's own rule
+(``z_rule``: ``sign``, ``dorefa``, ``above`` — HWGQ — or ``abc``, with ``z_params``) instead of
+integer thresholds — as the post-processing unit's real-valued scale multiplies do.
+
 Max-pools between layers act on the codes (a pool of a monotone quantiser's outputs is the
 quantiser of the pool). A lowered network saves as one ``.npz`` with an embedded JSON
 description (no pickle), read back checked: :func:`save_lowered`, :func:`load_lowered`.
@@ -55,7 +65,10 @@ FORMAT = "bnnsim-lowered-1"
 MAX_LOWERED_BYTES = 2 * 2**30
 
 _ARRAYS = ("weight_planes", "weight_scale", "thresholds", "direction", "code_if_constant",
-           "bn_scale", "bn_shift")
+           "bn_scale", "bn_shift", "base_scales", "act_base_scales", "act_ranks", "z_params")
+#: arrays a file written before ABC-Net bases lowered may lack (empty: no bases)
+_OPTIONAL = {"base_scales": np.float64, "act_base_scales": np.float64, "act_ranks": np.int64,
+             "z_params": np.float64}
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +94,45 @@ class LoweredLayer:
     code_if_constant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bn_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bn_shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    base_scales: np.ndarray = field(default_factory=lambda: np.zeros(0))  # α_m (bases)
+    act_base_scales: np.ndarray = field(default_factory=lambda: np.zeros(0))  # β_n (bases)
+    act_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    z_rule: str = ""  # real-valued output (bases layers): sign | dorefa | above | abc
+    z_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def terms(self) -> tuple[int, int]:
+        """(weight bases M, input bases N); (1, 1) for a plain layer."""
+        return (self.weight_bits if self.weight_kind == "bases" else 1,
+                self.act_bits if self.act_kind == "bases" else 1)
+
+    @property
+    def multi_term(self) -> bool:
+        return self.terms != (1, 1)
+
+    def combine(self, acc: np.ndarray) -> np.ndarray:
+        """The raw output ``y`` (float64) of a bases layer's stacked partial sums ``acc``
+        (N, M·N_a, K, …): ``Σ_m Σ_n (s_m·t_n)·P_mn`` in that order (s: α_m, or the
+        per-channel weight scale; t: β_n, or the input scale)."""
+        m, n = self.terms
+        shape = [1] * (acc.ndim - 1)
+        shape[1] = -1  # the channel axis of one term (N, K, …)
+        w = ([np.full(1, a) for a in self.base_scales] if self.weight_kind == "bases"
+             else [self.weight_scale])
+        a = list(self.act_base_scales) if self.act_kind == "bases" else [self.act_scale]
+        y = None
+        for i in range(m):
+            for j in range(n):
+                term = acc[:, i * n + j] * (w[i] * a[j]).reshape(shape)
+                y = term if y is None else y + term
+        assert y is not None
+        return y
+
+    def _z(self, acc: np.ndarray) -> np.ndarray:
+        y = self.combine(acc)
+        shape = [1] * y.ndim
+        shape[1] = -1
+        return y * self.bn_scale.reshape(shape) + self.bn_shift.reshape(shape)
 
     @property
     def reduction(self) -> int:
@@ -89,9 +141,12 @@ class LoweredLayer:
     weight_bits: int = 1  # int weights: codes within ±(2^bits − 1), bits + 1 planes
 
     def weight_codes(self) -> np.ndarray:
-        """The integer weights, shape :attr:`shape` (int8, or int16 for int weights)."""
+        """The integer weights, shape :attr:`shape` (int8, or int16 for int weights; bases:
+        (M, *shape), the ±1 codes of each base)."""
         n = self.reduction
         bits = np.unpackbits(self.weight_planes, axis=-1, count=n).astype(np.int16)
+        if self.weight_kind == "bases":
+            return (2 * bits - 1).reshape(len(bits), *self.shape).astype(np.int8)
         if self.weight_kind == "binary":
             codes = 2 * bits[0] - 1
         elif self.weight_kind == "ternary":
@@ -105,7 +160,10 @@ class LoweredLayer:
 
     def output_codes(self, acc: np.ndarray) -> np.ndarray:
         """The next layer's input codes (int16) from integer pre-activations ``acc`` (…, K, …)
-        with the channel on axis ``1``."""
+        with the channel on axis ``1`` (a bases layer's: (N, M·N_a, K, …), its codes from the
+        real-valued ``z`` by :attr:`z_rule`)."""
+        if self.z_rule:
+            return self._codes_of(self._z(acc))
         shape = [1] * acc.ndim
         shape[1] = -1
         d = self.direction.reshape(shape).astype(np.int64)
@@ -121,8 +179,21 @@ class LoweredLayer:
             passed -= 1
         return passed
 
+    def _codes_of(self, z: np.ndarray) -> np.ndarray:
+        """The next quantiser's codes of real ``z``, by its own arithmetic (float64)."""
+        if self.z_rule == "sign":
+            return np.where(z >= 0, 1, -1).astype(np.int16)
+        if self.z_rule == "dorefa":
+            return np.round(np.clip(z, 0, 1) * self.z_params[0]).astype(np.int16)
+        if self.z_rule == "above":  # HWGQ: the count of edges strictly below z
+            return (z[..., None] > self.z_params).sum(axis=-1).astype(np.int16)
+        # ABC-Net bases: the thermometer count of clip(z + v_n, 0, 1) ≥ ½
+        return sum((np.clip(z + v, 0, 1) >= 0.5).astype(np.int16) for v in self.z_params)
+
     def logits(self, acc: np.ndarray) -> np.ndarray:
         """The last layer's outputs (float64): batch-norm of ``y``."""
+        if self.multi_term:
+            return self._z(acc)
         shape = [1] * acc.ndim
         shape[1] = -1
         y = acc * (self.act_scale * self.weight_scale.reshape(shape))
@@ -134,7 +205,7 @@ class LoweredLayer:
                 "weight_kind": self.weight_kind, "weight_bits": self.weight_bits,
                 "act_kind": self.act_kind,
                 "act_bits": self.act_bits, "act_scale": self.act_scale,
-                "out_kind": self.out_kind, "out_bits": self.out_bits}
+                "out_kind": self.out_kind, "out_bits": self.out_bits, "z_rule": self.z_rule}
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,8 +239,11 @@ class LoweredNetwork:
 def pack_weight_planes(kind: str, codes: np.ndarray, bits: int = 1) -> np.ndarray:
     """The stored planes of integer weight codes (K, …) — the inverse of
     :meth:`LoweredLayer.weight_codes`: binary ``[w = +1]``; ternary ``[w > 0]``, ``[w ≠ 0]``;
-    k-bit ``bits + 1`` two's-complement planes, least significant first; each output
+    k-bit ``bits + 1`` two's-complement planes, least significant first; bases (M, K, …) a
+    sign plane per base; each output
     channel's row packed 8 per byte (uint8, (planes, K, ⌈R/8⌉))."""
+    if kind == "bases":  # (M, K, …): one sign plane per base
+        return np.stack([pack_weight_planes("binary", c)[0] for c in codes])
     rows = codes.reshape(codes.shape[0], -1).astype(np.int64)
     if kind == "binary":
         planes = [rows > 0]
@@ -242,10 +316,13 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
             kw = {k: m[k] for k in ("name", "kind", "stride", "padding", "groups",
                                     "weight_kind", "act_kind", "act_bits", "out_kind",
                                     "out_bits")}
+            stored: dict[str, Any] = {
+                k: arrays[f"{m['name']}/{k}"] if f"{m['name']}/{k}" in arrays
+                or k not in _OPTIONAL else np.zeros(0, _OPTIONAL[k]) for k in _ARRAYS}
             x = LoweredLayer(shape=tuple(int(v) for v in m["shape"]),
                              act_scale=float(m["act_scale"]),
                              weight_bits=int(m.get("weight_bits", 1)),
-                             **{k: arrays[f"{m['name']}/{k}"] for k in _ARRAYS}, **kw)
+                             z_rule=str(m.get("z_rule", "")), **stored, **kw)
             _check_layer(x, net, text)
             layers[x.name] = x
     except ConfigError as err:
@@ -258,7 +335,7 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
                           file=text)
     chain = list(layers.values())
     for x, nxt in itertools.pairwise(chain):
-        if (x.out_kind, x.out_bits if x.out_kind == "int" else 1) != (
+        if (x.out_kind, x.out_bits if x.out_kind in ("int", "bases") else 1) != (
                 nxt.act_kind, nxt.act_bits):
             raise ConfigError(f"its output codes ({x.out_kind}) are not what the next layer "
                               f"'{nxt.name}' reads ({nxt.act_kind}, {nxt.act_bits} bits)",
@@ -275,7 +352,8 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
     """Every field of a lowered layer against the network layer it claims to be."""
     layer = net.layer(x.name)
     k = x.shape[0]
-    planes = {"binary": 1, "ternary": 2}.get(x.weight_kind, x.weight_bits + 1)
+    planes = {"binary": 1, "ternary": 2, "bases": x.weight_bits}.get(x.weight_kind,
+                                                                       x.weight_bits + 1)
     where = f"layers.{x.name}"
     if not isinstance(layer, Conv2d):
         raise ConfigError("is not a multiply-accumulate layer of the network", file=file,
@@ -291,28 +369,46 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
                           f"{layer.stride}, {layer.padding}, {layer.groups})", file=file,
                           key=where)
     fmt = layer.activations
-    if (x.act_kind, x.act_bits) != (("binary", 1) if fmt.kind == "binary" else ("int", fmt.bits)):
+    if (x.act_kind, x.act_bits) != ((fmt.kind, fmt.bits) if fmt.kind in ("binary", "bases")
+                                    else ("int", fmt.bits)):
         raise ConfigError(f"its input format ({x.act_kind}, {x.act_bits} bits) is not the "
                           f"network layer's ({fmt.label})", file=file, key=where)
     if not (0 < x.act_scale < float("inf")):
         raise ConfigError("its input scale must be a positive number", file=file, key=where)
     if not 1 <= x.weight_bits <= 8:
         raise ConfigError("weight_bits must be 1 to 8", file=file, key=where)
-    if (x.weight_kind not in ("binary", "ternary", "int")
-            or x.act_kind not in ("binary", "int")
-            or x.out_kind not in ("binary", "int", "logits")):
+    if (x.weight_kind not in ("binary", "ternary", "int", "bases")
+            or x.act_kind not in ("binary", "int", "bases")
+            or x.out_kind not in ("binary", "int", "bases", "logits")
+            or x.z_rule not in ("", "sign", "dorefa", "above", "abc")):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
+    m, n = x.terms
+    if (x.base_scales.shape != ((m,) if x.weight_kind == "bases" else (0,))
+            or x.act_base_scales.shape != ((n,) if x.act_kind == "bases" else (0,))
+            or x.act_ranks.shape != ((n,) if x.act_kind == "bases" else (0,))
+            or (x.act_kind == "bases" and sorted(x.act_ranks.tolist()) != list(range(n)))
+            or not np.isfinite(x.base_scales).all()
+            or not np.isfinite(x.act_base_scales).all()):
+        raise ConfigError("its base scales or ranks do not match its bases", file=file,
+                          key=where)
     if getattr(layer, "out_channels", None) != k or x.weight_planes.shape != (
             planes, k, -(-x.reduction // 8)) or x.weight_planes.dtype != np.uint8:
         raise ConfigError("weights do not match the layer's shape", file=file, key=where)
     if x.weight_scale.shape != (k,):
         raise ConfigError("needs one weight scale per output channel", file=file, key=where)
-    if x.out_kind == "logits":
+    if x.out_kind == "logits" or x.z_rule:
         if x.bn_scale.shape != (k,) or x.bn_shift.shape != (k,):
             raise ConfigError("needs one batch-norm scale and shift per channel", file=file,
                               key=where)
+        if x.z_rule and (not x.multi_term or x.out_kind == "logits"
+                         or not np.isfinite(x.z_params).all()):
+            raise ConfigError("a real-valued output rule belongs to a bases layer's output",
+                              file=file, key=where)
+    elif x.multi_term:
+        raise ConfigError("a bases layer's output needs a real-valued rule (z_rule)",
+                          file=file, key=where)
     else:
-        levels = 1 if x.out_kind == "binary" else 2**x.out_bits - 1
+        levels = {"binary": 1, "bases": x.out_bits}.get(x.out_kind, 2**x.out_bits - 1)
         if (x.thresholds.shape != (k, levels) or x.thresholds.dtype != np.int64
                 or x.direction.shape != (k,) or x.code_if_constant.shape != (k,)
                 or not np.isin(x.direction, (-1, 0, 1)).all()

@@ -75,7 +75,9 @@ def sub_kernels(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count_operations(w: np.ndarray) -> SharingCounts:
-    """Additions per output position of each form for ±1 weights (K, C, FY, FX)."""
+    """Additions per output position of each form for ±1 weights (K, C, FY, FX). Distinct
+    sub-kernels are found in one pass: each canonical sub-kernel (first sign +1) as its
+    bits, unique per (channel, bits) row."""
     import numpy as np
 
     k, c = w.shape[:2]
@@ -85,20 +87,25 @@ def count_operations(w: np.ndarray) -> SharingCounts:
     plus = (flat > 0).sum(axis=1)
     rarer = int(np.minimum(plus, r - plus).sum())
     decomposed = rarer + r + k
-    ids, _ = sub_kernels(w)
-    sub = w.reshape(k, c, f)
-    distinct = 0
-    distinct_rarer = 0
-    shared_dec = k * c
-    for j in range(c):
-        uniq, first = np.unique(ids[:, j], return_index=True)
-        distinct += len(uniq)
-        pats = sub[first, j]  # one representative per distinct sub-kernel
-        p = (pats > 0).sum(axis=1)
-        rarer_here = int(np.minimum(p, f - p).sum())
-        distinct_rarer += rarer_here
-        shared_dec += f + rarer_here + len(uniq)
+    if f == 1:  # a 1×1 sub-kernel is +1 up to sign: one per channel, nothing to decompose
+        distinct, distinct_rarer = c, 0
+    else:
+        sub = w.reshape(k, c, f)
+        canon = (sub * np.where(sub[:, :, :1] < 0, -1, 1)) > 0  # (K, C, F), first one True
+        bits = canon.astype(np.int64)
+        if f < 63 and c < 2 ** (62 - f):  # (channel, bits) as one integer key
+            code = (bits << np.arange(f, dtype=np.int64)).sum(axis=-1)
+            keys = (np.arange(c, dtype=np.int64)[None, :] << f) | code
+            _, first = np.unique(keys.reshape(-1), return_index=True)
+        else:  # rows of the channel and the bits themselves
+            rows = np.concatenate([np.broadcast_to(np.arange(c)[None, :, None], (k, c, 1)),
+                                   bits], axis=-1).reshape(k * c, -1)
+            _, first = np.unique(rows, axis=0, return_index=True)
+        p = canon.reshape(k * c, f)[first].sum(axis=1)  # one per distinct sub-kernel
+        distinct = len(first)
+        distinct_rarer = int(np.minimum(p, f - p).sum())
     shared = distinct * f + k * c
+    shared_dec = k * c + c * f + distinct_rarer + distinct
     return SharingCounts(direct=k * r, decomposed=decomposed, shared=shared,
                          shared_decomposed=shared_dec, distinct_sub_kernels=distinct,
                          sub_kernels=k * c, rarer_signs=rarer, distinct_rarer=distinct_rarer)

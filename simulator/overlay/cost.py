@@ -64,10 +64,11 @@ def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bo
     ``pipelined=True`` overlaps consecutive folds — within a tile and across tiles (shadow
     accumulators, double-buffered stationary registers) — and a fold uses only the rows and
     columns it needs, the extent split evenly over the folds: fold ``f`` occupies the array's
-    edge for ``max(t, d_f)`` cycles; this
-    returns that issue time, and with ``tail=True`` what the tile's last fold adds after it (its
-    skew and move, ``r + c − 2 + t + d − max(t, d)``), which a layer pays once, after its last
-    tile (docs/simulator.md derives it).
+    edge for ``max(t, r_f, r_f·c_f·held_bits / port_bits)`` cycles (the port streams across
+    folds; the tile's sum is rounded up once); this returns that issue time, and with
+    ``tail=True`` what the tile's last fold adds after it (its skew and move,
+    ``r + c − 2 + t + d − max(t, d)``), which a layer pays once, after its last tile
+    (docs/simulator.md derives it).
     """
     s_r, s_c, t, repeats = (np.asarray(x, dtype=np.int64) for x in (s_r, s_c, t, repeats))
     nfr, nfc = ceil_div(s_r, rows), ceil_div(s_c, cols)
@@ -90,7 +91,19 @@ def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bo
         return qr + qc - 2 + t + d_last - np.maximum(t, d_last)
     shapes = ((er * ec, qr + 1, qc + 1), (er * (nfc - ec), qr + 1, qc),
               ((nfr - er) * ec, qr, qc + 1), ((nfr - er) * (nfc - ec), qr, qc))
-    return repeats * sum(n * np.maximum(t, move(r, c)) for n, r, c in shapes)
+    # The port streams the stationary side continuously (the registers are double-buffered),
+    # so a fold whose move outlasts its steps and its shift takes r·c·held / port cycles,
+    # rounded once per tile rather than per fold: a wider array's fewer, larger folds never
+    # waste more port cycles than a narrower one's.
+    whole = np.zeros(np.broadcast(s_r, s_c, t).shape, dtype=np.int64)
+    bits = np.zeros_like(whole)
+    for n, r, c in shapes:
+        base = np.maximum(t, r)
+        moved = r * c * held_bits
+        port_bound = moved > base * port_bits
+        whole = whole + n * np.where(port_bound, 0, base)
+        bits = bits + n * np.where(port_bound, moved, 0)
+    return repeats * whole + ceil_div(repeats * bits, port_bits)
 
 
 def effective_array(p: Problem, chip: Chip) -> tuple[int, int, int]:

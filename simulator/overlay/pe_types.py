@@ -54,7 +54,9 @@ class SharedWork:
     """What a layer's trained weights let an adder-tree PE skip (whole layer, one pass):
     ``issued_macs`` of its MACs are added (the rest gated: ternary zeros, or the decomposed
     form's other sign), ``window_adds`` run on the window-sum unit and ``combine_adds``
-    (accumulator wide) combine shared sub-kernel results."""
+    (accumulator wide, beside the PE accumulators) are the shared-and-decomposed form's
+    ``2S − J`` per distinct sub-kernel. (Result sharing's per-output combination runs on
+    the post-processing unit.)"""
 
     issued_macs: int
     window_adds: int = 0
@@ -75,7 +77,7 @@ class ComputeActions:
     tap_bits: int = 0  # width of one tap's operand (0: no adder tree)
     tap_slots: int = 0  # the taps a dense schedule occupies (MACs × passes); issued ≤ slots
     window_adds: int = 0  # the window-sum unit's adds (kernel decomposition)
-    combine_adds: int = 0  # accumulator-wide adds combining shared sub-kernel results
+    combine_adds: int = 0  # accumulator-wide 2S − J per distinct sub-kernel (share_decompose)
 
 class PeType(ABC):
     """One MAC datapath."""
@@ -272,7 +274,9 @@ class AdderTreePe(PeType):
         return lane_bits * tap + tech.area_um2("int_adder", "add", acc_bits) + acc_bits * dff
 
     def useful_ops(self, a: ComputeActions) -> int:
-        return a.tap_adds
+        """The taps the schedule occupies (gated ones included: the array's work is dense;
+        ``tap_adds`` says how many were added)."""
+        return a.tap_slots or a.tap_adds
 
     def describe(self, lane_bits: int) -> str:
         return f"{self.name} x{lane_bits} taps"

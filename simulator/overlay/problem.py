@@ -16,7 +16,7 @@ import numpy as np
 
 from simulator.overlay.chip import Chip, FullPrecision, Packing
 from simulator.overlay.pe_types import INT8_UNIT, AdderTreePe, OperandWords, PeType, SharedWork
-from workloads.errors import ConfigError, InfeasibleError
+from workloads.errors import InfeasibleError
 from workloads.formats import NumberFormat
 from workloads.layers import Add, Conv2d, Layer, Pool
 
@@ -161,7 +161,7 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
             macs=layer.macs * frames, channel_packed=chip.pe_array.packing is Packing.CHANNEL,
             words_model=words,
             post_adds=(1 + int(words.correction) + scales + int(add is not None)
-                       + int(shared is not None and chip.pe_array.weight_sharing == "decompose")),
+                       + _sharing_post_adds(layer, chip, shared)),
             post_mults=scales, shared=shared, **where, **fused,
         )
     if isinstance(layer, Pool | Add):
@@ -196,6 +196,17 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
     raise TypeError(f"the overlay cannot run a {type(layer).__name__} layer")
 
 
+def _sharing_post_adds(layer: Conv2d, chip: Chip, shared: SharedWork | None) -> int:
+    """Post-processing adds per output a binary layer's sharing form adds: the decomposed
+    form's ``2S − J``; result sharing's combination of the output's C sub-kernel results
+    (on the post-processing unit's lanes, so its cycles count)."""
+    if shared is None or layer.weights.kind != "binary":
+        return 0
+    form = chip.pe_array.weight_sharing
+    return {"decompose": 1, "share": layer.in_channels_per_group,
+            "share_decompose": layer.in_channels_per_group}.get(form, 0)
+
+
 def _shared_work(layer: Conv2d, chip: Chip, frames: int) -> SharedWork | None:
     """What the layer's trained weights let the chip's adder PE skip or share: ternary zeros
     gated, or a binary layer in the chip's ``weight_sharing`` form (``workloads.weight_stats``
@@ -207,27 +218,30 @@ def _shared_work(layer: Conv2d, chip: Chip, frames: int) -> SharedWork | None:
     w = layer.weights
     if stats is None:
         if form != "none" and w.kind == "binary":
-            raise ConfigError(
+            raise InfeasibleError(
                 f"layer '{layer.name}': pe_array.weight_sharing: {form} prices the trained "
                 "weights; simulate a lowered network (bnnsim lower --checkpoint … --out "
-                "net.npz, then --network net.npz)", key="pe_array.weight_sharing",
-                value=form, has_value=True)
+                "net.npz, then --network net.npz)", layer=layer.name,
+                resource="pe_array.weight_sharing", needed=1, available=0,
+                unit="trained weights", value=form, has_value=True)
         return None
     positions = layer.out_h * layer.out_w * frames
-    g, k, c = layer.groups, layer.out_channels_per_group, layer.in_channels_per_group
+    g, c = layer.groups, layer.in_channels_per_group
     f = layer.kernel[0] * layer.kernel[1]
     if w.kind == "ternary":  # the zero taps are gated
         return SharedWork(positions * stats.nonzero)
     if w.kind != "binary" or form == "none" or not stats.binary:
         return None
     window = positions * g * c * f  # one window sum per position and channel group
-    combine = positions * g * k * c
+    # (result sharing's K·C combinations per position run on the post-processing unit:
+    # ``_sharing_post_adds``)
     if form == "decompose":
         return SharedWork(positions * stats.rarer_signs, window_adds=window)
     if form == "share":
-        return SharedWork(positions * stats.distinct * f, combine_adds=combine)
+        return SharedWork(positions * stats.distinct * f)
+    # each distinct sub-kernel's 2S − J, beside its accumulator
     return SharedWork(positions * stats.distinct_rarer, window_adds=window,
-                      combine_adds=combine + positions * stats.distinct)
+                      combine_adds=positions * stats.distinct)
 
 
 def _magnitude(fmt: NumberFormat, *, signed: bool) -> int:

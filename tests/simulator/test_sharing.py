@@ -80,3 +80,27 @@ def test_random_weights_save_about_half_by_decomposition():
     assert 0.45 < n.saving("decomposed") < 0.52  # ≈ ½ of the inputs, less the window sum
     # 256 filters over 2^9 / 2 = 256 sub-kernels per channel: many repeat
     assert n.distinct_sub_kernels < 0.7 * n.sub_kernels
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 30), c=st.integers(1, 6), fy=st.integers(1, 9), fx=st.integers(1, 9),
+       repeat=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_distinct_sub_kernels_counted_in_one_pass_match_per_channel(k, c, fy, fx, repeat,
+                                                                     seed):
+    """count_operations finds distinct sub-kernels with one unique over (channel, bits) keys
+    (two encodings, by kernel size); per channel with sub_kernels' ids, the same counts."""
+    rng = np.random.default_rng(seed)
+    w = rng.choice([-1, 1], (k, c, fy, fx)).astype(np.int8)
+    if repeat and k > 2:
+        w[1], w[2] = w[0], -w[0]
+    n = count_operations(w)
+    ids, _ = sub_kernels(w)
+    f = fy * fx
+    flat = w.reshape(k, c, f)
+    distinct = rarer = 0
+    for j in range(c):
+        _, first = np.unique(ids[:, j], return_index=True)
+        distinct += len(first)
+        p = (flat[first, j] > 0).sum(axis=1)
+        rarer += int(np.minimum(p, f - p).sum())
+    assert (n.distinct_sub_kernels, n.distinct_rarer) == (distinct, rarer)

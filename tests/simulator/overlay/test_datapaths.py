@@ -298,12 +298,14 @@ def _shared_layer(weights=B1, codes=W3):
 
 
 @pytest.mark.parametrize(("form", "taps", "window", "combine", "ppu"), [
-    # the hand counts of tests/simulator/test_sharing.py: rarer signs 1 + 1 + 0, the window
-    # sum of 4 inputs, 2S − J per output on the post-processing unit (decomposed 9 = 2 + 4 +
-    # 3); 2 distinct sub-kernels × 4 inputs and 3 outputs × 1 channel combined (shared 11);
-    # both: 1 + the window 4 + (3 combined + 2 sub-kernels' 2S − J) (10)
-    ("none", 12, 0, 0, 3), ("decompose", 2, 4, 0, 6), ("share", 8, 0, 3, 3),
-    ("share_decompose", 1, 4, 5, 3)])
+    # the hand counts of tests/simulator/test_sharing.py, the post-processing unit's one
+    # threshold add per output aside: rarer signs 1 + 1 + 0, the window sum of 4 inputs, 2S − J
+    # per output on the post-processing unit (decomposed 9 = 2 + 4 + 3); 2 distinct
+    # sub-kernels × 4 inputs, and 3 outputs each combining its C = 1 sub-kernel result on the
+    # post-processing unit (shared 11 = 8 + 3); both: 1 + the window 4 + 2 sub-kernels' 2S − J
+    # + the 3 combinations (10)
+    ("none", 12, 0, 0, 3), ("decompose", 2, 4, 0, 6), ("share", 8, 0, 0, 6),
+    ("share_decompose", 1, 4, 2, 6)])
 def test_weight_sharing_issues_the_forms_additions(form, taps, window, combine, ppu):
     chip = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4",
                                     "pe_array.weight_sharing": form})
@@ -311,9 +313,12 @@ def test_weight_sharing_issues_the_forms_additions(form, taps, window, combine, 
     c = a.compute
     assert (c.tap_adds, c.tap_slots, c.window_adds, c.combine_adds, a.ppu_ops) == \
         (taps, 12, window, combine, ppu)
-    # the dense schedule is unchanged: the cycles are the direct form's
+    # the array's dense schedule is unchanged; the post-processing unit's extra adds take
+    # its cycles: ⌈3 outputs × 2 ops / 4 lanes⌉ = 2 instead of 1
     plain = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
-    assert t.compute_cycles == one_tile(_shared_layer(), plain)[2].compute_cycles
+    base = one_tile(_shared_layer(), plain)[2]
+    assert t.compute_cycles == base.compute_cycles
+    assert (base.ppu_cycles, t.ppu_cycles) == (1, 1 if form == "none" else 2)
     # energy: issued taps (6-bit add + 4 XNOR), window adds (6-bit), accumulator adds with
     # the combinations (16-bit), registers, and a 4-bit gate per tap slot once gated
     gated = form != "none"
@@ -336,6 +341,11 @@ def test_ternary_zeros_are_gated_on_an_adder_pe():
     chip = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4"})
     _, _, _, a = one_tile(_shared_layer(TERN, codes), chip)
     assert (a.compute.tap_adds, a.compute.tap_slots) == (6, 12)
+    # a binary-layer form changes nothing on a ternary layer (no 2S − J after it)
+    dec = make_chip(**PER_FOLD, **{"pe_array.pe_type": "adder4",
+                                   "pe_array.weight_sharing": "decompose"})
+    _, _, _, d = one_tile(_shared_layer(TERN, codes), dec)
+    assert (d.compute.tap_adds, d.compute.window_adds, d.ppu_ops) == (6, 0, 3)
     # without trained weights every slot is added
     bare = Conv2d("c", (1, 2, 2), 3, (2, 2), 1, 0, 1, TERN, I4, B1)
     _, _, _, b = one_tile(bare, chip)
