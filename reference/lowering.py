@@ -57,7 +57,8 @@ SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight), 
              "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8) or ABC-Net bases "
              "(abc_weight); inputs: binary sign, DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
              "HWGQ (hwgq, k ≤ 8) or ABC-Net bases (abc_act), 8-bit pixels into the first "
-             "layer; max-pooling; no residual adds")
+             "layer; max-pooling; in residual networks (Bi-Real) real-valued adds and pools "
+             "with sign or signed uniform (uniform) inputs")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -134,6 +135,8 @@ def _input_format(name: str, layer: Any) -> _Inputs:
     qname = type(q).__name__
     if qname in _SIGN_ACTS and not layer.input_relu:
         return _Inputs("binary", 1, 1.0, "sign")
+    if qname == "UniformSymmetric":  # signed codes, a scale per sample: a real-valued input
+        return _Inputs("int", int(q.bits), 1.0, "uniform")
     if qname in ("DorefaActivation", "HWGQ"):
         if q.bits > MAX_ACT_BITS:
             raise _unsupported("the inputs", name, f"{qname}, {q.bits} bits (at most "
@@ -209,11 +212,11 @@ def lower_model(model: Any) -> Any:
     entry = ZOO[model.network]
     net = entry.network(model.quant, num_classes=model.num_classes,
                         in_channels=model.input_shape[0])
+    # a residual network carries a real-valued stream: every layer passes its batch-norm's
+    # output on, and the next layers quantise it themselves (adds and pools act on it)
+    real = any(isinstance(layer, Add) for layer in net.layers)
     for layer in net.layers:
-        if isinstance(layer, Add):
-            raise ConfigError(f"cannot lower the residual add '{layer.name}'; supported: "
-                              f"{SUPPORTED}", key=layer.name)
-        if isinstance(layer, Pool) and layer.mode != "max":
+        if isinstance(layer, Pool) and layer.mode != "max" and not real:
             module = model.get_submodule(layer.name)
             raise _unsupported("the pooling", layer.name, type(module).__name__)
     macs = mac_layers(model)
@@ -264,8 +267,18 @@ def lower_model(model: Any) -> Any:
             if a_kind == "bases":
                 common.update(act_base_scales=np.array(inputs.betas, np.float64),
                               act_ranks=inputs.ranks())
-            if i + 1 == len(names):
-                lowered[name] = LoweredLayer(out_kind="logits", bn_scale=bn_scale,
+            if real and i > 0:  # it quantises the real stream itself
+                if inputs.rule not in ("sign", "uniform"):
+                    raise _unsupported("the inputs", name,
+                                       f"{type(mac.input_quantizer).__name__} on a real-valued "
+                                       "residual stream (sign or uniform only)")
+                common["in_rule"] = inputs.rule
+            elif inputs.rule == "uniform":
+                raise _unsupported("the inputs", name, "UniformSymmetric outside a residual "
+                                                       "network (its scale is per sample)")
+            if i + 1 == len(names) or real:
+                lowered[name] = LoweredLayer(out_kind="logits" if i + 1 == len(names)
+                                             else "real", bn_scale=bn_scale,
                                              bn_shift=bn_shift, **common)
                 continue
             nxt = _input_format(names[i + 1], macs[names[i + 1]])
@@ -351,6 +364,9 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
             scale = s_w.to(torch.float64).reshape(-1)
             shape = [1, -1] + [1] * (acc.dim() - 2)
             scale = (scale if scale.numel() > 1 else scale.expand(acc.shape[1])).reshape(shape)
+            if s_a.numel() > 1:  # a scale per sample (the signed uniform quantiser)
+                s_a = s_a.to(torch.float64).reshape([-1] + [1] * (acc.dim() - 1))
+                return ((acc * s_a) * scale).to(out.dtype)
             return (acc * float(s_a) * scale).to(out.dtype)
 
         def bases_mac(m: Any, a_terms: Any, w_terms: Any, out: Any, replace: bool) -> Any:

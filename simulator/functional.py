@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads.layers import Conv2d, Pool
+from workloads.layers import Add, Conv2d, Pool
 from workloads.lowered import LoweredLayer, LoweredNetwork
 
 __all__ = ["Execution", "Tiling", "execute", "mapper_tilings", "pack_bits", "popcount"]
@@ -275,10 +275,29 @@ def _grouped(x: LoweredLayer, a: np.ndarray, tiling: Tiling | None) -> tuple[np.
     return np.concatenate(outs, axis=1), count
 
 
+def _pool(a: np.ndarray, layer: Pool) -> np.ndarray:
+    """Max-pooling of codes or of a real map; average pooling of a real map (the windows'
+    means, no padding counted: the residual networks' 2×2 and global average pools)."""
+    if layer.mode == "max":
+        return _maxpool(a, layer)
+    if a.dtype.kind != "f":
+        raise ValueError(f"layer '{layer.name}': average pooling acts on a real-valued map")
+    if layer.mode == "global_avg":
+        return a.mean(axis=(2, 3), keepdims=True)
+    k, s = layer.kernel, layer.stride
+    if layer.padding:
+        raise ValueError(f"layer '{layer.name}': padded average pooling is not lowered")
+    win = np.lib.stride_tricks.sliding_window_view(a, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    oh, ow = layer.out_shape[1], layer.out_shape[2]
+    return win[:, :, :oh, :ow].mean(axis=(4, 5))
+
+
 def _maxpool(a: np.ndarray, layer: Pool) -> np.ndarray:
     k, s, p = layer.kernel, layer.stride, layer.padding
-    low = np.iinfo(np.int64).min
-    padded = np.full((*a.shape[:2], a.shape[2] + 2 * p, a.shape[3] + 2 * p), low, np.int64)
+    real = a.dtype.kind == "f"
+    low = -np.inf if real else np.iinfo(np.int64).min
+    padded = np.full((*a.shape[:2], a.shape[2] + 2 * p, a.shape[3] + 2 * p), low,
+                     np.float64 if real else np.int64)
     padded[:, :, p:p + a.shape[2], p:p + a.shape[3]] = a
     win = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))[:, :, ::s, ::s]
     oh, ow = layer.out_shape[1], layer.out_shape[2]
@@ -304,14 +323,23 @@ def execute(lowered: LoweredNetwork, pixels: np.ndarray, *,
         src = net.inputs_of(layer.name) or (current,)
         a = values[src[0]]
         if isinstance(layer, Pool):
-            if layer.mode != "max":
-                raise ValueError(f"layer '{layer.name}': only max-pooling runs on codes")
-            out = _maxpool(a, layer)
+            out = _pool(a, layer)
+        elif isinstance(layer, Add):  # the residual stream's real-valued add
+            out = a + values[src[1]]
         elif isinstance(layer, Conv2d):
             x = lowered.layers[layer.name]
+            a_scale: Any = x.act_scale
+            if x.in_rule:  # it quantises a real-valued map itself
+                if x.kind == "fc":
+                    a = a.reshape(a.shape[0], -1)
+                a, a_scale = x.quantise_input(a)
             acc, tiles[layer.name] = _mac(x, a, (tilings or {}).get(layer.name))
             pre[layer.name] = acc
-            if x.out_kind == "logits":
+            if x.in_rule or x.out_kind == "real":
+                out = x.real_output(acc, a_scale)
+                if x.out_kind == "logits":
+                    logits = out
+            elif x.out_kind == "logits":
                 logits = x.logits(acc)
                 out = logits
             else:

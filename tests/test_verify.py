@@ -177,7 +177,9 @@ def test_trained_weights_price_what_they_skip(trained, tmp_path, capsys, quant, 
                                "activations": {"kind": "binary", "quantizer": "xnor_act"}}},
      "(XnorActivation: its K scales come from the real-valued inputs"),
     ("lfc", "w1a16", "16 bits (at most 8)"),
-    ("resnet18", None, "cannot lower the residual add"),
+    ("lfc", {"default": {"weights": {"kind": "ternary", "quantizer": "ttq"},
+                         "activations": {"kind": "binary", "quantizer": "sign"}}},
+     "(TrainedTernary: one scale per sign)"),
     ("lfc", "w16a2", "cannot lower the weights of module 'fc1'"),
 ])
 def test_what_cannot_be_lowered_is_one_line(tmp_path, capsys, model, quant, words):
@@ -299,6 +301,43 @@ def test_abc_net_bases_are_bit_exact_and_round_trip(model, tmp_path):
         for name in lowered.layers:
             assert np.array_equal(ref[name], run.pre_activations[name]), name
         assert np.array_equal(logits, run.logits)
+
+
+def test_bi_real_resnet18_real_valued_stream_is_bit_exact(tmp_path):
+    """Bi-Real ResNet-18: a real-valued residual stream (batch-norm outputs added around every
+    binary 3×3 conv), 2×2 average pools and signed 8-bit uniform inputs (a scale per sample)
+    into the downsampling 1×1 convs and the classifier, the 8-bit first layer, the max-pool —
+    every layer's integer pre-activations exact on two random 224×224 images in the edge
+    chip's schedule, with batch-norm statistics made far from their defaults."""
+    import torch
+
+    from reference.lowering import lower_model, reference_pre_activations
+    from simulator.functional import execute, mapper_tilings
+
+    torch.manual_seed(1)
+    model = build_model("resnet18", None)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-2, 2)
+            m.running_var.uniform_(0.2, 4)
+            m.weight.data.uniform_(-1.5, 1.5)
+            m.bias.data.uniform_(-1, 1)
+    lowered = lower_model(copy_double(model))
+    rules = {x.in_rule for x in lowered.layers.values()}
+    assert rules == {"", "sign", "uniform"}
+    pixels = np.random.default_rng(3).integers(0, 256, (2, 3, 224, 224)).astype(np.uint8)
+    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
+    ref, logits, _ = reference_pre_activations(model, lowered, pixels)
+    for name in lowered.layers:
+        assert np.array_equal(ref[name], run.pre_activations[name]), name
+    assert (logits.argmax(axis=1) == run.classes).all()
+    assert np.allclose(logits, run.logits, rtol=1e-9, atol=1e-9)
+    from workloads.lowered import load_lowered, save_lowered  # the file keeps the stream
+
+    save_lowered(lowered, tmp_path / "rn.npz")
+    again = execute(load_lowered(tmp_path / "rn.npz"), pixels[:1])
+    assert all(np.array_equal(again.pre_activations[n], run.pre_activations[n][:1])
+               for n in lowered.layers)
 
 
 def test_alexnet_grouped_and_large_kernels_are_bit_exact():

@@ -29,6 +29,13 @@ output is computed from ``z = bn_scale·y + bn_shift`` by the next quantiser's o
 (``z_rule``: ``sign``, ``dorefa``, ``above`` — HWGQ — or ``abc``, with ``z_params``) instead of
 integer thresholds — as the post-processing unit's real-valued scale multiplies do.
 
+**A real-valued stream** (Bi-Real's residual networks: real adds between layers): each MAC
+layer's output is ``z = bn_scale·y + bn_shift`` itself (``out_kind`` ``real``), pools and adds
+act on those real maps, and each layer quantises its real input by its own rule
+(``in_rule``: ``sign`` — ±1, +1 for ``x ≥ 0`` — or ``uniform``, signed k-bit codes
+``round(x / s)`` with ``s = max|x| / (2^(k−1) − 1)`` per sample). The integer
+pre-activations stay exact; the real arithmetic between them is the post-processing unit's.
+
 Max-pools between layers act on the codes (a pool of a monotone quantiser's outputs is the
 quantiser of the pool). A lowered network saves as one ``.npz`` with an embedded JSON
 description (no pickle), read back checked: :func:`save_lowered`, :func:`load_lowered`.
@@ -99,6 +106,26 @@ class LoweredLayer:
     act_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     z_rule: str = ""  # real-valued output (bases layers): sign | dorefa | above | abc
     z_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_rule: str = ""  # a real-valued input quantised here: sign | uniform ("": codes)
+
+    def quantise_input(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        """(codes, input scale) of a real input map ``x`` (N, …) by :attr:`in_rule`: ``sign``
+        ±1 (scale :attr:`act_scale`); ``uniform`` signed codes and a scale per sample
+        (N, 1, …), as the reference's symmetric uniform quantiser computes them."""
+        if self.in_rule == "sign":
+            return np.where(x >= 0, 1, -1).astype(np.int16), self.act_scale
+        qmax = 2 ** (self.act_bits - 1) - 1
+        peak = np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True)
+        scale = np.where(peak > 0, peak / qmax, 1.0)
+        return np.clip(np.round(x / scale), -qmax, qmax).astype(np.int64), scale
+
+    def real_output(self, acc: np.ndarray, a_scale: Any) -> np.ndarray:
+        """``z = bn_scale·y + bn_shift`` with ``y = (acc · a_scale) · weight_scale`` (the
+        reference's order) — the real map a real-stream layer passes on, or the logits."""
+        shape = [1] * acc.ndim
+        shape[1] = -1
+        y = (acc * a_scale) * self.weight_scale.reshape(shape)
+        return y * self.bn_scale.reshape(shape) + self.bn_shift.reshape(shape)
 
     @property
     def terms(self) -> tuple[int, int]:
@@ -205,7 +232,8 @@ class LoweredLayer:
                 "weight_kind": self.weight_kind, "weight_bits": self.weight_bits,
                 "act_kind": self.act_kind,
                 "act_bits": self.act_bits, "act_scale": self.act_scale,
-                "out_kind": self.out_kind, "out_bits": self.out_bits, "z_rule": self.z_rule}
+                "out_kind": self.out_kind, "out_bits": self.out_bits, "z_rule": self.z_rule,
+                "in_rule": self.in_rule}
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,7 +350,8 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
             x = LoweredLayer(shape=tuple(int(v) for v in m["shape"]),
                              act_scale=float(m["act_scale"]),
                              weight_bits=int(m.get("weight_bits", 1)),
-                             z_rule=str(m.get("z_rule", "")), **stored, **kw)
+                             z_rule=str(m.get("z_rule", "")), in_rule=str(m.get("in_rule", "")),
+                             **stored, **kw)
             _check_layer(x, net, text)
             layers[x.name] = x
     except ConfigError as err:
@@ -335,6 +364,12 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
                           file=text)
     chain = list(layers.values())
     for x, nxt in itertools.pairwise(chain):
+        if x.out_kind == "real":  # a real-valued stream: the next layer quantises it
+            if not nxt.in_rule:
+                raise ConfigError(f"its real-valued output needs the next layer '{nxt.name}' "
+                                  "to quantise its input (in_rule)", file=text,
+                                  key=f"layers.{x.name}")
+            continue
         if (x.out_kind, x.out_bits if x.out_kind in ("int", "bases") else 1) != (
                 nxt.act_kind, nxt.act_bits):
             raise ConfigError(f"its output codes ({x.out_kind}) are not what the next layer "
@@ -379,8 +414,11 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
         raise ConfigError("weight_bits must be 1 to 8", file=file, key=where)
     if (x.weight_kind not in ("binary", "ternary", "int", "bases")
             or x.act_kind not in ("binary", "int", "bases")
-            or x.out_kind not in ("binary", "int", "bases", "logits")
-            or x.z_rule not in ("", "sign", "dorefa", "above", "abc")):
+            or x.out_kind not in ("binary", "int", "bases", "logits", "real")
+            or x.z_rule not in ("", "sign", "dorefa", "above", "abc")
+            or x.in_rule not in ("", "sign", "uniform")
+            or (x.in_rule == "sign" and x.act_kind != "binary")
+            or (x.in_rule == "uniform" and (x.act_kind != "int" or x.act_bits < 2))):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
     m, n = x.terms
     if (x.base_scales.shape != ((m,) if x.weight_kind == "bases" else (0,))
@@ -396,7 +434,7 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
         raise ConfigError("weights do not match the layer's shape", file=file, key=where)
     if x.weight_scale.shape != (k,):
         raise ConfigError("needs one weight scale per output channel", file=file, key=where)
-    if x.out_kind == "logits" or x.z_rule:
+    if x.out_kind in ("logits", "real") or x.z_rule:
         if x.bn_scale.shape != (k,) or x.bn_shift.shape != (k,):
             raise ConfigError("needs one batch-norm scale and shift per channel", file=file,
                               key=where)
