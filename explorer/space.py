@@ -35,7 +35,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from workloads.errors import ConfigError
+from workloads.errors import ConfigError, InfeasibleError
 from workloads.files import check_keys, is_printable_name, load_yaml, read_regular
 
 __all__ = ["METRICS", "AccuracyTable", "Constraint", "Parameter", "Space", "load_space",
@@ -306,6 +306,7 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
         raise err.with_context(file=file, key="chip") from None
     schema = get_family(chip.family).schema
     parameters = _parameters(data.get("parameters") or {}, schema, file)
+    _check_values_alone(chip, parameters, file)
     from workloads.quant import parse_quant
 
     quants, layer_quants = _quants(data.get("quant"), file)
@@ -423,6 +424,30 @@ def _number(value: Any, key: str, file: str | None) -> float:
         raise ConfigError("must be a finite number", file=file, key=key, value=value,
                           has_value=True)
     return float(value)
+
+
+def _check_values_alone(chip: Any, parameters: tuple[Parameter, ...],
+                        file: str | None) -> None:
+    """A value no design can take — one the chip's checks refuse for the field itself, not
+    for how it meets another field (a DRAM burst that is not a power of two; ``int8`` PEs
+    with 64-bit lanes may still meet 8-bit lanes elsewhere in the space) — is an error at
+    load, naming the key, instead of a study of infeasible trials. Each choice and each
+    range's ends are tried on the space's chip."""
+    from simulator import apply_overrides
+
+    for prm in parameters:
+        values = list(prm.choices) if prm.kind == "choice" else [
+            int(v) if prm.kind == "int" else v for v in (prm.low, prm.high)]
+        for value in values:
+            try:
+                apply_overrides(chip, {prm.path: value})
+            except InfeasibleError:
+                continue  # a layer the value cannot run belongs to the trial
+            except ConfigError as err:
+                if err.key == prm.path:
+                    raise ConfigError(err.message, file=file,
+                                      key=f"parameters.{prm.path}", value=value,
+                                      has_value=True) from None
 
 
 def _parameters(raw: Any, schema: Any, file: str | None) -> tuple[Parameter, ...]:

@@ -313,9 +313,10 @@ def chip_from_settings(v: Mapping[str, Any], *, file: str | None) -> Chip:
                           value=v["pe_array.lane_bits"], has_value=True)
     sharing = v["pe_array.weight_sharing"]
     if sharing != "none" and not v["pe_array.pe_type"].startswith("adder"):
-        raise ConfigError(f"{sharing} needs an adder-tree PE (pe_array.pe_type: adder2 … "
-                          "adder16), which can skip taps", file=file,
-                          key="pe_array.weight_sharing", value=sharing, has_value=True)
+        raise ConfigError(f"pe_array.weight_sharing: {sharing} needs an adder-tree PE "
+                          "(adder2 … adder16), which can skip taps", file=file,
+                          key="pe_array.pe_type", value=v["pe_array.pe_type"],
+                          has_value=True)
     fp = FullPrecision(v["full_precision"])
     if fp is FullPrecision.INT8_UNIT and v["int8_unit.macs_per_cycle"] == 0:
         raise ConfigError("full_precision: int8_unit needs int8_unit.macs_per_cycle ≥ 1 "

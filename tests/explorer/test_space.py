@@ -55,6 +55,8 @@ def test_digest_changes_with_the_space(tmp_path):
     ({"accuracy": None}, "needs an accuracy source"),
     ({"accuracy": {"table": {"w1a1": 97.0}}}, "no accuracy for w1a2"),
     ({"accuracy": {"table": {"w1a1": 170.0, "w1a2": 1}}}, "0 to 100"),
+    ({"parameters": {"dram.burst_bytes": {"choices": [32, 48]}}},
+     "key 'parameters.dram.burst_bytes': value 48: must be a power of two"),
     ({"network": "no-such-net"}, "network"),
     ({"chip": "no-such-chip"}, "chip"),
 ])
@@ -65,6 +67,15 @@ def test_bad_space_files_are_one_line(tmp_path, changes, words):
     text = str(info.value)
     assert words in text and "\n" not in text
     assert str(path) in text or "--space" in text or "no-such" in text
+
+
+def test_values_that_meet_other_fields_stay_trials(tmp_path):
+    """A value refused only with the chip's other fields (int8 PEs on 64-bit lanes; weight
+    sharing on XNOR PEs) may meet good ones elsewhere in the space: it loads."""
+    space = load_space(write_space(tmp_path, parameters={
+        "pe_array.pe_type": {"choices": ["xnor", "int8", "adder2"]},
+        "pe_array.weight_sharing": {"choices": ["none", "decompose"]}}))
+    assert len(space.parameters) == 2
 
 
 def test_missing_and_non_mapping_files(tmp_path):
