@@ -436,8 +436,9 @@ def _check_values_alone(chip: Any, parameters: tuple[Parameter, ...],
     from simulator import apply_overrides
 
     for prm in parameters:
+        ends = [v for v in (prm.low, prm.high) if v is not None]
         values = list(prm.choices) if prm.kind == "choice" else [
-            int(v) if prm.kind == "int" else v for v in (prm.low, prm.high)]
+            int(v) if prm.kind == "int" else v for v in ends]
         for value in values:
             try:
                 apply_overrides(chip, {prm.path: value})

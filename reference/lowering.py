@@ -135,14 +135,19 @@ def _input_format(name: str, layer: Any) -> _Inputs:
     qname = type(q).__name__
     if qname in _SIGN_ACTS and not layer.input_relu:
         return _Inputs("binary", 1, 1.0, "sign")
-    if qname == "UniformSymmetric":  # signed codes, a scale per sample: a real-valued input
+    if qname == "UniformSymmetric" and not layer.input_relu:
+        # signed codes, a scale per sample: a real-valued input quantised by its layer
         return _Inputs("int", int(q.bits), 1.0, "uniform")
-    if qname in ("DorefaActivation", "HWGQ"):
+    if qname in ("DorefaActivation", "HWGQ", "Pact"):
         if q.bits > MAX_ACT_BITS:
             raise _unsupported("the inputs", name, f"{qname}, {q.bits} bits (at most "
                                                     f"{MAX_ACT_BITS})")
         if qname == "DorefaActivation":
             return _Inputs("int", int(q.bits), 1.0 / (2**q.bits - 1), "dorefa")
+        if qname == "Pact":  # DoReFa's rounding on [0, α]: levels (j − ½)·α/n, step α/n
+            alpha = float(q._alpha(q.alpha).detach())
+            return _Inputs("int", int(q.bits), alpha / (2**q.bits - 1), "dorefa",
+                           edges=(alpha,))
         if q.variant != "uniform":  # its levels are a table, not multiples of one step
             raise _unsupported("the inputs", name, f"{qname}, {q.variant} levels (uniform "
                                                     "only)")
@@ -173,8 +178,10 @@ def _thresholds(alpha: Any, beta: Any, nxt: _Inputs) -> tuple[Any, Any, Any]:
         levels = np.array([0.0])
     elif nxt.rule == "abc":  # z ≥ ½ − v_n, in the bases' rank order (a thermometer count)
         levels = np.sort(0.5 - np.array(nxt.shifts))
-    elif nxt.rule == "dorefa":
+    elif nxt.rule == "dorefa":  # (PACT: on [0, α], its α in edges)
         levels = (np.arange(1, 2**nxt.bits) - 0.5) / (2**nxt.bits - 1)
+        if nxt.edges:
+            levels = levels * nxt.edges[0]
     else:
         levels = np.array(nxt.edges)
     d = np.sign(alpha).astype(np.int8)
@@ -267,11 +274,16 @@ def lower_model(model: Any) -> Any:
             if a_kind == "bases":
                 common.update(act_base_scales=np.array(inputs.betas, np.float64),
                               act_ranks=inputs.ranks())
+            if real and (bases or a_kind == "bases"):
+                raise _unsupported("the weights", name, "ABC-Net bases in a residual network")
             if real and i > 0:  # it quantises the real stream itself
                 if inputs.rule not in ("sign", "uniform"):
                     raise _unsupported("the inputs", name,
                                        f"{type(mac.input_quantizer).__name__} on a real-valued "
                                        "residual stream (sign or uniform only)")
+                if inputs.rule == "uniform" and w_kind != "int":  # signed codes: a MAC unit
+                    raise _unsupported("the weights", name, f"{w_kind} weights against signed "
+                                                             "uniform inputs (k-bit weights only)")
                 common["in_rule"] = inputs.rule
             elif inputs.rule == "uniform":
                 raise _unsupported("the inputs", name, "UniformSymmetric outside a residual "
@@ -283,8 +295,8 @@ def lower_model(model: Any) -> Any:
                 continue
             nxt = _input_format(names[i + 1], macs[names[i + 1]])
             if bases or a_kind == "bases":  # a real combination of M·N integer sums
-                params = {"sign": (), "dorefa": (2**nxt.bits - 1,), "above": nxt.edges,
-                          "abc": nxt.shifts}[nxt.rule]
+                params = {"sign": (), "dorefa": (2**nxt.bits - 1, *nxt.edges),
+                          "above": nxt.edges, "abc": nxt.shifts}[nxt.rule]
                 lowered[name] = LoweredLayer(
                     out_kind=nxt.kind, out_bits=nxt.bits,
                     z_rule=nxt.rule, z_params=np.array(params, np.float64),

@@ -255,6 +255,7 @@ def train(
     bop_gamma: float = 1e-4,
     bop_threshold: float = 1e-8,
     weight_decay: float = 0.0,
+    pact_decay: float = 5e-4,
     dropout: float | None = None,
     out: str | Path | None = None,
     progress: bool = True,
@@ -267,7 +268,9 @@ def train(
 
     ``lr`` is Adam's peak learning rate; ``bop_gamma``/``bop_threshold`` are Bop's γ and τ
     (used with ``optimizer="bop"``). ``bnnplus_reg`` is λ of the BNN+ regulariser on binary
-    weights. ``max_steps`` stops early (for tests). ``out`` writes a checkpoint.
+    weights. ``pact_decay`` is the L2 weight decay on PACT's clipping levels α (the paper
+    regularises α so it shrinks to the activations' range). ``max_steps`` stops early (for
+    tests). ``out`` writes a checkpoint.
     """
     zoo_network(model_name)  # an unknown name raises the ConfigError listing the zoo
     for key, value, high in (("epochs", epochs, 100_000), ("batch_size", batch_size, 1 << 20),
@@ -280,6 +283,9 @@ def train(
                               has_value=True)
     if not (math.isfinite(lr) and lr > 0):
         raise ConfigError("must be a finite number > 0", key="lr", value=lr, has_value=True)
+    if not (math.isfinite(pact_decay) and pact_decay >= 0):
+        raise ConfigError("must be a finite number >= 0", key="pact_decay", value=pact_decay,
+                          has_value=True)
     if not (math.isfinite(bnnplus_reg) and bnnplus_reg >= 0):
         raise ConfigError("must be a finite number >= 0", key="bnnplus_reg", value=bnnplus_reg,
                           has_value=True)
@@ -294,8 +300,11 @@ def train(
         model = build_model(model_name, qc, num_classes=train_ds.num_classes, dropout=dropout)
         _check_fit(model, train_ds)
         binary = _binary_weights(model)
-        binary_ids = {id(p) for p in binary}
-        rest = [p for p in model.parameters() if id(p) not in binary_ids]
+        from reference.quantizers import Pact
+
+        alphas = [m.alpha for m in model.modules() if isinstance(m, Pact)]
+        special = {id(p) for p in binary} | {id(p) for p in alphas}
+        rest = [p for p in model.parameters() if id(p) not in special]
         regularizers = nn.ModuleList()
         if bnnplus_reg > 0:
             from reference.quantizers import BNNPlusRegularizer
@@ -309,9 +318,13 @@ def train(
                 for p in binary:  # ±0.5: inside every surrogate's non-zero gradient range
                     p.copy_(torch.where(p >= 0, 0.5, -0.5))
             optimizers.append(Bop(binary, lr=bop_gamma, threshold=bop_threshold))
-            optimizers.append(torch.optim.Adam(rest, lr=lr, weight_decay=weight_decay))
+            adam_params = rest
         else:
-            optimizers.append(torch.optim.Adam(binary + rest, lr=lr, weight_decay=weight_decay))
+            adam_params = binary + rest
+        groups: list[dict[str, Any]] = [{"params": adam_params}]
+        if alphas:
+            groups.append({"params": alphas, "weight_decay": pact_decay})
+        optimizers.append(torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay))
         steps_per_epoch = math.ceil(len(train_ds) / batch_size)
         total = steps_per_epoch * epochs if max_steps is None else min(
             max_steps, steps_per_epoch * epochs)
@@ -337,6 +350,7 @@ def train(
     settings = {"batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                 "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
                 "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
+                "pact_decay": pact_decay,
                 "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
     payload = checkpoint_payload(model, dataset=train_ds.name, accuracy=accuracy,
                                  epochs=len(history), seed=seed, train_settings=settings,

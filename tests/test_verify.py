@@ -177,6 +177,16 @@ def test_trained_weights_price_what_they_skip(trained, tmp_path, capsys, quant, 
                                "activations": {"kind": "binary", "quantizer": "xnor_act"}}},
      "(XnorActivation: its K scales come from the real-valued inputs"),
     ("lfc", "w1a16", "16 bits (at most 8)"),
+    ("resnet18", {"default": "w1a1", "layers": {"layer2.0.downsample.conv": {
+        "weights": {"kind": "binary", "quantizer": "sign"},
+        "activations": {"kind": "int", "bits": 8, "quantizer": "uniform"}}}},
+     "binary weights against signed uniform inputs"),
+    ("resnet18", {"default": "w1a1", "layers": {"layer1.0.conv1": {
+        "weights": {"kind": "binary", "quantizer": "sign"},
+        "activations": {"kind": "int", "bits": 8, "quantizer": "uniform"}}}},
+     "UniformSymmetric after a ReLU"),
+    ("resnet18", {"default": "w1a1", "layers": {"layer1.0.conv1": "wb2ab2"}},
+     "ABC-Net bases in a residual"),
     ("lfc", {"default": {"weights": {"kind": "ternary", "quantizer": "ttq"},
                          "activations": {"kind": "binary", "quantizer": "sign"}}},
      "(TrainedTernary: one scale per sign)"),
@@ -279,6 +289,25 @@ def test_vgg_small_hwgq_and_xnor_weights_are_bit_exact():
     assert (logits.argmax(axis=1) == run.classes).all()
 
 
+def test_a_bases_file_with_a_wrong_output_rule_is_one_line(tmp_path, capsys):
+    import json as _json
+
+    from reference.lowering import lower_model
+    from workloads.lowered import save_lowered
+
+    good = tmp_path / "abc.npz"
+    save_lowered(lower_model(build_model("lfc", "wb3ab2")), good)
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = _json.loads(arrays.pop("meta.json").tobytes())
+    meta["layers"][1]["z_rule"] = "sign"  # fc2 must make 2-base codes for fc3
+    arrays["meta.json"] = np.frombuffer(_json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    code = main(["simulate", "--network", str(tmp_path / "bad.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "output rule sign" in err[0]
+
+
 @pytest.mark.parametrize("model", ["lfc", "mnist-cnv"])
 def test_abc_net_bases_are_bit_exact_and_round_trip(model, tmp_path):
     """ABC-Net (3 weight bases, 2 input bases; the first layer's 8-bit pixels against 3
@@ -301,6 +330,39 @@ def test_abc_net_bases_are_bit_exact_and_round_trip(model, tmp_path):
         for name in lowered.layers:
             assert np.array_equal(ref[name], run.pre_activations[name]), name
         assert np.array_equal(logits, run.logits)
+
+
+@pytest.mark.parametrize("model", ["lfc", "mnist-cnv"])
+def test_pact_inputs_are_bit_exact(model):
+    """PACT's 2-bit inputs on [0, α] (α per layer, here far from its initial 10) fold into
+    thresholds at (j − ½)·α/n like DoReFa's; the integers exact on random images."""
+    import torch
+
+    from reference.lowering import lower_model, reference_pre_activations
+    from simulator.functional import execute, mapper_tilings
+
+    torch.manual_seed(0)
+    net = build_model(model, {"default": {"weights": {"kind": "binary", "quantizer": "sign"},
+                                          "activations": {"kind": "int", "bits": 2,
+                                                          "quantizer": "pact"}},
+                              "first": "w8a8", "last": "w8a8"})
+    for m in net.modules():
+        if isinstance(getattr(m, "alpha", None), torch.nn.Parameter):
+            m.alpha.data.fill_(float(torch.empty(1).uniform_(0.5, 4)))
+        if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.2, 3)
+            m.weight.data.uniform_(-1.5, 1.5)
+            m.bias.data.uniform_(-1, 2)
+    lowered = lower_model(copy_double(net))
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 1, 28, 28)).astype(np.uint8)
+    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
+    ref, logits, _ = reference_pre_activations(net, lowered, pixels)
+    for name in lowered.layers:
+        assert np.array_equal(ref[name], run.pre_activations[name]), name
+    assert (logits.argmax(axis=1) == run.classes).all()
+    first = next(iter(lowered.layers.values()))
+    assert set(np.unique(first.output_codes(run.pre_activations[first.name]))) == {0, 1, 2, 3}
 
 
 def test_bi_real_resnet18_real_valued_stream_is_bit_exact(tmp_path):
@@ -374,6 +436,7 @@ def copy_double(model):
     (lambda m, a: a.update({"fc1/thresholds": a["fc1/thresholds"].astype(float)}),
      "integer threshold"),
     (lambda m, a: m["layers"].pop(), "not the network's multiply-accumulate layers"),
+    (lambda m, a: m["layers"][1].update(in_rule="sign"), "passes on codes"),
 ])
 def test_damaged_lowered_files_are_one_line(tmp_path, capsys, damage, words):
     """A lowered file is checked field by field against the network it names."""

@@ -11,8 +11,10 @@ Per multiply-accumulate layer (:class:`LoweredLayer`):
   packed 8 per byte in the reduction order ``(c, fy, fx)`` (torch's weight layout), with a
   real per-channel ``weight_scale`` (``q = scale · w``);
 * **inputs** as codes ``a``: ``±1`` (binary) or unsigned ``0 … 2^k − 1`` (k-bit) with a real
-  step ``act_scale`` — so the layer's raw output is ``y = act_scale · weight_scale · acc`` with
-  the **integer pre-activation** ``acc = Σ a · w`` (zero padding contributes nothing);
+  step ``act_scale`` (signed k-bit codes only where a layer quantises a real-valued stream
+  itself, ``in_rule`` ``uniform``, against integer weights) — so the layer's raw output is
+  ``y = act_scale · weight_scale · acc`` with the **integer pre-activation**
+  ``acc = Σ a · w`` (zero padding contributes nothing);
 * **output**: the batch-norm and the next layer's input quantiser folded into integer
   thresholds on ``acc`` — the output code is the count of thresholds passed (``acc ≥ t`` for
   direction +1, ``acc ≤ t`` for −1; direction 0: the constant ``code_if_constant``); binary
@@ -210,7 +212,11 @@ class LoweredLayer:
         """The next quantiser's codes of real ``z``, by its own arithmetic (float64)."""
         if self.z_rule == "sign":
             return np.where(z >= 0, 1, -1).astype(np.int16)
-        if self.z_rule == "dorefa":
+        if self.z_rule == "dorefa":  # PACT: on [0, α], α the second parameter
+            if len(self.z_params) > 1:
+                a = self.z_params[1]
+                return np.round(np.minimum(np.maximum(z, 0), a) * self.z_params[0] / a
+                                ).astype(np.int16)
             return np.round(np.clip(z, 0, 1) * self.z_params[0]).astype(np.int16)
         if self.z_rule == "above":  # HWGQ: the count of edges strictly below z
             return (z[..., None] > self.z_params).sum(axis=-1).astype(np.int16)
@@ -363,7 +369,21 @@ def load_lowered(path: str | Path) -> LoweredNetwork:
         raise ConfigError("its lowered layers are not the network's multiply-accumulate layers",
                           file=text)
     chain = list(layers.values())
+    if chain and chain[0].in_rule:
+        raise ConfigError("its first layer reads the input codes; it quantises nothing itself",
+                          file=text, key=f"layers.{chain[0].name}")
     for x, nxt in itertools.pairwise(chain):
+        if nxt.in_rule and x.out_kind != "real":
+            raise ConfigError(f"layer '{nxt.name}' quantises a real-valued input, but "
+                              f"'{x.name}' passes on codes", file=text, key=f"layers.{nxt.name}")
+        if x.z_rule == "abc" and nxt.act_kind == "bases":  # the ranks follow the shifts
+            order = np.argsort(-x.z_params, kind="stable")
+            ranks = np.empty(len(order), np.int64)
+            ranks[order] = np.arange(len(order))
+            if not np.array_equal(ranks, nxt.act_ranks):
+                raise ConfigError(f"layer '{nxt.name}' decodes its bases in another order than "
+                                  f"'{x.name}' codes them", file=text,
+                                  key=f"layers.{nxt.name}")
         if x.out_kind == "real":  # a real-valued stream: the next layer quantises it
             if not nxt.in_rule:
                 raise ConfigError(f"its real-valued output needs the next layer '{nxt.name}' "
@@ -418,7 +438,8 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
             or x.z_rule not in ("", "sign", "dorefa", "above", "abc")
             or x.in_rule not in ("", "sign", "uniform")
             or (x.in_rule == "sign" and x.act_kind != "binary")
-            or (x.in_rule == "uniform" and (x.act_kind != "int" or x.act_bits < 2))):
+            or (x.in_rule == "uniform" and (x.act_kind != "int" or x.act_bits < 2
+                                            or x.weight_kind != "int"))):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
     m, n = x.terms
     if (x.base_scales.shape != ((m,) if x.weight_kind == "bases" else (0,))
@@ -442,6 +463,21 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
                          or not np.isfinite(x.z_params).all()):
             raise ConfigError("a real-valued output rule belongs to a bases layer's output",
                               file=file, key=where)
+        if x.out_kind == "real" and x.multi_term:
+            raise ConfigError("a bases layer cannot pass on a real-valued stream", file=file,
+                              key=where)
+        rules: dict[str, tuple[str, int]] = {
+            "sign": ("binary", 0), "dorefa": ("int", -1), "above": ("int", 2**x.out_bits - 1),
+            "abc": ("bases", x.out_bits)}
+        if x.z_rule:
+            kind, params = rules[x.z_rule]
+            n = len(x.z_params)
+            if x.out_kind != kind or (params >= 0 and n != params) or (
+                    x.z_rule == "dorefa" and (n not in (1, 2) or x.z_params[0] != 2**x.out_bits - 1
+                                              or (n == 2 and not x.z_params[1] > 0))):
+                raise ConfigError(f"its output rule {x.z_rule} does not make {x.out_kind} codes "
+                                  f"of {x.out_bits} bits from {n} parameter(s)", file=file,
+                                  key=where)
     elif x.multi_term:
         raise ConfigError("a bases layer's output needs a real-valued rule (z_rule)",
                           file=file, key=where)

@@ -61,7 +61,7 @@ WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
 ACTIVATION_QUANTIZERS: dict[str, tuple[str, ...]] = {
     "binary": ("sign", "xnor_act", "approx_sign", "signswish"),
     "ternary": (),
-    "int": ("dorefa_act", "hwgq", "uniform"),
+    "int": ("dorefa_act", "hwgq", "pact", "uniform"),
     "bases": ("abc_act",),
     "float": ("identity",),
 }

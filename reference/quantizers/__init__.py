@@ -28,6 +28,7 @@ from reference.quantizers.bases import AbcActivation, AbcWeight
 from reference.quantizers.binary import ApproxSign, SignSwish, SteSign
 from reference.quantizers.dorefa import DorefaActivation, DorefaWeight
 from reference.quantizers.hwgq import HWGQ, half_gaussian_levels
+from reference.quantizers.pact import Pact
 from reference.quantizers.regularizers import BNNPlusRegularizer, bnnplus_regularizer
 from reference.quantizers.ternary import TernaryWeight, TrainedTernary
 from reference.quantizers.uniform import FloatIdentity, UniformSymmetric
@@ -46,6 +47,7 @@ __all__ = [
     "DorefaWeight",
     "FloatIdentity",
     "IntRepr",
+    "Pact",
     "Quantizer",
     "SignSwish",
     "SteSign",
@@ -69,6 +71,7 @@ REGISTRY: Mapping[str, type[Quantizer]] = MappingProxyType({
     "dorefa_weight": DorefaWeight,
     "dorefa_act": DorefaActivation,
     "hwgq": HWGQ,
+    "pact": Pact,
     "twn": TernaryWeight,
     "ttq": TrainedTernary,
     "abc_weight": AbcWeight,

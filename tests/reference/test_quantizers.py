@@ -28,7 +28,7 @@ from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
     "abc_act", "abc_weight", "approx_sign", "dorefa_act", "dorefa_weight", "hwgq", "identity",
-    "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
+    "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
 )
 
 
@@ -373,6 +373,51 @@ def test_hwgq_backward(variant: str) -> None:
     tau = qm - 1
     expected = torch.where(x > qm, g / (x - tau), g * inside)
     torch.testing.assert_close(grad_of(tailed, x, g), expected)
+
+
+# --------------------------------------------------------------------------------------------
+# PACT
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_pact_forward_on_the_clipped_grid(bits: int) -> None:
+    # y = clip(x, 0, α) on the grid α/n: α = 2, n = 2^k − 1
+    q = get("pact", bits=bits, alpha=2.0).double()
+    n = 2**bits - 1
+    x = torch.tensor([-3.0, -0.1, 0.0, 0.4, 1.0, 1.3, 1.99, 2.0, 7.5], dtype=torch.float64)
+    expected = torch.round(x.clamp(0, 2.0) * n / 2.0) * 2.0 / n
+    torch.testing.assert_close(q(x), expected, rtol=0, atol=0)
+    codes, scale = q.int_repr(x)
+    assert codes.min() >= 0 and codes.max() == n and float(scale) == pytest.approx(2.0 / n)
+    # the paper's closed form of the clip: ½(|x| − |x − α| + α)
+    clip = 0.5 * (x.abs() - (x - 2.0).abs() + 2.0)
+    torch.testing.assert_close(torch.round(clip * n / 2.0) * 2.0 / n, expected)
+
+
+def test_pact_backward_is_the_papers():
+    # ∂y_q/∂x = 1{0 ≤ x ≤ α} (the STE through the rounding), ∂y_q/∂α = 1{x ≥ α}
+    q = get("pact", bits=2, alpha=1.5).double()
+    x = torch.tensor([-1.0, 0.2, 0.7, 1.4, 1.6, 3.0], dtype=torch.float64, requires_grad=True)
+    g = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=torch.float64)
+    y = q(x)
+    dx, da = torch.autograd.grad(y, (x, q.alpha), grad_outputs=g)
+    torch.testing.assert_close(dx, g * ((x > 0) & (x < 1.5)).double())
+    assert float(da) == pytest.approx(5.0 + 6.0)  # the inputs at or above α
+
+
+def test_pact_alpha_learns_and_stays_positive():
+    q = get("pact", bits=2, alpha=10.0)
+    opt = torch.optim.SGD(q.parameters(), lr=0.5)
+    x = torch.rand(256) * 2  # all below α: a loss that wants a smaller clipping level
+    for _ in range(30):
+        opt.zero_grad()
+        loss = ((q(x) - x.clamp(max=1.0)) ** 2).mean() + 0.05 * q.alpha ** 2  # L2 on α
+        loss.backward()
+        opt.step()
+    assert 0 < float(q.alpha) < 10.0
+    with pytest.raises(ValueError, match="alpha > 0"):
+        get("pact", alpha=0.0)
 
 
 # --------------------------------------------------------------------------------------------

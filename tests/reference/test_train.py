@@ -32,6 +32,19 @@ def test_lfc_learns_synthetic_data() -> None:
         assert float(layer.weight.detach().abs().max()) <= 1.0
 
 
+def test_pact_learns_synthetic_data_and_its_alpha_moves() -> None:
+    """PACT's clipping levels are trained with the weights (and the loss falls)."""
+    quant = {"default": {"weights": {"kind": "binary", "quantizer": "sign"},
+                         "activations": {"kind": "int", "bits": 2, "quantizer": "pact"}}}
+    result = train("sfc", quant, _pair((1, 28, 28), 512, 128), 3, batch_size=64, lr=5e-3,
+                   seed=0, progress=False)
+    losses = [h.loss for h in result.history]
+    assert losses[-1] < losses[0]
+    alphas = [float(m.alpha) for m in result.model.modules() if hasattr(m, "alpha")
+              and isinstance(m.alpha, nn.Parameter)]
+    assert alphas and any(abs(a - 10.0) > 1e-3 for a in alphas)
+
+
 def test_same_seed_same_weights() -> None:
     data = _pair((1, 28, 28), 128, 32)
     a = train("sfc", "w1a2", data, 1, batch_size=32, seed=3, progress=False, max_steps=3)
