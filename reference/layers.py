@@ -87,6 +87,9 @@ class QuantLayer:
             else nn.Identity()
         self.input_dropout = float(input_dropout)
         self.quant = quant
+        bind = getattr(self.weight_quantizer, "bind", None)
+        if callable(bind):  # a quantiser with per-weight state (INQ's freeze masks)
+            bind(self.weight)
 
     @property
     def weight_kind(self) -> str:

@@ -84,7 +84,11 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
         if codes.ndim == 3:
             codes = codes[:, :, :, None, None]
         return "bases", codes, np.array([float(a) for _, a in terms], np.float64)
-    int_ok = kind == "int" and qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS
+    int_ok = kind == "int" and ((qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS)
+                                or qname == "IncrementalPow2")
+    if qname == "IncrementalPow2" and not q.complete:
+        raise _unsupported("the weights", name, "IncrementalPow2 before its last stage (not "
+                                                "every weight is a power of two yet)")
     if (kind not in ("binary", "ternary") and not int_ok) or not hasattr(q, "int_repr"):
         raise _unsupported("the weights", name, f"{qname}, {kind}"
                            + (f" {layer.weight_bits} bits" if kind == "int" else ""))
@@ -247,6 +251,13 @@ def lower_model(model: Any) -> Any:
             mac = macs[name]
             w_kind, w, w_scale = _weights(name, mac)
             shape = tuple(int(v) for v in (w.shape[1:] if w_kind == "bases" else w.shape))
+            w_bits = int(mac.weight_bits)
+            if w_kind == "int":  # the planes the codes need (INQ's ±2^k exceed its b bits)
+                w_bits = max(w_bits if type(mac.weight_quantizer).__name__ == "DorefaWeight"
+                             else 1, int(np.abs(w).max()).bit_length())
+                if w_bits > MAX_ACT_BITS:
+                    raise _unsupported("the weights", name, f"codes of {w_bits} bits (at most "
+                                                            f"{MAX_ACT_BITS})")
             k = shape[0]
             inputs = _input_format(name, mac)
             a_kind, a_bits, a_scale = inputs.kind, inputs.bits, inputs.scale
@@ -265,8 +276,8 @@ def lower_model(model: Any) -> Any:
             bases = w_kind == "bases"
             common: dict[str, Any] = {
                       "name": name, "kind": net.layer(name).kind.value, "shape": shape,
-                      **geometry, "weight_kind": w_kind, "weight_bits": int(mac.weight_bits),
-                      "weight_planes": pack_weight_planes(w_kind, w, int(mac.weight_bits)),
+                      **geometry, "weight_kind": w_kind, "weight_bits": w_bits,
+                      "weight_planes": pack_weight_planes(w_kind, w, w_bits),
                       "weight_scale": np.ones(k) if bases else np.asarray(w_scale, np.float64),
                       "base_scales": (np.asarray(w_scale, np.float64) if bases
                                       else np.zeros(0)),

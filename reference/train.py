@@ -151,6 +151,14 @@ def _deterministic(seed: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous)
 
 
+def _inq_layers(model: nn.Module) -> list[tuple[Any, Any]]:
+    """(MAC layer, its INQ weight quantiser) pairs."""
+    from reference.quantizers import IncrementalPow2
+
+    return [(layer, layer.weight_quantizer) for layer in mac_layers(model).values()
+            if isinstance(layer.weight_quantizer, IncrementalPow2)]
+
+
 def _binary_weights(model: nn.Module) -> list[nn.Parameter]:
     return [cast(nn.Parameter, layer.weight) for layer in mac_layers(model).values()
             if layer.weight_kind == "binary"]
@@ -256,6 +264,7 @@ def train(
     bop_threshold: float = 1e-8,
     weight_decay: float = 0.0,
     pact_decay: float = 5e-4,
+    inq_stages: tuple[float, ...] = (0.5, 0.75, 0.875, 1.0),
     dropout: float | None = None,
     out: str | Path | None = None,
     progress: bool = True,
@@ -269,8 +278,10 @@ def train(
     ``lr`` is Adam's peak learning rate; ``bop_gamma``/``bop_threshold`` are Bop's γ and τ
     (used with ``optimizer="bop"``). ``bnnplus_reg`` is λ of the BNN+ regulariser on binary
     weights. ``pact_decay`` is the L2 weight decay on PACT's clipping levels α (the paper
-    regularises α so it shrinks to the activations' range). ``max_steps`` stops early (for
-    tests). ``out`` writes a checkpoint.
+    regularises α so it shrinks to the activations' range). INQ weights are quantised in
+    ``inq_stages`` (accumulated portions, the last 1): the run's steps split evenly over the
+    stages, and each stage starts by freezing its portion (the paper's schedule). ``max_steps``
+    stops early (for tests). ``out`` writes a checkpoint.
     """
     zoo_network(model_name)  # an unknown name raises the ConfigError listing the zoo
     for key, value, high in (("epochs", epochs, 100_000), ("batch_size", batch_size, 1 << 20),
@@ -283,6 +294,10 @@ def train(
                               has_value=True)
     if not (math.isfinite(lr) and lr > 0):
         raise ConfigError("must be a finite number > 0", key="lr", value=lr, has_value=True)
+    if (not inq_stages or any(not 0 < s <= 1 for s in inq_stages) or inq_stages[-1] != 1
+            or list(inq_stages) != sorted(inq_stages)):
+        raise ConfigError("INQ stages are increasing portions in (0, 1] ending at 1",
+                          key="inq_stages", value=list(inq_stages), has_value=True)
     if not (math.isfinite(pact_decay) and pact_decay >= 0):
         raise ConfigError("must be a finite number >= 0", key="pact_decay", value=pact_decay,
                           has_value=True)
@@ -329,6 +344,9 @@ def train(
         total = steps_per_epoch * epochs if max_steps is None else min(
             max_steps, steps_per_epoch * epochs)
         factor = _schedule(schedule, max(total, 1))
+        inq = _inq_layers(model)
+        # the step at which each INQ stage starts (the first at step 0)
+        inq_starts = [round(i * total / len(inq_stages)) for i in range(len(inq_stages))]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
         generator = torch.Generator().manual_seed(seed)
         history: list[EpochStats] = []
@@ -341,6 +359,8 @@ def train(
                 optimizers=optimizers, schedulers=schedulers, generator=generator,
                 binary=binary if optimizer == "adam" else [], regularizers=regularizers,
                 bnnplus_reg=bnnplus_reg, step=step, total=total, progress=progress,
+                inq=[(layer, q, dict(zip(inq_starts, inq_stages, strict=True)))
+                     for layer, q in inq],
             )
             step = stats[1]
             history.append(stats[0])
@@ -350,7 +370,7 @@ def train(
     settings = {"batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                 "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
                 "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
-                "pact_decay": pact_decay,
+                "pact_decay": pact_decay, "inq_stages": list(inq_stages),
                 "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
     payload = checkpoint_payload(model, dataset=train_ds.name, accuracy=accuracy,
                                  epochs=len(history), seed=seed, train_settings=settings,
@@ -365,6 +385,7 @@ def _train_epoch(
     batch_size: int, optimizers: list[torch.optim.Optimizer], schedulers: list[Any],
     generator: torch.Generator, binary: list[nn.Parameter], regularizers: nn.ModuleList,
     bnnplus_reg: float, step: int, total: int, progress: bool,
+    inq: list[tuple[Any, Any, dict[int, float]]] | None = None,
 ) -> tuple[EpochStats, int]:
     from tqdm import tqdm
 
@@ -380,6 +401,9 @@ def _train_epoch(
     for x, y in train_ds.batches(batch_size, shuffle=True, generator=generator):
         if step >= total:
             break
+        for layer, q, starts in inq or ():
+            if step in starts:  # an INQ stage begins: freeze its portion
+                q.advance(layer.weight, starts[step])
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         objective = loss

@@ -54,7 +54,7 @@ _KINDS: tuple[str, ...] = FORMAT_KINDS
 WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
     "binary": ("sign", "xnor_weight", "approx_sign", "signswish"),
     "ternary": ("twn", "ttq"),
-    "int": ("dorefa_weight", "uniform"),
+    "int": ("dorefa_weight", "inq", "uniform"),
     "bases": ("abc_weight",),
     "float": ("identity",),
 }

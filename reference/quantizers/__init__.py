@@ -28,6 +28,7 @@ from reference.quantizers.bases import AbcActivation, AbcWeight
 from reference.quantizers.binary import ApproxSign, SignSwish, SteSign
 from reference.quantizers.dorefa import DorefaActivation, DorefaWeight
 from reference.quantizers.hwgq import HWGQ, half_gaussian_levels
+from reference.quantizers.inq import IncrementalPow2
 from reference.quantizers.pact import Pact
 from reference.quantizers.regularizers import BNNPlusRegularizer, bnnplus_regularizer
 from reference.quantizers.ternary import TernaryWeight, TrainedTernary
@@ -46,6 +47,7 @@ __all__ = [
     "DorefaActivation",
     "DorefaWeight",
     "FloatIdentity",
+    "IncrementalPow2",
     "IntRepr",
     "Pact",
     "Quantizer",
@@ -73,6 +75,7 @@ REGISTRY: Mapping[str, type[Quantizer]] = MappingProxyType({
     "hwgq": HWGQ,
     "pact": Pact,
     "twn": TernaryWeight,
+    "inq": IncrementalPow2,
     "ttq": TrainedTernary,
     "abc_weight": AbcWeight,
     "abc_act": AbcActivation,

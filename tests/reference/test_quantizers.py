@@ -28,7 +28,7 @@ from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
     "abc_act", "abc_weight", "approx_sign", "dorefa_act", "dorefa_weight", "hwgq", "identity",
-    "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
+    "inq", "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
 )
 
 
@@ -373,6 +373,50 @@ def test_hwgq_backward(variant: str) -> None:
     tau = qm - 1
     expected = torch.where(x > qm, g / (x - tau), g * inside)
     torch.testing.assert_close(grad_of(tailed, x, g), expected)
+
+
+# --------------------------------------------------------------------------------------------
+# INQ
+# --------------------------------------------------------------------------------------------
+
+
+def test_inq_levels_by_hand() -> None:
+    # largest |W| 0.3: n1 = ⌊log2(0.4)⌋ = −2 (0.25); 5 bits: 8 magnitudes, n2 = −2 + 1 − 8 = −9
+    from reference.quantizers.inq import _to_levels, pow2_levels
+
+    assert pow2_levels(0.3, 5) == (-2, -9) and pow2_levels(0.3, 2) == (-2, -2)
+    w = torch.tensor([0.3, -0.2, 0.1, 0.0935, 0.0007, 0.001, -0.0, 0.375], dtype=torch.float64)
+    # eq. 4: β for (α + β)/2 ≤ |w| < 3β/2 — 0.2 ∈ [0.1875, 0.375) → 0.25; 0.1 → 0.125;
+    # 0.0935 < 0.09375 → 0.0625; below 2^−9/2 = 0.00098 → 0; 0.375 clamps to 2^n1
+    expected = [0.25, -0.25, 0.125, 0.0625, 0.0, 2.0**-9, 0.0, 0.25]
+    assert _to_levels(w, -2, -9).tolist() == expected
+
+
+def test_inq_freezes_the_largest_in_stages_and_masks_their_gradient() -> None:
+    q = get("inq", bits=5).double()
+    w = randn(6, 4, 3, 3, seed=3) * 0.1
+    q.advance(w, 0.5)
+    frozen = q.frozen.clone()
+    assert int(frozen.sum()) == w.numel() // 2
+    # the frozen half is the larger half
+    assert w.abs()[frozen].min() >= w.abs()[~frozen].max()
+    x = w.clone().requires_grad_(True)
+    y = q(x)
+    (g,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(w))
+    assert torch.equal(g, (~frozen).double())  # only the free weights learn
+    assert torch.equal(y[~frozen], w[~frozen])  # and stay full precision
+    for portion in (0.75, 0.875):
+        q.advance(w * 1.5, portion)  # later stages quantise what the free weights became
+        assert (q.frozen & frozen).equal(frozen)  # frozen stays frozen
+    with pytest.raises(ValueError, match="last stage"):
+        q.int_repr(w)
+    q.advance(w, 1.0)
+    codes, scale = q.int_repr(w)
+    nonzero = codes[codes != 0].abs().double()
+    assert torch.equal(torch.exp2(torch.round(torch.log2(nonzero))), nonzero)  # powers of two
+    assert float(scale) == 2.0 ** int(q.exponents[1])
+    with pytest.raises(ValueError, match="portion"):
+        q.advance(w, 1.5)
 
 
 # --------------------------------------------------------------------------------------------

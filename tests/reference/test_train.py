@@ -45,6 +45,41 @@ def test_pact_learns_synthetic_data_and_its_alpha_moves() -> None:
     assert alphas and any(abs(a - 10.0) > 1e-3 for a in alphas)
 
 
+def test_inq_trains_in_stages_to_powers_of_two(tmp_path) -> None:
+    """INQ (5-bit weights, the paper's 50 / 75 / 87.5 / 100 % schedule over the run): the loss
+    falls, every final weight is ±2^n or 0, the checkpoint (with the freeze masks) reads back,
+    and the network lowers and runs bit-exact."""
+    import numpy as np
+
+    from reference.checkpoint import build_from_checkpoint
+    from reference.lowering import lower_model, reference_pre_activations
+    from reference.quantizers import IncrementalPow2
+    from simulator.functional import execute
+
+    quant = {"default": {"weights": {"kind": "int", "bits": 5, "quantizer": "inq"},
+                         "activations": {"kind": "int", "bits": 2, "quantizer": "dorefa_act"}},
+             "first": "w8a8", "last": "w8a8"}
+    result = train("sfc", quant, _pair((1, 28, 28), 512, 128), 4, batch_size=64, lr=5e-3,
+                   seed=0, progress=False, out=tmp_path / "inq.pt")
+    losses = [h.loss for h in result.history]
+    assert losses[-1] < losses[0]
+    inq = [m for m in result.model.modules() if isinstance(m, IncrementalPow2)]
+    assert inq and all(q.complete for q in inq)
+    for layer in mac_layers(result.model).values():
+        if isinstance(layer.weight_quantizer, IncrementalPow2):
+            w = layer.quantized_weight().detach().double()
+            nonzero = w[w != 0].abs()
+            assert torch.equal(torch.exp2(torch.round(torch.log2(nonzero))), nonzero)
+    back = build_from_checkpoint(tmp_path / "inq.pt")
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(back(x), result.model(x))
+    lowered = lower_model(back)
+    pixels = (np.random.default_rng(0).random((4, 1, 28, 28)) * 255).astype(np.uint8)
+    run = execute(lowered, pixels)
+    ref, _, _ = reference_pre_activations(back, lowered, pixels)
+    assert all(np.array_equal(ref[n], run.pre_activations[n]) for n in lowered.layers)
+
+
 def test_same_seed_same_weights() -> None:
     data = _pair((1, 28, 28), 128, 32)
     a = train("sfc", "w1a2", data, 1, batch_size=32, seed=3, progress=False, max_steps=3)
