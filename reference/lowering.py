@@ -53,7 +53,8 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 
 # --------------------------------------------------------------------------- weights
 #: what lowering supports, named in its errors
-SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight), ternary with "
+SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight, "
+             "bireal_weight), ternary with "
              "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8) or ABC-Net bases "
              "(abc_weight); inputs: binary sign, DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
              "HWGQ (hwgq, k ≤ 8) or ABC-Net bases (abc_act), 8-bit pixels into the first "

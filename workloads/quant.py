@@ -52,7 +52,7 @@ _KINDS: tuple[str, ...] = FORMAT_KINDS
 
 #: Registry names (see ``reference.quantizers``) valid for weights and for activations.
 WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
-    "binary": ("sign", "xnor_weight", "approx_sign", "signswish"),
+    "binary": ("sign", "xnor_weight", "bireal_weight", "approx_sign", "signswish"),
     "ternary": ("twn", "ttq"),
     "int": ("dorefa_weight", "inq", "uniform"),
     "bases": ("abc_weight",),

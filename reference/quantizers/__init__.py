@@ -33,7 +33,7 @@ from reference.quantizers.pact import Pact
 from reference.quantizers.regularizers import BNNPlusRegularizer, bnnplus_regularizer
 from reference.quantizers.ternary import TernaryWeight, TrainedTernary
 from reference.quantizers.uniform import FloatIdentity, UniformSymmetric
-from reference.quantizers.xnor import XnorActivation, XnorWeight
+from reference.quantizers.xnor import BiRealWeight, XnorActivation, XnorWeight
 
 __all__ = [
     "CODE_DTYPE",
@@ -43,6 +43,7 @@ __all__ = [
     "AbcWeight",
     "ApproxSign",
     "BNNPlusRegularizer",
+    "BiRealWeight",
     "Codes",
     "DorefaActivation",
     "DorefaWeight",
@@ -69,6 +70,7 @@ __all__ = [
 REGISTRY: Mapping[str, type[Quantizer]] = MappingProxyType({
     "sign": SteSign,
     "xnor_weight": XnorWeight,
+    "bireal_weight": BiRealWeight,
     "xnor_act": XnorActivation,
     "dorefa_weight": DorefaWeight,
     "dorefa_act": DorefaActivation,

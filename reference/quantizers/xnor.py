@@ -14,7 +14,7 @@ from torch import Tensor
 
 from reference.quantizers._base import Codes, Quantizer, check_bits, sign_codes, straight_through
 
-__all__ = ["XnorActivation", "XnorWeight"]
+__all__ = ["BiRealWeight", "XnorActivation", "XnorWeight"]
 
 
 class XnorWeight(Quantizer):
@@ -49,6 +49,22 @@ class XnorWeight(Quantizer):
         codes, alpha = self.int_repr(x)
         n = x[0].numel()
         factor = 1.0 / n + alpha * (x.detach().abs() <= 1).to(x.dtype)
+        return straight_through(self.dequantize((codes, alpha)), x * factor)
+
+
+class BiRealWeight(XnorWeight):
+    """Bi-Real Net's magnitude-aware weights (Liu et al., ECCV 2018, Sec. 3.3), registry name
+    ``bireal_weight``: the forward pass of XNOR-Net's, ``sign(W) · α`` with α = mean|W| per
+    output channel; the backward pass scales the clipped STE by the channel's magnitude,
+    ``∂L/∂W = ∂L/∂W_b · α · 1{|W| ≤ 1}`` (α a constant: the paper's magnitude-aware gradient,
+    without XNOR-Net's 1/n term through α).
+
+    ``int_repr(W)``: as :class:`XnorWeight` (±1 codes and α per channel).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        codes, alpha = self.int_repr(x)
+        factor = alpha * (x.detach().abs() <= 1).to(x.dtype)
         return straight_through(self.dequantize((codes, alpha)), x * factor)
 
 

@@ -27,8 +27,9 @@ from reference.testing import SHAPE, QuantizerContract, randn
 from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
-    "abc_act", "abc_weight", "approx_sign", "dorefa_act", "dorefa_weight", "hwgq", "identity",
-    "inq", "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
+    "abc_act", "abc_weight", "approx_sign", "bireal_weight", "dorefa_act", "dorefa_weight",
+    "hwgq", "identity", "inq", "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act",
+    "xnor_weight",
 )
 
 
@@ -204,6 +205,16 @@ def test_xnor_weight_forward_and_paper_gradient() -> None:
     assert scale.shape == (4, 1, 1, 1) and set(codes.unique().tolist()) == {-1, 1}
     with pytest.raises(ValueError, match="out_channels"):
         q(randn(5))
+
+
+def test_bireal_weight_is_xnor_forward_with_the_magnitude_aware_gradient() -> None:
+    w = torch.tensor([[0.5, -1.5, 0.25], [-0.1, 0.3, 0.2]], dtype=torch.float64)
+    bi, xn = get("bireal_weight").double(), get("xnor_weight").double()
+    assert torch.equal(bi(w), xn(w))  # sign(W) · mean|W| per output channel
+    g = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64)
+    alpha = w.abs().mean(dim=1, keepdim=True)  # 0.75, 0.2
+    # ∂L/∂W = ∂L/∂W_b · α · 1{|W| ≤ 1}: the second weight of row 0 is clipped
+    torch.testing.assert_close(grad_of(bi, w, g), g * alpha * (w.abs() <= 1).double())
 
 
 def test_xnor_act_per_sample() -> None:
