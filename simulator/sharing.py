@@ -15,21 +15,8 @@ operations per output. Two published reductions:
   sub-kernel up to sign is summed once per input channel and position, and every output
   combines its C sub-kernel results with a sign.
 
-Operation counts (additions — one per accumulated input or partial result, the same
-convention for every form — per output position, over all output channels; with nothing to
-share, sharing costs more than the direct form):
-
-============================ ================================================================
-direct                       ``K·R``
-decomposed                   ``Σ_k min(n⁺_k, n⁻_k) + R + K`` (the chosen positions; the window
-                             sum; ``2S − J`` per output)
-shared                       ``Σ_c U_c·F + K·C`` (``U_c`` distinct sub-kernels up to sign in
-                             channel c, each accumulating its ``F = FY·FX`` inputs; each output
-                             accumulating its C sub-kernel results)
-shared + decomposed          ``Σ_c [F + Σ_{u ∈ U_c} (min(n⁺_u, n⁻_u) + 1)] + K·C`` (the
-                             channel's window sum; each distinct sub-kernel by its rarer sign
-                             and its ``2S − J``; the combination)
-============================ ================================================================
+The operations each form issues are counted in :mod:`workloads.weight_stats` (the cost model
+reads them from a lowered network's layers); this module computes the forms themselves.
 """
 
 from __future__ import annotations

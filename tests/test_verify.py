@@ -275,18 +275,13 @@ def test_vgg_small_hwgq_and_xnor_weights_are_bit_exact():
     """VGG-Small as HWGQ trained it: binary weights with a scale per filter (xnor_weight),
     2-bit uniform HWGQ inputs (Δ = 0.538), 8-bit first and last layers, on random 32×32
     images in the edge chip's schedule."""
-    from reference.lowering import lower_model, reference_pre_activations
-    from simulator.functional import execute, mapper_tilings
+    from reference.lowering import lower_model
 
     model = build_model("vgg-small", None)
     lowered = lower_model(copy_double(model))
     assert {x.act_kind for x in lowered.layers.values()} == {"int"}
     pixels = np.random.default_rng(1).integers(0, 256, (2, 3, 32, 32)).astype(np.uint8)
-    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
-    ref, logits, _ = reference_pre_activations(model, lowered, pixels)
-    for name in lowered.layers:
-        assert np.array_equal(ref[name], run.pre_activations[name]), name
-    assert (logits.argmax(axis=1) == run.classes).all()
+    assert_bit_exact(model, lowered, pixels)
 
 
 def test_a_bases_file_with_a_wrong_output_rule_is_one_line(tmp_path, capsys):
@@ -338,8 +333,7 @@ def test_pact_inputs_are_bit_exact(model):
     thresholds at (j − ½)·α/n like DoReFa's; the integers exact on random images."""
     import torch
 
-    from reference.lowering import lower_model, reference_pre_activations
-    from simulator.functional import execute, mapper_tilings
+    from reference.lowering import lower_model
 
     torch.manual_seed(0)
     net = build_model(model, {"default": {"weights": {"kind": "binary", "quantizer": "sign"},
@@ -349,18 +343,10 @@ def test_pact_inputs_are_bit_exact(model):
     for m in net.modules():
         if isinstance(getattr(m, "alpha", None), torch.nn.Parameter):
             m.alpha.data.fill_(float(torch.empty(1).uniform_(0.5, 4)))
-        if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.2, 3)
-            m.weight.data.uniform_(-1.5, 1.5)
-            m.bias.data.uniform_(-1, 2)
+    perturb_batch_norms(net, mean=1, bias=(-1, 2))
     lowered = lower_model(copy_double(net))
     pixels = np.random.default_rng(0).integers(0, 256, (8, 1, 28, 28)).astype(np.uint8)
-    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
-    ref, logits, _ = reference_pre_activations(net, lowered, pixels)
-    for name in lowered.layers:
-        assert np.array_equal(ref[name], run.pre_activations[name]), name
-    assert (logits.argmax(axis=1) == run.classes).all()
+    run, _ = assert_bit_exact(net, lowered, pixels)
     first = next(iter(lowered.layers.values()))
     assert set(np.unique(first.output_codes(run.pre_activations[first.name]))) == {0, 1, 2, 3}
 
@@ -373,26 +359,17 @@ def test_bi_real_resnet18_real_valued_stream_is_bit_exact(tmp_path):
     chip's schedule, with batch-norm statistics made far from their defaults."""
     import torch
 
-    from reference.lowering import lower_model, reference_pre_activations
-    from simulator.functional import execute, mapper_tilings
+    from reference.lowering import lower_model
+    from simulator.functional import execute
 
     torch.manual_seed(1)
     model = build_model("resnet18", None)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
-            m.running_mean.uniform_(-2, 2)
-            m.running_var.uniform_(0.2, 4)
-            m.weight.data.uniform_(-1.5, 1.5)
-            m.bias.data.uniform_(-1, 1)
+    perturb_batch_norms(model, mean=2, bias=(-1, 1))
     lowered = lower_model(copy_double(model))
     rules = {x.in_rule for x in lowered.layers.values()}
     assert rules == {"", "sign", "uniform"}
     pixels = np.random.default_rng(3).integers(0, 256, (2, 3, 224, 224)).astype(np.uint8)
-    run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
-    ref, logits, _ = reference_pre_activations(model, lowered, pixels)
-    for name in lowered.layers:
-        assert np.array_equal(ref[name], run.pre_activations[name]), name
-    assert (logits.argmax(axis=1) == run.classes).all()
+    run, logits = assert_bit_exact(model, lowered, pixels)
     assert np.allclose(logits, run.logits, rtol=1e-9, atol=1e-9)
     from workloads.lowered import load_lowered, save_lowered  # the file keeps the stream
 
@@ -406,19 +383,42 @@ def test_alexnet_grouped_and_large_kernels_are_bit_exact():
     """Grouped convolutions (conv2, conv4, conv5), an 11×11 stride-4 kernel (121 inputs per
     channel: reductions spanning many words) and overlapping 3×3 stride-2 max-pools, in the
     edge chip's schedule, on a random 227×227 image."""
-    from reference.lowering import lower_model, reference_pre_activations
-    from simulator.functional import execute, mapper_tilings
+    from reference.lowering import lower_model
 
     model = build_model("alexnet", {"default": "w1a1", "first": "w1a8", "last": "w1a1"})
     lowered = lower_model(copy_double(model))
     assert [x.groups for x in lowered.layers.values()][:5] == [1, 2, 1, 2, 2]
     pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 227, 227)).astype(np.uint8)
+    assert_bit_exact(model, lowered, pixels)
+
+
+
+def assert_bit_exact(model, lowered, pixels):
+    """Run ``lowered`` on ``pixels`` in the edge chip's tile schedule and check every layer's
+    integer pre-activations and the classes against the exact torch reference; (the run, the
+    reference's logits)."""
+    from reference.lowering import reference_pre_activations
+    from simulator.functional import execute, mapper_tilings
+
     run = execute(lowered, pixels, tilings=mapper_tilings(lowered, "edge"))
     ref, logits, _ = reference_pre_activations(model, lowered, pixels)
     for name in lowered.layers:
         assert np.array_equal(ref[name], run.pre_activations[name]), name
     assert (logits.argmax(axis=1) == run.classes).all()
+    return run, logits
 
+
+def perturb_batch_norms(model, *, mean, bias):
+    """Batch-norm statistics and affine parameters far from their defaults (random, seeded by
+    torch's generator), so thresholds and real-valued maps are exercised."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-mean, mean)
+            m.running_var.uniform_(0.2, 4 if mean > 1 else 3)
+            m.weight.data.uniform_(-1.5, 1.5)
+            m.bias.data.uniform_(*bias)
 
 def copy_double(model):
     import copy
