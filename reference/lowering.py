@@ -55,11 +55,13 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 #: what lowering supports, named in its errors
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight, "
              "bireal_weight), ternary with "
-             "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8) or ABC-Net bases "
-             "(abc_weight); inputs: binary sign, DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
-             "HWGQ (hwgq, k ≤ 8) or ABC-Net bases (abc_act), 8-bit pixels into the first "
-             "layer; max-pooling; in residual networks (Bi-Real) real-valued adds and pools "
-             "with sign or signed uniform (uniform) inputs")
+             "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8), INQ powers of two "
+             "after the last stage (inq) or ABC-Net bases (abc_weight); inputs: binary sign, "
+             "DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
+             "HWGQ (hwgq, k ≤ 8), PACT (pact), ABC-Net bases (abc_act) or XNOR-Net's scaled "
+             "sign (xnor_act), 8-bit pixels into the first layer; max-pooling; in residual "
+             "networks (Bi-Real) real-valued adds and pools with sign or signed uniform "
+             "(uniform) inputs")
 _SIGN_ACTS = ("SteSign", "ApproxSign", "SignSwish")
 _CAP = 2**62  # thresholds beyond any reachable accumulator
 #: k-bit inputs lower up to this many bits (2^k − 1 thresholds per channel)
@@ -165,10 +167,12 @@ def _input_format(name: str, layer: Any) -> _Inputs:
         return _Inputs("bases", int(q.bases), 1.0, "abc",
                        shifts=tuple(float(v) for v in q.shift.detach().double()),
                        betas=tuple(float(b) for b in q.beta.detach().double()))
-    if qname == "XnorActivation":  # K is the mean |x| of the real-valued input map
-        raise _unsupported("the inputs", name, f"{qname}: its K scales come from the "
-                                                "real-valued inputs, which integer hardware "
-                                                "does not keep")
+    if qname == "XnorActivation" and not layer.input_relu:
+        # ±1 codes; K (or β) from the real-valued input multiplies the output: the layer
+        # quantises a real-valued stream itself
+        return _Inputs("binary", 1, 1.0, "xnor",
+                       edges=(float(q.kernel_size), float(q.stride), float(q.padding),
+                              1.0 if q.mode == "k_map" else 0.0))
     raise _unsupported("the inputs", name, f"{qname}"
                        + (" after a ReLU" if layer.input_relu else ""))
 
@@ -226,7 +230,8 @@ def lower_model(model: Any) -> Any:
                         in_channels=model.input_shape[0])
     # a residual network carries a real-valued stream: every layer passes its batch-norm's
     # output on, and the next layers quantise it themselves (adds and pools act on it)
-    real = any(isinstance(layer, Add) for layer in net.layers)
+    real = any(isinstance(layer, Add) for layer in net.layers) or any(
+        type(m.input_quantizer).__name__ == "XnorActivation" for m in mac_layers(model).values())
     for layer in net.layers:
         if isinstance(layer, Pool) and layer.mode != "max" and not real:
             module = model.get_submodule(layer.name)
@@ -289,14 +294,16 @@ def lower_model(model: Any) -> Any:
             if real and (bases or a_kind == "bases"):
                 raise _unsupported("the weights", name, "ABC-Net bases in a residual network")
             if real and i > 0:  # it quantises the real stream itself
-                if inputs.rule not in ("sign", "uniform"):
+                if inputs.rule not in ("sign", "uniform", "dorefa", "xnor"):
                     raise _unsupported("the inputs", name,
                                        f"{type(mac.input_quantizer).__name__} on a real-valued "
-                                       "residual stream (sign or uniform only)")
+                                       "stream (sign, uniform, dorefa_act or xnor_act only)")
                 if inputs.rule == "uniform" and w_kind != "int":  # signed codes: a MAC unit
                     raise _unsupported("the weights", name, f"{w_kind} weights against signed "
                                                              "uniform inputs (k-bit weights only)")
                 common["in_rule"] = inputs.rule
+                if inputs.rule in ("xnor", "dorefa"):  # (dorefa: PACT's α, if any)
+                    common["in_params"] = np.array(inputs.edges, np.float64)
             elif inputs.rule == "uniform":
                 raise _unsupported("the inputs", name, "UniformSymmetric outside a residual "
                                                        "network (its scale is per sample)")
@@ -388,6 +395,10 @@ def reference_pre_activations(model: Any, lowered: Any, pixels: Any, *, batch: i
             scale = s_w.to(torch.float64).reshape(-1)
             shape = [1, -1] + [1] * (acc.dim() - 2)
             scale = (scale if scale.numel() > 1 else scale.expand(acc.shape[1])).reshape(shape)
+            if type(m.input_quantizer).__name__ == "XnorActivation":
+                # XNOR-Net's K at the output positions (or β per sample) times the output
+                s_a = m.input_quantizer.output_scale(x).to(torch.float64)
+                return ((acc * s_a) * scale).to(out.dtype)
             if s_a.numel() > 1:  # a scale per sample (the signed uniform quantiser)
                 s_a = s_a.to(torch.float64).reshape([-1] + [1] * (acc.dim() - 1))
                 return ((acc * s_a) * scale).to(out.dtype)

@@ -173,9 +173,6 @@ def test_trained_weights_price_what_they_skip(trained, tmp_path, capsys, quant, 
 
 
 @pytest.mark.parametrize("model, quant, words", [
-    ("mnist-cnv", {"default": {"weights": {"kind": "binary", "quantizer": "xnor_weight"},
-                               "activations": {"kind": "binary", "quantizer": "xnor_act"}}},
-     "(XnorActivation: its K scales come from the real-valued inputs"),
     ("lfc", "w1a16", "16 bits (at most 8)"),
     ("resnet18", {"default": "w1a1", "layers": {"layer2.0.downsample.conv": {
         "weights": {"kind": "binary", "quantizer": "sign"},
@@ -377,6 +374,26 @@ def test_bi_real_resnet18_real_valued_stream_is_bit_exact(tmp_path):
     again = execute(load_lowered(tmp_path / "rn.npz"), pixels[:1])
     assert all(np.array_equal(again.pre_activations[n], run.pre_activations[n][:1])
                for n in lowered.layers)
+
+
+def test_xnor_net_alexnet_k_maps_are_bit_exact():
+    """AlexNet as XNOR-Net trains it (the zoo's default): ±1 inputs whose K map — the mean |x|
+    over channels of the real-valued input, averaged over each output's window — multiplies
+    the binary convolution's output; so every layer passes its batch-norm output on and the
+    next quantises it (K per position for the convs, β per sample for the FC layers). Every
+    layer's integers exact on a random 227×227 image with perturbed batch-norms."""
+    import torch
+
+    from reference.lowering import lower_model
+
+    torch.manual_seed(0)
+    model = build_model("alexnet", None)
+    perturb_batch_norms(model, mean=1, bias=(-1, 1))
+    lowered = lower_model(copy_double(model))
+    assert [x.in_rule for x in lowered.layers.values()][1:4] == ["xnor"] * 3
+    assert lowered.layers["conv2"].in_params.tolist()[3] == 1.0  # a K map
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 227, 227)).astype(np.uint8)
+    assert_bit_exact(model, lowered, pixels)
 
 
 def test_alexnet_grouped_and_large_kernels_are_bit_exact():

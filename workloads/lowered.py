@@ -74,10 +74,11 @@ FORMAT = "bnnsim-lowered-1"
 MAX_LOWERED_BYTES = 2 * 2**30
 
 _ARRAYS = ("weight_planes", "weight_scale", "thresholds", "direction", "code_if_constant",
-           "bn_scale", "bn_shift", "base_scales", "act_base_scales", "act_ranks", "z_params")
+           "bn_scale", "bn_shift", "base_scales", "act_base_scales", "act_ranks", "z_params",
+           "in_params")
 #: arrays a file written before ABC-Net bases lowered may lack (empty: no bases)
 _OPTIONAL = {"base_scales": np.float64, "act_base_scales": np.float64, "act_ranks": np.int64,
-             "z_params": np.float64}
+             "z_params": np.float64, "in_params": np.float64}
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +109,9 @@ class LoweredLayer:
     act_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     z_rule: str = ""  # real-valued output (bases layers): sign | dorefa | above | abc
     z_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    in_rule: str = ""  # a real-valued input quantised here: sign | uniform ("": codes)
+    in_rule: str = ""  # a real-valued input quantised here: sign|uniform|dorefa|xnor ("": codes)
+    #: xnor: (kernel, stride, padding, 1 for XNOR-Net's K map / 0 for a β per sample)
+    in_params: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def quantise_input(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         """(codes, input scale) of a real input map ``x`` (N, …) by :attr:`in_rule`: ``sign``
@@ -116,10 +119,31 @@ class LoweredLayer:
         (N, 1, …), as the reference's symmetric uniform quantiser computes them."""
         if self.in_rule == "sign":
             return np.where(x >= 0, 1, -1).astype(np.int16), self.act_scale
+        if self.in_rule == "dorefa":  # (PACT: on [0, α], α in in_params)
+            n = 2**self.act_bits - 1
+            if len(self.in_params):
+                a = self.in_params[0]
+                return (np.round(np.minimum(np.maximum(x, 0), a) * n / a).astype(np.int64),
+                        self.act_scale)
+            return np.round(np.clip(x, 0, 1) * n).astype(np.int64), self.act_scale
+        if self.in_rule == "xnor":  # ±1 codes, and XNOR-Net's K (or β) for the output
+            return np.where(x >= 0, 1, -1).astype(np.int16), self._xnor_scale(x)
         qmax = 2 ** (self.act_bits - 1) - 1
         peak = np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True)
         scale = np.where(peak > 0, peak / qmax, 1.0)
         return np.clip(np.round(x / scale), -qmax, qmax).astype(np.int64), scale
+
+    def _xnor_scale(self, x: np.ndarray) -> np.ndarray:
+        """XNOR-Net's K at the output positions — the mean |x| over channels, averaged over a
+        k×k window (zero padding counted) at the layer's stride — or β per sample."""
+        k, s, p, kmap = (int(v) for v in self.in_params)
+        if not kmap or x.ndim != 4:
+            return np.abs(x).mean(axis=tuple(range(1, x.ndim)), keepdims=True)
+        a = np.abs(x).mean(axis=1, keepdims=True)
+        padded = np.zeros((a.shape[0], 1, a.shape[2] + 2 * p, a.shape[3] + 2 * p))
+        padded[:, :, p:p + a.shape[2], p:p + a.shape[3]] = a
+        win = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))
+        return win[:, :, ::s, ::s].sum(axis=(4, 5)) / (k * k)
 
     def real_output(self, acc: np.ndarray, a_scale: Any) -> np.ndarray:
         """``z = bn_scale·y + bn_shift`` with ``y = (acc · a_scale) · weight_scale`` (the
@@ -436,8 +460,11 @@ def _check_layer(x: LoweredLayer, net: Network, file: str) -> None:
             or x.act_kind not in ("binary", "int", "bases")
             or x.out_kind not in ("binary", "int", "bases", "logits", "real")
             or x.z_rule not in ("", "sign", "dorefa", "above", "abc")
-            or x.in_rule not in ("", "sign", "uniform")
-            or (x.in_rule == "sign" and x.act_kind != "binary")
+            or x.in_rule not in ("", "sign", "uniform", "dorefa", "xnor")
+            or (x.in_rule in ("sign", "xnor") and x.act_kind != "binary")
+            or (x.in_rule == "dorefa" and (x.act_kind != "int" or len(x.in_params) > 1))
+            or (x.in_rule == "xnor" and (x.in_params.shape != (4,)
+                                         or not (x.in_params[:2] >= 1).all()))
             or (x.in_rule == "uniform" and (x.act_kind != "int" or x.act_bits < 2
                                             or x.weight_kind != "int"))):
         raise ConfigError("unknown weight, input or output kind", file=file, key=where)
