@@ -95,6 +95,9 @@ def _systolic(s_r: Int, s_c: Int, t: Int, rows: Int, cols: Int, *, pipelined: bo
     # so a fold whose move outlasts its steps and its shift takes r·c·held / port cycles,
     # rounded once per tile rather than per fold: a wider array's fewer, larger folds never
     # waste more port cycles than a narrower one's.
+    if not np.any((qr + 1) * (qc + 1) * held_bits > np.maximum(t, qr) * port_bits):
+        # no fold is port-bound (the usual case): each issues in max(t, r) cycles
+        return repeats * sum(n * np.maximum(t, r) for n, r, _ in shapes)
     whole = np.zeros(np.broadcast(s_r, s_c, t).shape, dtype=np.int64)
     bits = np.zeros_like(whole)
     for n, r, c in shapes:
