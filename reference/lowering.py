@@ -241,10 +241,13 @@ def lower_model(model: Any) -> Any:
     names = list(macs)
     first = macs[names[0]]
     first_in = _input_format(names[0], first)
+    if first_in.rule == "xnor":  # its K would come from the pixels, which nothing keeps
+        raise _unsupported("the inputs", names[0], "XnorActivation on the input pixels (the "
+                                                   "first layer)")
     if first_in.kind == "binary" and model.input_transform == "centered":
         input_codes = "sign"
     elif (first_in.kind, first_in.bits, first_in.rule) == ("int", 8, "dorefa") \
-            and model.input_transform == "unit":
+            and not first_in.edges and model.input_transform == "unit":  # (not PACT's α)
         input_codes = "pixels"
     else:
         raise _unsupported("the input pixels", names[0],

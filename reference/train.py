@@ -346,7 +346,10 @@ def train(
         factor = _schedule(schedule, max(total, 1))
         inq = _inq_layers(model)
         # the step at which each INQ stage starts (the first at step 0)
-        inq_starts = [round(i * total / len(inq_stages)) for i in range(len(inq_stages))]
+        # (never past the last step, so a short run still ends with every weight frozen; stages
+        # that meet on one step freeze the larger portion)
+        inq_starts = [min(round(i * total / len(inq_stages)), max(total - 1, 0))
+                      for i in range(len(inq_stages))]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
         generator = torch.Generator().manual_seed(seed)
         history: list[EpochStats] = []

@@ -37,7 +37,8 @@ def _to_levels(w: Tensor, n1: int, n2: int) -> Tensor:
 
 
 class IncrementalPow2(Quantizer):
-    """INQ weights, registry name ``inq`` (kwarg ``bits`` b, 2 to 8; default 5, the paper's).
+    """INQ weights, registry name ``inq`` (kwarg ``bits`` b, 2 to 5; default 5, the paper's —
+    b bits give codes up to ``±2^(2^(b−1)/2 − 1)``, 128 at b = 5).
 
     Weights become ``±2^n`` (n from n2 to n1, see :func:`pow2_levels`) or 0, *incrementally*:
     a ``frozen`` mask (a buffer) marks the weights already quantised; the rest stay full
@@ -55,7 +56,7 @@ class IncrementalPow2(Quantizer):
     """
 
     def __init__(self, *, bits: int = 5) -> None:
-        bits = check_bits("inq", bits, range(2, 9))
+        bits = check_bits("inq", bits, range(2, 6))
         super().__init__(kind="int", bits=bits)  # b bits stored: a sign, a zero, the exponent
         self.inq_bits = bits
         self.frozen: Tensor

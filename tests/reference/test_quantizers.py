@@ -85,6 +85,8 @@ class TestContract:
         ("xnor_act", {"mode": "global"}),
         ("signswish", {"beta": 0.0}),
         ("ttq", {"threshold": 1.5}),
+        ("inq", {"bits": 6}),  # codes up to 2^15: more than the integer path's 8 bits
+        ("pact", {"alpha": -1.0}),
     ])
     def test_bad_arguments_raise_value_error(self, qname: str, kwargs: dict) -> None:
         with pytest.raises(ValueError, match=qname):

@@ -80,6 +80,19 @@ def test_inq_trains_in_stages_to_powers_of_two(tmp_path) -> None:
     assert all(np.array_equal(ref[n], run.pre_activations[n]) for n in lowered.layers)
 
 
+def test_a_short_inq_run_still_freezes_every_weight() -> None:
+    """Stages that would start past the last step start on it: one step freezes all."""
+    from reference.quantizers import IncrementalPow2
+
+    quant = {"default": {"weights": {"kind": "int", "bits": 4, "quantizer": "inq"},
+                         "activations": {"kind": "int", "bits": 2, "quantizer": "dorefa_act"}}}
+    for steps in (1, 2, 3):
+        result = train("sfc", quant, _pair((1, 28, 28), 128, 32), 1, batch_size=64,
+                       seed=0, progress=False, max_steps=steps)
+        inq = [m for m in result.model.modules() if isinstance(m, IncrementalPow2)]
+        assert inq and all(q.complete for q in inq), steps
+
+
 def test_same_seed_same_weights() -> None:
     data = _pair((1, 28, 28), 128, 32)
     a = train("sfc", "w1a2", data, 1, batch_size=32, seed=3, progress=False, max_steps=3)
