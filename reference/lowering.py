@@ -114,17 +114,25 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
 class _Inputs:
     """A MAC layer's input quantiser in integer terms: the codes' kind and bits, the value
     of one code step (``scale``), and how the previous layer's ``z`` becomes a code:
-    ``rule`` ``sign`` (``z ≥ 0``), ``dorefa`` (``round(clip(z, 0, 1)·n)``, halves to even)
-    or ``above`` (the count of ``edges`` strictly below ``z``: HWGQ's nearest positive level,
-    0 for ``z ≤ 0``, ties to the lower)."""
+    ``rule`` ``sign`` (``z ≥ 0``), ``dorefa`` (``round(clip(z, 0, α)·n/α)``, halves to even;
+    α = 1 but for PACT), ``above`` (the count of ``edges`` strictly below ``z``: HWGQ's nearest
+    positive level, 0 for ``z ≤ 0``, ties to the lower), ``abc`` or ``xnor``; and in a
+    real-valued stream also ``uniform``."""
 
     kind: str
     bits: int
     scale: float
     rule: str
-    edges: tuple[float, ...] = ()
+    edges: tuple[float, ...] = ()  # HWGQ
     shifts: tuple[float, ...] = ()  # ABC-Net: v_n, one per base
     betas: tuple[float, ...] = ()  # ABC-Net: β_n
+    alpha: float | None = None  # PACT's clipping level (None: DoReFa's 1)
+    window: tuple[float, ...] = ()  # XNOR-Net: kernel, stride, padding, 1 for a K map
+
+    def params(self) -> tuple[float, ...]:
+        """What a layer quantising a real-valued input stores (``in_params``): PACT's α or
+        XNOR-Net's window; nothing otherwise."""
+        return (self.alpha,) if self.alpha is not None else self.window
 
     def ranks(self) -> Any:
         """Each ABC base's place when the bases are ordered by their level ½ − v_n
@@ -154,7 +162,7 @@ def _input_format(name: str, layer: Any) -> _Inputs:
         if qname == "Pact":  # DoReFa's rounding on [0, α]: levels (j − ½)·α/n, step α/n
             alpha = float(q._alpha(q.alpha).detach())
             return _Inputs("int", int(q.bits), alpha / (2**q.bits - 1), "dorefa",
-                           edges=(alpha,))
+                           alpha=alpha)
         if q.variant != "uniform":  # its levels are a table, not multiples of one step
             raise _unsupported("the inputs", name, f"{qname}, {q.variant} levels (uniform "
                                                     "only)")
@@ -171,7 +179,7 @@ def _input_format(name: str, layer: Any) -> _Inputs:
         # ±1 codes; K (or β) from the real-valued input multiplies the output: the layer
         # quantises a real-valued stream itself
         return _Inputs("binary", 1, 1.0, "xnor",
-                       edges=(float(q.kernel_size), float(q.stride), float(q.padding),
+                       window=(float(q.kernel_size), float(q.stride), float(q.padding),
                               1.0 if q.mode == "k_map" else 0.0))
     raise _unsupported("the inputs", name, f"{qname}"
                        + (" after a ReLU" if layer.input_relu else ""))
@@ -187,10 +195,10 @@ def _thresholds(alpha: Any, beta: Any, nxt: _Inputs) -> tuple[Any, Any, Any]:
         levels = np.array([0.0])
     elif nxt.rule == "abc":  # z ≥ ½ − v_n, in the bases' rank order (a thermometer count)
         levels = np.sort(0.5 - np.array(nxt.shifts))
-    elif nxt.rule == "dorefa":  # (PACT: on [0, α], its α in edges)
+    elif nxt.rule == "dorefa":  # (PACT: on [0, α])
         levels = (np.arange(1, 2**nxt.bits) - 0.5) / (2**nxt.bits - 1)
-        if nxt.edges:
-            levels = levels * nxt.edges[0]
+        if nxt.alpha is not None:
+            levels = levels * nxt.alpha
     else:
         levels = np.array(nxt.edges)
     d = np.sign(alpha).astype(np.int8)
@@ -247,7 +255,7 @@ def lower_model(model: Any) -> Any:
     if first_in.kind == "binary" and model.input_transform == "centered":
         input_codes = "sign"
     elif (first_in.kind, first_in.bits, first_in.rule) == ("int", 8, "dorefa") \
-            and not first_in.edges and model.input_transform == "unit":  # (not PACT's α)
+            and first_in.alpha is None and model.input_transform == "unit":  # (not PACT)
         input_codes = "pixels"
     else:
         raise _unsupported("the input pixels", names[0],
@@ -306,7 +314,7 @@ def lower_model(model: Any) -> Any:
                                                              "uniform inputs (k-bit weights only)")
                 common["in_rule"] = inputs.rule
                 if inputs.rule in ("xnor", "dorefa"):  # (dorefa: PACT's α, if any)
-                    common["in_params"] = np.array(inputs.edges, np.float64)
+                    common["in_params"] = np.array(inputs.params(), np.float64)
             elif inputs.rule == "uniform":
                 raise _unsupported("the inputs", name, "UniformSymmetric outside a residual "
                                                        "network (its scale is per sample)")
@@ -317,7 +325,7 @@ def lower_model(model: Any) -> Any:
                 continue
             nxt = _input_format(names[i + 1], macs[names[i + 1]])
             if bases or a_kind == "bases":  # a real combination of M·N integer sums
-                params = {"sign": (), "dorefa": (2**nxt.bits - 1, *nxt.edges),
+                params = {"sign": (), "dorefa": (2**nxt.bits - 1, *nxt.params()),
                           "above": nxt.edges, "abc": nxt.shifts}[nxt.rule]
                 lowered[name] = LoweredLayer(
                     out_kind=nxt.kind, out_bits=nxt.bits,

@@ -472,7 +472,7 @@ def test_pact_alpha_learns_and_stays_positive():
         loss = ((q(x) - x.clamp(max=1.0)) ** 2).mean() + 0.05 * q.alpha ** 2  # L2 on α
         loss.backward()
         opt.step()
-    assert 0 < float(q.alpha) < 10.0
+    assert 0 < float(q.alpha.detach()) < 10.0
     with pytest.raises(ValueError, match="alpha > 0"):
         get("pact", alpha=0.0)
 

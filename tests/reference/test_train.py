@@ -40,7 +40,7 @@ def test_pact_learns_synthetic_data_and_its_alpha_moves() -> None:
                    seed=0, progress=False)
     losses = [h.loss for h in result.history]
     assert losses[-1] < losses[0]
-    alphas = [float(m.alpha) for m in result.model.modules() if hasattr(m, "alpha")
+    alphas = [float(m.alpha.detach()) for m in result.model.modules() if hasattr(m, "alpha")
               and isinstance(m.alpha, nn.Parameter)]
     assert alphas and any(abs(a - 10.0) > 1e-3 for a in alphas)
 
