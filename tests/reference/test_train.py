@@ -171,10 +171,17 @@ def test_bad_inputs_are_config_errors() -> None:
         train("lfc", "w9a9x", "synthetic", 1, progress=False)
 
 
+@pytest.mark.parametrize("stages", [(0.5, 0.75), (0.75, 0.5, 1.0), (), (0.0, 1.0), (0.5, 1.5)])
+def test_bad_inq_stages_are_config_errors(stages: tuple) -> None:
+    with pytest.raises(ConfigError, match=r"key 'inq_stages'.*increasing portions"):
+        train("sfc", "w1a1", "synthetic", 1, progress=False, inq_stages=stages)
+
+
 @pytest.mark.parametrize(("kwargs", "key"), [
     ({"lr": math.nan}, "lr"), ({"lr": math.inf}, "lr"), ({"lr": 0.0}, "lr"),
     ({"bnnplus_reg": -1.0}, "bnnplus_reg"), ({"bnnplus_reg": math.nan}, "bnnplus_reg"),
     ({"bnnplus_reg": math.inf}, "bnnplus_reg"),
+    ({"pact_decay": -1.0}, "pact_decay"), ({"pact_decay": math.nan}, "pact_decay"),
 ])
 def test_non_finite_or_negative_hyperparameters_are_config_errors(kwargs: dict,
                                                                   key: str) -> None:

@@ -159,6 +159,21 @@ def test_a_banked_buffer_costs_one_banks_access_and_all_banks_area():
     assert area_breakdown_mm2(latch, TECH)["input_buffer"] == pytest.approx(64 * 37044 / 1e6)
 
 
+@pytest.mark.parametrize(("setting", "words"), [
+    ("buffers.weight.banks=0", "buffers.weight.banks"),
+    ("buffers.input.banks=1.5", "buffers.input.banks"),
+    ("pe_array.window_buffer_kib=-1", "pe_array.window_buffer_kib"),
+    ("pe_array.window_buffer_kib=lots", "pe_array.window_buffer_kib"),
+    ("pe_array.weight_sharing=maybe", "allowed: none, decompose, share, share_decompose"),
+    ("pe_array.pe_type=adder3", "adder12"),
+    ("buffers.output.kind=dram", "allowed: sram, latch"),
+])
+def test_bad_datapath_and_memory_settings_are_one_line(capsys, setting, words):
+    rc = main(["simulate", "--network", "lfc", "--chip", "edge", "--set", setting])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and words in err
+
+
 def test_a_table_without_latch_entries_is_one_line(tmp_path, capsys):
     table = Path(simulator.__file__).parent / "tech" / "45nm.yaml"
     kept = "\n".join(x for x in table.read_text().splitlines() if "component: latch" not in x)
