@@ -47,7 +47,7 @@ class Actions:
     dram_bytes: int
     ppu_mults: int = 0  # binary-base scales, an average's divide (acc-width multiplies)
     pool_bits: int = 0  # width of one pooling combine (0: a 1-bit OR)
-    window_buffer_bits: int = 0  # the window buffer's writes (footprints) + reads (uses)
+    window_buffer_bits: int = 0  # the line buffer's footprint writes + its streamed reads
 
 
 
@@ -139,8 +139,7 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
                         else ceil_div(pin3 * c3, p.word_elems))
             # the line buffer streams the footprint as often as the dataflow streams inputs
             streamed = reads(pin3 * c3 * a_bits, elems)[0] // (px3 * p.a_passes)
-            use = np.minimum(fill, buf_in3) < buf_in3  # (never more than reading per use)
-            take = fits & use
+            take = fits & (fill < buf_in3)  # (never more than reading per use)
             window = total(np.where(take, fill + streamed, 0))
             buf_in3 = np.where(take, fill, buf_in3)
             port_in3 = np.where(take, np.minimum(fp_words * wb * p.a_passes, port_in3),
