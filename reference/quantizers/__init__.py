@@ -27,8 +27,10 @@ from reference.quantizers._base import CODE_DTYPE, Codes, IntRepr, Quantizer, st
 from reference.quantizers.bases import AbcActivation, AbcWeight
 from reference.quantizers.binary import ApproxSign, SignSwish, SteSign
 from reference.quantizers.dorefa import DorefaActivation, DorefaWeight
+from reference.quantizers.groupnet import GroupNetWeight
 from reference.quantizers.hwgq import HWGQ, half_gaussian_levels
 from reference.quantizers.inq import IncrementalPow2
+from reference.quantizers.lq import LqActivation, LqWeight
 from reference.quantizers.pact import Pact
 from reference.quantizers.regularizers import BNNPlusRegularizer, bnnplus_regularizer
 from reference.quantizers.ternary import TernaryWeight, TrainedTernary
@@ -48,8 +50,11 @@ __all__ = [
     "DorefaActivation",
     "DorefaWeight",
     "FloatIdentity",
+    "GroupNetWeight",
     "IncrementalPow2",
     "IntRepr",
+    "LqActivation",
+    "LqWeight",
     "Pact",
     "Quantizer",
     "SignSwish",
@@ -81,6 +86,9 @@ REGISTRY: Mapping[str, type[Quantizer]] = MappingProxyType({
     "ttq": TrainedTernary,
     "abc_weight": AbcWeight,
     "abc_act": AbcActivation,
+    "lq_weight": LqWeight,
+    "lq_act": LqActivation,
+    "groupnet_weight": GroupNetWeight,
     "approx_sign": ApproxSign,
     "signswish": SignSwish,
     "uniform": UniformSymmetric,

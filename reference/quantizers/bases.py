@@ -16,7 +16,6 @@ from reference.quantizers._base import (
     CODE_DTYPE,
     Codes,
     Quantizer,
-    check_bits,
     sign_codes,
     straight_through,
 )
@@ -37,7 +36,10 @@ def _resolve_bases(name: str, bases: int | None, bits: int | None, default: int)
         raise ValueError(f"quantizer '{name}' has bits == bases; got bases={bases!r}, "
                          f"bits={bits!r}")
     value = bases if bases is not None else bits if bits is not None else default
-    return check_bits(name, value, range(1, 9))
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
+        raise ValueError(f"quantizer '{name}' takes bases=1 to 8 (bits equal to it), "
+                         f"not {value!r}")
+    return value
 
 
 class AbcWeight(Quantizer):

@@ -28,8 +28,8 @@ from workloads.quant import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS
 
 ALL_NAMES = (
     "abc_act", "abc_weight", "approx_sign", "bireal_weight", "dorefa_act", "dorefa_weight",
-    "hwgq", "identity", "inq", "pact", "sign", "signswish", "ttq", "twn", "uniform", "xnor_act",
-    "xnor_weight",
+    "groupnet_weight", "hwgq", "identity", "inq", "lq_act", "lq_weight", "pact", "sign",
+    "signswish", "ttq", "twn", "uniform", "xnor_act", "xnor_weight",
 )
 
 
@@ -99,7 +99,8 @@ class TestContract:
                 for qname in qnames:
                     listed.add(qname)
                     assert qname in REGISTRY, qname
-                    bits = {"int": {"bits": 2}, "bases": {"bases": 2}}.get(kind, {})
+                    bits = {"int": {"bits": 2}, "pow2": {"bits": 3},
+                            "bases": {"bases": 2}}.get(kind, {})
                     assert get(qname, **bits).kind == kind, (qname, kind)
         assert listed == set(REGISTRY)  # and every registered quantiser is reachable
 
