@@ -35,6 +35,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "--seed": (0, 2**32 - 1),
     "--lr": (1e-12, 1e3),
     "--bnnplus-reg": (0.0, 1e6),
+    "--distill-weight": (0.0, 1e6),
+    "--distill-temperature": (1e-3, 1e3),
 }
 
 
@@ -65,8 +67,16 @@ def _train(args: argparse.Namespace, out: Outputs) -> int:
                           value=args.out, has_value=True)
     if args.quant is not None and Path(args.quant).exists():
         out.inputs(args.quant)
+    out.inputs(args.teacher, args.init)
     out.declare("--out", args.out)
     out.declare("--json", args.json)
+    if args.teacher is None and (args.distill_weight or args.distill_temperature is not None):
+        flag = "--distill-weight" if args.distill_weight else "--distill-temperature"
+        raise ConfigError("distillation needs a teacher: give --teacher CKPT", key=flag)
+    if args.teacher is not None and not args.distill_weight and args.distill_temperature is None:
+        raise ConfigError("the teacher would go unused: give --distill-weight B > 0 (attention "
+                          "matching) and/or --distill-temperature T (output distillation)",
+                          key="--teacher", value=args.teacher, has_value=True)
     from reference.train import load_datasets, train
 
     # read the data first: an output that is one of its files fails before training
@@ -76,12 +86,16 @@ def _train(args: argparse.Namespace, out: Outputs) -> int:
         args.model, args.quant, datasets, args.epochs, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, schedule=args.schedule, seed=args.seed,
         bnnplus_reg=args.bnnplus_reg, progress=not args.quiet, max_steps=args.max_steps,
+        teacher=args.teacher, distill_weight=args.distill_weight,
+        distill_temperature=args.distill_temperature, init=args.init,
     )
     from reference.checkpoint import save_payload
 
     payload = result.payload
     out.stage("--out", lambda path: save_payload(payload, path))
     if args.json != "-":
+        if result.init is not None:
+            print(f"init from {args.init}: {result.init.describe()}")
         print(f"{args.model} {result.model.quant.name} on {args.dataset}: test accuracy "
               f"{100 * result.accuracy:.2f} % after {len(result.history)} epoch(s), "
               f"{result.steps} steps, {result.wall_s:.1f} s; checkpoint {args.out}")
@@ -154,6 +168,20 @@ def register(subparsers: Any) -> None:
                    help="weight of the BNN+ regulariser on binary weights (default 0)")
     p.add_argument("--max-steps", type=_bounded("--max-steps", int), default=None,
                    help="stop after this many optimiser steps")
+    p.add_argument("--teacher", default=None, metavar="CKPT",
+                   help="distil from this checkpoint (Real-to-Binary; its hidden layers' "
+                        "shapes must match the student's)")
+    p.add_argument("--distill-weight", type=_bounded("--distill-weight", float), default=0.0,
+                   metavar="B",
+                   help="β of the attention-matching loss on the hidden layers (default 0: "
+                        "off; needs --teacher)")
+    p.add_argument("--distill-temperature", type=_bounded("--distill-temperature", float),
+                   default=None, metavar="T",
+                   help="add output distillation T²·KL at temperature T, weight 1 (needs "
+                        "--teacher)")
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this checkpoint of the same network (another "
+                        "quantisation): tensors whose name and shape match are copied")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", default=None, metavar="FILE", help="also write results as JSON")
     p.set_defaults(func=_train)

@@ -5,6 +5,11 @@ step (BinaryConnect), or flipped directly by :class:`Bop` (Helwegen et al., Neur
 every other parameter (batch-norm, multi-bit weights, learnt quantiser scales) uses Adam. The
 learning rate follows a per-step cosine or step schedule. Accuracy is measured on the test
 split after every epoch and the last epoch's value is reported (no selection on the test set).
+
+A run may be distilled from a frozen teacher and start from another quantisation's checkpoint
+(``teacher=``, ``distill_weight=``, ``distill_temperature=``, ``init=``; see
+:mod:`reference.distill`); :func:`real_to_binary` chains such runs into Real-to-Binary's staged
+recipe.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from torch import nn
 
 from reference.checkpoint import build_from_checkpoint, checkpoint_payload, write_checkpoint
 from reference.data import ImageDataset, load_dataset
+from reference.distill import Distiller, InitReport, Source, init_from, load_source
 from reference.models import QuantNet, build_model, mac_layers
+from reference.quantizers.groupnet import GroupNetWeight
 from workloads.errors import ConfigError
 from workloads.quant import QuantConfig, parse_quant
 from workloads.zoo import zoo_network
@@ -35,10 +42,12 @@ __all__ = [
     "Bop",
     "EpochStats",
     "EvalResult",
+    "StagedResult",
     "TrainResult",
     "configure_threads",
     "evaluate",
     "load_datasets",
+    "real_to_binary",
     "train",
 ]
 
@@ -86,13 +95,15 @@ class Bop(torch.optim.Optimizer):
 
 @dataclass(frozen=True, slots=True)
 class EpochStats:
-    """One epoch: mean training loss, training and test accuracy (fractions), seconds."""
+    """One epoch: mean training cross-entropy, training and test accuracy (fractions),
+    seconds, and the mean distillation loss (0 without a teacher)."""
 
     epoch: int
     loss: float
     train_accuracy: float
     test_accuracy: float
     wall_s: float
+    distill_loss: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +126,8 @@ class TrainResult:
     wall_s: float
     checkpoint: Path | None
     payload: dict[str, Any] = field(default_factory=dict, repr=False)  # what a checkpoint holds
+    teacher: dict[str, Any] | None = None  # the teacher's provenance (see reference.distill)
+    init: InitReport | None = None  # what was copied from the init checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no model)."""
@@ -123,6 +136,7 @@ class TrainResult:
             "accuracy": self.accuracy, "steps": self.steps, "wall_s": self.wall_s,
             "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
             "history": [asdict(h) for h in self.history],
+            "teacher": self.teacher, "init": None if self.init is None else self.init.to_dict(),
         }
 
 
@@ -160,8 +174,15 @@ def _inq_layers(model: nn.Module) -> list[tuple[Any, Any]]:
 
 
 def _binary_weights(model: nn.Module) -> list[nn.Parameter]:
-    return [cast(nn.Parameter, layer.weight) for layer in mac_layers(model).values()
-            if layer.weight_kind == "binary"]
+    """The latent weights clipped to [−1, 1] after each Adam step: binary layers' and every
+    Group-Net branch's (BNN's rule, which Group-Net follows)."""
+    out = []
+    for layer in mac_layers(model).values():
+        if layer.weight_kind == "binary":
+            out.append(cast(nn.Parameter, layer.weight))
+        elif isinstance(layer.weight_quantizer, GroupNetWeight):
+            out += [cast(nn.Parameter, layer.weight), *layer.weight_quantizer.branches]
+    return out
 
 
 def _schedule(kind: ScheduleName, total_steps: int) -> Any:
@@ -269,6 +290,10 @@ def train(
     out: str | Path | None = None,
     progress: bool = True,
     max_steps: int | None = None,
+    teacher: Source | None = None,
+    distill_weight: float = 0.0,
+    distill_temperature: float | None = None,
+    init: Source | None = None,
 ) -> TrainResult:
     """Train a zoo model on a dataset and evaluate it on the test split after each epoch.
 
@@ -282,6 +307,13 @@ def train(
     ``inq_stages`` (accumulated portions, the last 1): the run's steps split evenly over the
     stages, and each stage starts by freezing its portion (the paper's schedule). ``max_steps``
     stops early (for tests). ``out`` writes a checkpoint.
+
+    ``teacher`` (a checkpoint path, read verified and ``weights_only``, or a built model)
+    distils into the student (Real-to-Binary, :mod:`reference.distill`): ``distill_weight``
+    is β of the attention-matching loss on the hidden MAC layers' outputs (0: off), and
+    ``distill_temperature`` T adds the output KD term ``T²·KL`` with weight 1 (``None``: off).
+    ``init`` (a checkpoint path or model of the same network, any quantisation) starts the
+    student from its matching tensors. The checkpoint records both sources' provenance.
     """
     zoo_network(model_name)  # an unknown name raises the ConfigError listing the zoo
     for key, value, high in (("epochs", epochs, 100_000), ("batch_size", batch_size, 1 << 20),
@@ -307,13 +339,23 @@ def train(
     if optimizer not in ("adam", "bop"):
         raise ConfigError("allowed: adam, bop", key="optimizer", value=optimizer,
                           has_value=True)
+    _check_distill(teacher, distill_weight, distill_temperature)
     qc = None if quant is None else parse_quant(quant)
     threads = configure_threads()
     start = time.perf_counter()
+    # sources load before the seeded block: building them draws on torch's RNG
+    teacher_model, teacher_info = (None, None) if teacher is None else load_source(
+        teacher, role="teacher")
+    init_model, init_info = (None, None) if init is None else load_source(init, role="init")
     train_ds, test_ds = load_datasets(model_name, dataset, data_dir)
+    init_report = None
     with _deterministic(seed):
         model = build_model(model_name, qc, num_classes=train_ds.num_classes, dropout=dropout)
         _check_fit(model, train_ds)
+        if init_model is not None:
+            init_report = init_from(model, init_model, provenance=init_info)
+        distiller = None if teacher_model is None else Distiller(
+            model, teacher_model, weight=distill_weight, temperature=distill_temperature)
         binary = _binary_weights(model)
         from reference.quantizers import Pact
 
@@ -363,7 +405,7 @@ def train(
                 binary=binary if optimizer == "adam" else [], regularizers=regularizers,
                 bnnplus_reg=bnnplus_reg, step=step, total=total, progress=progress,
                 inq=[(layer, q, dict(zip(inq_starts, inq_stages, strict=True)))
-                     for layer, q in inq],
+                     for layer, q in inq], distiller=distiller,
             )
             step = stats[1]
             history.append(stats[0])
@@ -374,13 +416,102 @@ def train(
                 "schedule": schedule, "bnnplus_reg": bnnplus_reg, "steps": step,
                 "threads": threads, "wall_s": wall_s, "weight_decay": weight_decay,
                 "pact_decay": pact_decay, "inq_stages": list(inq_stages),
-                "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold}
+                "dropout": dropout, "bop_gamma": bop_gamma, "bop_threshold": bop_threshold,
+                "distill_weight": distill_weight, "distill_temperature": distill_temperature,
+                "teacher": teacher_info,
+                "init": None if init_report is None else init_report.to_dict()}
     payload = checkpoint_payload(model, dataset=train_ds.name, accuracy=accuracy,
                                  epochs=len(history), seed=seed, train_settings=settings,
                                  history=[asdict(h) for h in history])
     ckpt = write_checkpoint(payload, out) if out is not None else None
     return TrainResult(model=model, accuracy=accuracy, history=tuple(history), steps=step,
-                       wall_s=wall_s, checkpoint=ckpt, payload=payload)
+                       wall_s=wall_s, checkpoint=ckpt, payload=payload, teacher=teacher_info,
+                       init=init_report)
+
+
+#: Real-to-Binary's defaults here: β of the attention loss (chosen on a validation split of
+#: MNIST for LFC, docs/accuracy.md) and the output-distillation temperature.
+R2B_DISTILL_WEIGHT = 0.3
+R2B_TEMPERATURE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StagedResult:
+    """The runs of a staged recipe in order (the teacher's first when it was trained here)."""
+
+    stages: tuple[TrainResult, ...]
+
+    @property
+    def final(self) -> TrainResult:
+        return self.stages[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [r.to_dict() for r in self.stages],
+                "accuracy": self.final.accuracy}
+
+
+def real_to_binary(
+    model_name: str,
+    quant: QuantConfig | str | None,
+    dataset: str | tuple[ImageDataset, ImageDataset],
+    *,
+    teacher: Source | None = None,
+    teacher_quant: QuantConfig | str = "w32a32",
+    intermediate: QuantConfig | str = "w32a1",
+    epochs: int = 1,
+    distill_weight: float = R2B_DISTILL_WEIGHT,
+    distill_temperature: float | None = R2B_TEMPERATURE,
+    out_dir: str | Path | None = None,
+    **train_kwargs: Any,
+) -> StagedResult:
+    """Real-to-Binary's progressive teacher-student recipe (Martinez et al., ICLR 2020).
+
+    Stage 0 (only when no ``teacher`` is given) trains a ``teacher_quant`` teacher. Stage 1
+    trains ``intermediate`` (binary activations, real weights) distilled from the teacher;
+    stage 2 trains the target ``quant``, initialised from stage 1 and distilled from it. Each
+    stage runs ``epochs`` with the other :func:`train` keywords (``max_steps``, ``lr``, …).
+    ``out_dir`` writes ``teacher.pt``, ``stage1.pt`` and ``stage2.pt``, and the next stage
+    then reads its teacher and init from those files (so their digests are recorded).
+    """
+    folder = None if out_dir is None else Path(out_dir)
+
+    def target(name: str) -> Path | None:
+        return None if folder is None else folder / name
+
+    stages: list[TrainResult] = []
+    if teacher is None:
+        first = train(model_name, teacher_quant, dataset, epochs, out=target("teacher.pt"),
+                      **train_kwargs)
+        stages.append(first)
+        teacher = first.checkpoint or first.model
+    stage1 = train(model_name, intermediate, dataset, epochs, teacher=teacher,
+                   distill_weight=distill_weight, distill_temperature=distill_temperature,
+                   out=target("stage1.pt"), **train_kwargs)
+    source = stage1.checkpoint or stage1.model
+    stage2 = train(model_name, quant, dataset, epochs, teacher=source, init=source,
+                   distill_weight=distill_weight, distill_temperature=distill_temperature,
+                   out=target("stage2.pt"), **train_kwargs)
+    return StagedResult(stages=(*stages, stage1, stage2))
+
+
+def _check_distill(teacher: Source | None, weight: float, temperature: float | None) -> None:
+    """One-line errors for distillation settings that are out of range or do nothing."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not (
+            math.isfinite(weight) and weight >= 0):
+        raise ConfigError("must be a finite number >= 0", key="distill_weight", value=weight,
+                          has_value=True)
+    if temperature is not None and (
+            isinstance(temperature, bool) or not isinstance(temperature, int | float)
+            or not (math.isfinite(temperature) and temperature > 0)):
+        raise ConfigError("must be a finite number > 0, or None (no output distillation)",
+                          key="distill_temperature", value=temperature, has_value=True)
+    if teacher is None and (weight > 0 or temperature is not None):
+        raise ConfigError("distillation needs a teacher (a checkpoint or a model)",
+                          key="teacher")
+    if teacher is not None and weight == 0 and temperature is None:
+        raise ConfigError("the teacher would go unused: give distill_weight > 0 (attention "
+                          "matching) or distill_temperature (output distillation)",
+                          key="teacher")
 
 
 def _train_epoch(
@@ -389,12 +520,13 @@ def _train_epoch(
     generator: torch.Generator, binary: list[nn.Parameter], regularizers: nn.ModuleList,
     bnnplus_reg: float, step: int, total: int, progress: bool,
     inq: list[tuple[Any, Any, dict[int, float]]] | None = None,
+    distiller: Distiller | None = None,
 ) -> tuple[EpochStats, int]:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     model.train()
-    loss_sum, correct, seen = 0.0, 0, 0
+    loss_sum, distill_sum, correct, seen = 0.0, 0.0, 0, 0
     steps_left = total - step
     bar = tqdm(total=min(math.ceil(len(train_ds) / batch_size), steps_left),
                desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False,
@@ -407,14 +539,18 @@ def _train_epoch(
         for layer, q, starts in inq or ():
             if step in starts:  # an INQ stage begins: freeze its portion
                 q.advance(layer.weight, starts[step])
-        logits = model(x)
+        if distiller is None:
+            logits = model(x)
+            distill = None
+        else:
+            logits, distill = distiller(x)
         loss = F.cross_entropy(logits, y)
-        objective = loss
+        objective = loss if distill is None else loss + distill
         if bnnplus_reg > 0:
             reg = sum((r(layer.weight) for r, layer in zip(regularizers, binary_layers,
                                                             strict=True)),
                       start=torch.zeros(()))
-            objective = loss + bnnplus_reg * reg
+            objective = objective + bnnplus_reg * reg
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         objective.backward()
@@ -427,6 +563,8 @@ def _train_epoch(
                 p.clamp_(-1.0, 1.0)
         step += 1
         loss_sum += float(loss.detach()) * len(y)
+        if distill is not None:
+            distill_sum += float(distill.detach()) * len(y)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)
         bar.update(1)
@@ -436,9 +574,10 @@ def _train_epoch(
     test = _evaluate(model, test_ds, batch_size=1000)
     stats = EpochStats(epoch=epoch, loss=loss_sum / max(seen, 1),
                        train_accuracy=correct / max(seen, 1), test_accuracy=test.accuracy,
-                       wall_s=time.perf_counter() - t0)
+                       wall_s=time.perf_counter() - t0, distill_loss=distill_sum / max(seen, 1))
     if progress:
-        tqdm.write(f"epoch {epoch}/{epochs}: loss {stats.loss:.4f}, train acc "
+        extra = f", distill {stats.distill_loss:.4f}" if distiller is not None else ""
+        tqdm.write(f"epoch {epoch}/{epochs}: loss {stats.loss:.4f}{extra}, train acc "
                    f"{stats.train_accuracy:.4f}, test acc {stats.test_accuracy:.4f} "
                    f"({stats.wall_s:.1f} s)")
     return stats, step
