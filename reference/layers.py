@@ -23,7 +23,35 @@ from torch import nn
 from reference.quantizers.xnor import XnorActivation
 from workloads.quant import LayerQuant, OperandQuant
 
-__all__ = ["QConv2d", "QLinear", "QuantLayer", "make_qlayer", "make_quantizer"]
+__all__ = ["Gate", "QConv2d", "QLinear", "QuantLayer", "make_qlayer", "make_quantizer"]
+
+
+class Gate(nn.Module):
+    """Real-to-Binary's data-driven channel re-scaling (Martinez, Yang, Bulat &
+    Tzimiropoulos, ICLR 2020, "gating"): from the layer's real-valued input, per sample,
+    ``σ(W₂·ReLU(W₁·s + b₁) + b₂)`` with ``s`` the input's per-channel average (a fully
+    connected layer's input vector itself), ``W₁`` of ``C → max(1, C // r)`` and ``W₂`` to the
+    output channels; the layer's output is multiplied by it channel by channel. The two small
+    layers are real-valued here (8-bit on the simulated hardware, ``workloads.network
+    .gate_layers``)."""
+
+    def __init__(self, in_features: int, out_features: int, reduction: int) -> None:
+        super().__init__()
+        if reduction < 1:
+            raise ValueError(f"a gate's reduction ratio is ≥ 1, not {reduction!r}")
+        self.reduction = reduction
+        hidden = max(1, in_features // reduction)
+        self.fc1 = nn.Linear(in_features, hidden)
+        self.fc2 = nn.Linear(hidden, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The gates of input ``x``: (N, out) for a vector input, (N, out, 1, 1) for a map."""
+        s = x.mean(dim=(2, 3)) if x.dim() == 4 else x
+        g = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return g[:, :, None, None] if x.dim() == 4 else g
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction}"
 
 
 def make_quantizer(
@@ -38,7 +66,7 @@ def make_quantizer(
 
     name = operand.quantizer
     kwargs: dict[str, Any] = {}
-    if operand.kind == "int":
+    if operand.kind in ("int", "pow2"):
         kwargs["bits"] = operand.bits
     elif operand.kind == "bases":
         kwargs["bases"] = operand.bases
@@ -70,6 +98,7 @@ class QuantLayer:
     input_activation: nn.Module
     input_dropout: float
     quant: LayerQuant | None
+    gate: Gate | None
 
     def _init_quant(
         self,
@@ -78,6 +107,7 @@ class QuantLayer:
         input_activation: nn.Module | None,
         input_dropout: float,
         quant: LayerQuant | None,
+        gate: Gate | None = None,
     ) -> None:
         if not 0.0 <= input_dropout < 1.0:
             raise ValueError(f"input_dropout must be in [0, 1), got {input_dropout}")
@@ -87,6 +117,7 @@ class QuantLayer:
             else nn.Identity()
         self.input_dropout = float(input_dropout)
         self.quant = quant
+        self.gate = gate
         bind = getattr(self.weight_quantizer, "bind", None)
         if callable(bind):  # a quantiser with per-weight state (INQ's freeze masks)
             bind(self.weight)
@@ -139,8 +170,12 @@ class QuantLayer:
         return x, out_scale
 
     def _scale_output(self, y: torch.Tensor, out_scale: torch.Tensor | None,
-                      bias: torch.Tensor | None) -> torch.Tensor:
-        """``y · out_scale + bias`` (the bias is added after XNOR-Net's output scaling)."""
+                      bias: torch.Tensor | None, gates: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+        """``y · out_scale · gates + bias`` (the bias is added after XNOR-Net's output scaling
+        and the gates)."""
+        if gates is not None:
+            y = y * gates
         if out_scale is not None:
             if out_scale.dim() == 4 and out_scale.shape[-2:] not in ((1, 1), y.shape[-2:]):
                 raise ValueError(f"xnor_act's K map {tuple(out_scale.shape[-2:])} does not "
@@ -170,20 +205,22 @@ class QConv2d(QuantLayer, nn.Conv2d):
         input_activation: nn.Module | None = None,
         input_dropout: float = 0.0,
         quant: LayerQuant | None = None,
+        gate: Gate | None = None,
     ) -> None:
         nn.Conv2d.__init__(
             self, in_channels, out_channels, kernel_size, stride=stride, padding=padding,
             groups=groups, bias=bias,
         )
         self._init_quant(weight_quantizer, input_quantizer, input_activation, input_dropout,
-                         quant)
+                         quant, gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gates = self.gate(x) if self.gate is not None else None
         xq, out_scale = self._quantize_input(x)
-        if out_scale is None:
+        if out_scale is None and gates is None:
             return self._conv_forward(xq, self.quantized_weight(), self.bias)
         y = self._conv_forward(xq, self.quantized_weight(), None)
-        return self._scale_output(y, out_scale, self.bias)
+        return self._scale_output(y, out_scale, self.bias, gates)
 
     def macs_per_sample(self, output_hw: tuple[int, int]) -> int:
         """Multiply-accumulates for one input sample given the output's height and width."""
@@ -206,16 +243,19 @@ class QLinear(QuantLayer, nn.Linear):
         input_activation: nn.Module | None = None,
         input_dropout: float = 0.0,
         quant: LayerQuant | None = None,
+        gate: Gate | None = None,
     ) -> None:
         nn.Linear.__init__(self, in_features, out_features, bias=bias)
         self._init_quant(weight_quantizer, input_quantizer, input_activation, input_dropout,
-                         quant)
+                         quant, gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gates = self.gate(x) if self.gate is not None else None
         xq, out_scale = self._quantize_input(x)
-        if out_scale is None:
+        if out_scale is None and gates is None:
             return F.linear(xq, self.quantized_weight(), self.bias)
-        return self._scale_output(F.linear(xq, self.quantized_weight()), out_scale, self.bias)
+        return self._scale_output(F.linear(xq, self.quantized_weight()), out_scale, self.bias,
+                                  gates)
 
     def macs_per_sample(self) -> int:
         """Multiply-accumulates for one input sample."""
@@ -243,12 +283,13 @@ def make_qlayer(
     wq = make_quantizer(lq.weights)
     aq = make_quantizer(lq.activations, kernel_size=kernel_size, stride=stride, padding=padding)
     act = nn.ReLU() if input_relu else None
+    gate = Gate(in_features, out_features, lq.gate) if lq.gate else None
     if kernel_size is None:
         if (stride, padding, groups) != (1, 0, 1):
             raise ValueError("stride, padding and groups apply to convolutions only")
         return QLinear(in_features, out_features, bias=bias, weight_quantizer=wq,
                        input_quantizer=aq, input_activation=act, input_dropout=input_dropout,
-                       quant=lq)
+                       quant=lq, gate=gate)
     return QConv2d(in_features, out_features, kernel_size, stride=stride, padding=padding,
                    groups=groups, bias=bias, weight_quantizer=wq, input_quantizer=aq,
-                   input_activation=act, input_dropout=input_dropout, quant=lq)
+                   input_activation=act, input_dropout=input_dropout, quant=lq, gate=gate)

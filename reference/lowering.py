@@ -56,7 +56,8 @@ def network_from_checkpoint(path: str | Path, *, quant: str | Path | QuantConfig
 SUPPORTED = ("weights: binary sign (sign, approx_sign, signswish, xnor_weight, "
              "bireal_weight), ternary with "
              "one scale per channel (twn), DoReFa k-bit (dorefa, k ≤ 8), INQ powers of two "
-             "after the last stage (inq) or ABC-Net bases (abc_weight); inputs: binary sign, "
+             "after the last stage (inq), ABC-Net bases (abc_weight), Group-Net branches "
+             "(groupnet_weight) or an LQ-Nets basis (lq_weight); inputs: binary sign, "
              "DoReFa k-bit (dorefa_act, k ≤ 8), uniform "
              "HWGQ (hwgq, k ≤ 8), PACT (pact), ABC-Net bases (abc_act) or XNOR-Net's scaled "
              "sign (xnor_act), 8-bit pixels into the first layer; max-pooling; in residual "
@@ -81,14 +82,17 @@ def _weights(name: str, layer: Any) -> tuple[str, Any, Any]:
     q = layer.weight_quantizer
     kind = layer.weight_kind
     qname = type(q).__name__
-    if kind == "bases" and qname == "AbcWeight":  # M sign planes, one real scale each
+    # M sign planes, one real scale each (ABC-Net's fitted bases, Group-Net's branches,
+    # LQ-Nets' learned basis)
+    if kind == "bases" and qname in ("AbcWeight", "GroupNetWeight", "LqWeight"):
         terms = q.int_repr(layer.weight.detach())
         codes = np.stack([c.to(torch.int8).numpy() for c, _ in terms])
         if codes.ndim == 3:
             codes = codes[:, :, :, None, None]
         return "bases", codes, np.array([float(a) for _, a in terms], np.float64)
-    int_ok = kind == "int" and ((qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS)
-                                or qname == "IncrementalPow2")
+    int_ok = ((kind == "int" and qname == "DorefaWeight" and layer.weight_bits <= MAX_ACT_BITS)
+              or (kind == "pow2" and qname == "IncrementalPow2"))
+    kind = "int" if kind == "pow2" else kind  # (lowered: the integer codes ±2^e or 0)
     if qname == "IncrementalPow2" and not q.complete:
         raise _unsupported("the weights", name, "IncrementalPow2 before its last stage (not "
                                                 "every weight is a power of two yet)")
@@ -245,6 +249,10 @@ def lower_model(model: Any) -> Any:
             module = model.get_submodule(layer.name)
             raise _unsupported("the pooling", layer.name, type(module).__name__)
     macs = mac_layers(model)
+    for name, mac in macs.items():
+        if mac.gate is not None:
+            raise _unsupported("the gate", name, "Real-to-Binary gating: a real scale per "
+                                                 "sample and channel, not a fixed threshold")
     modules = dict(model.named_modules())
     names = list(macs)
     first = macs[names[0]]

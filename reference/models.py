@@ -110,8 +110,11 @@ class QuantNet(nn.Module):
         self.num_classes = workload.layers[-1].out_shape[0]
         self.residual = any(isinstance(x, Add) for x in workload.layers)
         first = workload.mac_layers[0].name
+        gates = workload.gate_branches  # (a gated layer's Gate module computes its gates)
         steps = []
         for layer in workload.layers:
+            if layer.name in gates:
+                continue
             if isinstance(layer, Conv2d):
                 lq = layer_quants[layer.name]
                 relu = (layer.name != first and layer.name not in signed_inputs
@@ -131,8 +134,10 @@ class QuantNet(nn.Module):
                 _register(self, f"{layer.name}_bn", bn)
             elif isinstance(layer, Pool):
                 _register(self, layer.name, _pool_module(layer))
-            steps.append(_Step(layer.name, layer.kind, workload.inputs_of(layer.name)
-                               or ("input",)))
+            reads = workload.inputs_of(layer.name) or ("input",)
+            if isinstance(layer, Conv2d) and layer.gate:
+                reads = reads[:1]  # the map; its gates come from the layer's Gate
+            steps.append(_Step(layer.name, layer.kind, reads))
         self._steps = tuple(steps)
         # the step after which each tensor is no longer read (freed early in forward)
         last_use: dict[str, int] = {}
@@ -209,9 +214,11 @@ def _format(kind: str, bits: int) -> str:
 class ModelSummary:
     """Per-layer table of a model (one row per MAC layer) and its totals.
 
-    Columns: ``layer``, ``kind`` (conv | fc), ``weights`` and ``activations`` (formats; the
-    activations are the layer's inputs, "(relu)" when a ReLU precedes their quantiser),
-    ``params``, ``weight_bits``, ``macs`` (per image), ``output_shape`` (C×H×W or N),
+    Columns: ``layer``, ``kind`` (conv | fc, or gate: a Real-to-Binary gate's two FCs, 8-bit
+    on the simulated chip, before the layer it gates), ``weights`` and ``activations``
+    (formats; the activations are the layer's inputs, "(relu)" when a ReLU precedes their
+    quantiser), ``params`` (trained values: Group-Net's K branches each count),
+    ``weight_bits``, ``macs`` (per image), ``output_shape`` (C×H×W or N),
     ``packed_weight_bytes`` (``ceil(weight_bits / 8)``).
     """
 
@@ -285,8 +292,18 @@ def summary(model: QuantNet) -> ModelSummary:
             kind, macs = "conv", layer.macs_per_sample((out[1], out[2]))
         else:
             kind, macs = "fc", layer.macs_per_sample()
-        params = layer.weight.numel()
-        bits = params * layer.weight_bits
+        if layer.gate is not None:  # Real-to-Binary's gate: two small real FCs, 8-bit on chip
+            fcs = (layer.gate.fc1, layer.gate.fc2)
+            gate_params = sum(fc.weight.numel() for fc in fcs)
+            rows.append({
+                "layer": f"{name}.gate", "kind": "gate", "weights": "float32",
+                "activations": "float32", "params": gate_params, "weight_bits": 8 * gate_params,
+                "macs": gate_params, "output_shape": str(layer.gate.fc2.out_features),
+                "packed_weight_bytes": gate_params})
+        # Group-Net trains a latent weight per branch; the other bases derive from one
+        branches = getattr(layer.weight_quantizer, "branches", ())
+        params = layer.weight.numel() * (1 + len(branches))
+        bits = layer.weight.numel() * layer.weight_bits
         rows.append({
             "layer": name, "kind": kind,
             "weights": _format(layer.weight_kind, layer.weight_bits),

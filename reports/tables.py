@@ -44,7 +44,7 @@ __all__ = [
 #: Largest ``--result`` file read (a traced ResNet-18 result is about 0.2 MB).
 MAX_RESULT_BYTES = 256 * 2**20
 #: Schema versions a report reads (4 adds ``inputs``; 3 has everything else).
-READABLE_SCHEMAS = (3, 4, 5)
+READABLE_SCHEMAS = (3, 4, 5, 6)
 _REQUIRED = ("family", "network", "quant", "chip", "engine", "clock_mhz", "total", "layers")
 
 #: metric → (column name in tables, unit shown, factor from the stored unit)

@@ -25,7 +25,7 @@ from simulator.trace import Interval
 
 __all__ = ["SCHEMA_VERSION", "TOTAL_KEYS", "LayerResult", "Result", "plain"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def plain(value: Any) -> Any:

@@ -33,7 +33,7 @@ def test_json_schema(tmp_path, engine):
     data = json.loads(out.read_text())
     assert set(data["total"]) >= TOTAL_KEYS
     assert data["total"]["macs"] == 59_461_376
-    assert data["engine"] == engine and data["schema_version"] == 5
+    assert data["engine"] == engine and data["schema_version"] == 6
     assert data["family"] == "overlay"
     for layer in data["layers"]:
         assert set(layer) >= LAYER_KEYS

@@ -63,7 +63,7 @@ def test_torch_models_are_unchanged(recorder):
 
 
 def test_result_schema_is_the_golden_one():
-    """The --json key paths of an overlay result (schema version 5, trace included). A
+    """The --json key paths of an overlay result (schema version 6, trace included). A
     change of schema updates tests/golden/result_schema.json, SCHEMA_VERSION and
     docs/result-schema.md together."""
     from simulator import SCHEMA_VERSION, simulate
@@ -73,7 +73,7 @@ def test_result_schema_is_the_golden_one():
                    trace=True).to_dict(include_trace=True)
     paths = _load("result_schema").key_paths(doc)
     golden = set(json.loads((GOLDEN / "result_schema.json").read_text()))
-    assert SCHEMA_VERSION == doc["schema_version"] == 5
+    assert SCHEMA_VERSION == doc["schema_version"] == 6
     assert paths == golden, (f"new: {sorted(paths - golden)}; "
                              f"gone: {sorted(golden - paths)}")
 

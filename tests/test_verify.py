@@ -487,3 +487,29 @@ def test_damaged_lowered_files_are_one_line(tmp_path, capsys, damage, words):
     np.save(one_array.with_suffix(".npy"), np.zeros(3))
     one_array.write_bytes(one_array.with_suffix(".npy").read_bytes())
     assert main(["simulate", "--network", str(one_array)]) == 2
+
+
+@pytest.mark.parametrize("model", ["lfc", "mnist-cnv"])
+def test_group_net_branches_are_bit_exact(model):
+    """Group-Net's four binary branches (each its own ±1 weights, learned scales λ_k far from
+    their 1/4) against binary inputs: one integer sum per branch, their λ-weighted sum and the
+    next layer's signs as torch computes them."""
+    import torch
+
+    from reference.lowering import lower_model
+    from reference.quantizers import GroupNetWeight
+
+    torch.manual_seed(1)
+    net = build_model(model, {"default": {"weights": {"kind": "bases", "bases": 4,
+                                                      "quantizer": "groupnet_weight"},
+                                          "activations": {"kind": "binary",
+                                                          "quantizer": "sign"}},
+                              "first": "w8a8", "last": "w8a8"})
+    for m in net.modules():
+        if isinstance(m, GroupNetWeight):
+            m.scales.data.uniform_(-0.5, 2.0)
+    perturb_batch_norms(net, mean=1, bias=(-1, 2))
+    lowered = lower_model(copy_double(net))
+    assert [x.terms for x in lowered.layers.values()][1] == (4, 1)
+    pixels = np.random.default_rng(1).integers(0, 256, (6, 1, 28, 28)).astype(np.uint8)
+    assert_bit_exact(net, lowered, pixels)

@@ -42,11 +42,11 @@ class LayerKind(enum.Enum):
 #: Upper bounds of a layer's numbers: every product the simulator forms from them stays far
 #: inside int64 (a layer's MACs at most ``MAX_LAYER_MACS``; see docs/hardening.md).
 LIMITS = {"channels": 1 << 24, "size": 1 << 16, "kernel": 1 << 12, "stride": 1 << 12,
-          "padding": 1 << 12}
+          "padding": 1 << 12, "gate": 1024}
 MAX_LAYER_MACS = 1 << 50
 _LIMIT_OF = {"out_channels": "channels", "in_c": "channels", "groups": "channels",
              "in_h": "size", "in_w": "size", "kernel": "kernel", "kernel_h": "kernel",
-             "kernel_w": "kernel", "stride": "stride", "padding": "padding"}
+             "kernel_w": "kernel", "stride": "stride", "padding": "padding", "gate": "gate"}
 
 
 def _positive(name: str, key: str, value: object, *, minimum: int = 1) -> None:
@@ -78,6 +78,9 @@ class Conv2d:
     kind: LayerKind = LayerKind.CONV  # CONV, or FC for a fully connected layer
     #: counts of the trained weights (a lowered network's layers carry them; None: shapes only)
     weight_stats: WeightStats | None = None
+    #: Real-to-Binary gating: r > 0 scales each output channel by a gate that the network's
+    #: ``<name>.gate_*`` layers compute from this layer's input (its second input), 0: none
+    gate: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in (LayerKind.CONV, LayerKind.FC):
@@ -88,6 +91,7 @@ class Conv2d:
                                                               self.in_shape, strict=True)):
             _positive(self.name, key, value)
         _positive(self.name, "padding", self.padding, minimum=0)
+        _positive(self.name, "gate", self.gate, minimum=0)
         c = self.in_shape[0]
         if c % self.groups or self.out_channels % self.groups:
             raise ConfigError(f"groups must divide in ({c}) and out ({self.out_channels}) "

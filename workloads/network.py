@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from workloads.errors import ConfigError
-from workloads.formats import BINARY, LOGITS, NumberFormat
-from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Shape
+from workloads.formats import BINARY, INT8, LOGITS, NumberFormat
+from workloads.layers import Add, Conv2d, Layer, LayerKind, Linear, Pool, Shape
 from workloads.quant import (
     LayerQuant,
     NetworkQuantDefaults,
@@ -25,7 +26,11 @@ from workloads.quant import (
     resolve_layer_quant,
 )
 
-__all__ = ["Network", "NetworkBuilder", "resolve_quants"]
+__all__ = ["GATE", "Network", "NetworkBuilder", "gate_layers", "resolve_quants"]
+
+#: The gates a gated layer reads: 16-bit fixed-point scales, as the post-processing unit's
+#: multiplier takes them (``simulator.overlay.energy.SCALE_BITS``).
+GATE = NumberFormat("int", 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,21 @@ class Network:
         return dict(self.inputs).get(name, ())
 
     @property
+    def gate_branches(self) -> frozenset[str]:
+        """The layers that compute gated layers' gates (see :func:`gate_layers`): from each
+        gated layer's second input back to the map it gates."""
+        edges = dict(self.inputs)
+        out: set[str] = set()
+        for layer in self.layers:
+            reads = edges.get(layer.name, ())
+            if isinstance(layer, Conv2d) and layer.gate and len(reads) == 2:
+                src, node = reads
+                while node != src and node not in out and node in edges:
+                    out.add(node)
+                    node = edges[node][0]
+        return frozenset(out)
+
+    @property
     def mac_layers(self) -> tuple[Conv2d, ...]:
         return tuple(x for x in self.layers if isinstance(x, Conv2d))
 
@@ -123,9 +143,10 @@ class Network:
             if isinstance(layer, Pool):
                 layer = dataclasses.replace(layer, activations=out)  # pooling keeps the format
             fixed[layer.name] = dataclasses.replace(layer, output=out)
-            for src in inputs.get(layer.name, ()):
-                if src in reads:
-                    reads[src].append(layer.activations)
+            for i, src in enumerate(inputs.get(layer.name, ())):
+                if src in reads:  # a gated conv's second input: its gates, as scales
+                    gates = i == 1 and isinstance(layer, Conv2d) and layer.gate
+                    reads[src].append(GATE if gates else layer.activations)
         ordered = tuple(fixed[x.name] for x in layers)
         return cls(name, input_shape, ordered,
                    tuple((k, tuple(v)) for k, v in inputs.items()), quant, source)
@@ -140,6 +161,8 @@ def _layer_dict(layer: Layer) -> dict:
                  activations=layer.activations.label)
         if layer.weight_stats is not None:  # a lowered network's trained weights
             d["weight_stats"] = layer.weight_stats.to_dict()
+        if layer.gate:  # (absent when 0: an ungated network's digest is unchanged)
+            d["gate"] = layer.gate
     elif isinstance(layer, Pool):
         d.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, mode=layer.mode)
     elif isinstance(layer, Add):
@@ -222,11 +245,40 @@ class NetworkBuilder:
         ``defaults`` (``None`` for a network without any)."""
         quants = resolve_quants(self.mac_names, quant, defaults, network=self.name)
         layers: list[Layer] = []
+        inputs = dict(self.inputs)
         for layer in self.layers:
             if isinstance(layer, Conv2d):
                 lq = quants[layer.name]
                 layer = dataclasses.replace(layer, weights=lq.weights.format,
-                                            activations=lq.activations.format)
+                                            activations=lq.activations.format, gate=lq.gate)
+                if lq.gate:
+                    branch = gate_layers(layer, inputs[layer.name][0])
+                    for g, src in branch:
+                        layers.append(g)
+                        inputs[g.name] = (src,)
+                    inputs[layer.name] = (inputs[layer.name][0], branch[-1][0].name)
             layers.append(layer)
-        return Network.build(self.name, self.input_shape, layers, self.inputs,
+        return Network.build(self.name, self.input_shape, layers, inputs,
                              quant=quant.name, source=source or f"zoo:{self.name}")
+
+
+def gate_layers(layer: Conv2d, src: str) -> list[tuple[Layer, str]]:
+    """The layers that compute a gated layer's gates (Real-to-Binary, Martinez et al. 2020),
+    each with the tensor it reads: a global average of the real-valued input map (a
+    convolution's; a fully connected layer's input is its vector already), an 8-bit FC to
+    ``C // r`` (at least 1) and an 8-bit FC to the layer's output channels. The ReLU between
+    them and the sigmoid after are the post-processing unit's (a compare and a lookup per
+    value); the gate multiplies each output in the gated layer's post-processing. The average
+    reads the input as 8-bit values: the real map the gate needs, which a binary network's
+    previous layer then stores at 8 bits."""
+    c = layer.in_shape[0] if layer.kind is LayerKind.CONV else math.prod(layer.in_shape)
+    hidden = max(1, c // layer.gate)
+    out: list[tuple[Layer, str]] = []
+    if layer.kind is LayerKind.CONV and layer.in_shape[1:] != (1, 1):
+        pool = Pool(f"{layer.name}.gate_pool", layer.in_shape, 1, 1, 0, "global_avg")
+        out.append((pool, src))
+        src = pool.name
+    fc1 = Linear(f"{layer.name}.gate_fc1", c, hidden, weights=INT8, activations=INT8)
+    fc2 = Linear(f"{layer.name}.gate_fc2", hidden, layer.out_channels, weights=INT8,
+                 activations=INT8)
+    return [*out, (fc1, src), (fc2, fc1.name)]

@@ -30,9 +30,11 @@ from typing import Any, Literal
 from workloads.errors import ConfigError
 from workloads.files import check_keys, load_yaml
 from workloads.formats import FORMAT_KINDS, FormatKind, NumberFormat
+from workloads.layers import LIMITS
 
 __all__ = [
     "ACTIVATION_QUANTIZERS",
+    "MAX_GATE_REDUCTION",
     "WEIGHT_QUANTIZERS",
     "DefaultSpec",
     "LayerQuant",
@@ -54,21 +56,24 @@ _KINDS: tuple[str, ...] = FORMAT_KINDS
 WEIGHT_QUANTIZERS: dict[str, tuple[str, ...]] = {
     "binary": ("sign", "xnor_weight", "bireal_weight", "approx_sign", "signswish"),
     "ternary": ("twn", "ttq"),
-    "int": ("dorefa_weight", "inq", "uniform"),
-    "bases": ("abc_weight",),
+    "int": ("dorefa_weight", "uniform"),
+    "pow2": ("inq",),
+    "bases": ("abc_weight", "groupnet_weight", "lq_weight"),
     "float": ("identity",),
 }
 ACTIVATION_QUANTIZERS: dict[str, tuple[str, ...]] = {
     "binary": ("sign", "xnor_act", "approx_sign", "signswish"),
     "ternary": (),
     "int": ("dorefa_act", "hwgq", "pact", "uniform"),
-    "bases": ("abc_act",),
+    "pow2": (),
+    "bases": ("abc_act", "lq_act"),
     "float": ("identity",),
 }
 _DEFAULT_QUANTIZER = {
     ("weights", "binary"): "sign",
     ("weights", "ternary"): "twn",
     ("weights", "int"): "dorefa_weight",
+    ("weights", "pow2"): "inq",
     ("weights", "bases"): "abc_weight",
     ("weights", "float"): "identity",
     ("activations", "binary"): "sign",
@@ -124,22 +129,36 @@ class OperandQuant:
         return out
 
 
+#: The largest gate reduction ratio (the hidden width is the input channels // r, ≥ 1).
+MAX_GATE_REDUCTION = LIMITS["gate"]
+
+
 @dataclass(frozen=True, slots=True)
 class LayerQuant:
-    """Weight and input-activation formats of one layer."""
+    """Weight and input-activation formats of one layer, and its Real-to-Binary gate:
+    ``gate`` r > 0 scales each output channel by a gate computed from the layer's real-valued
+    input (global average → FC to channels // r → ReLU → FC → sigmoid; Martinez et al., ICLR
+    2020), 0 for none. Compact specs write it as a ``g<r>`` suffix (``w1a1g8``)."""
 
     weights: OperandQuant
     activations: OperandQuant
+    gate: int = 0
 
     def __post_init__(self) -> None:
         if self.activations.kind == "ternary":
             raise ConfigError("ternary activations are not supported; use ternary weights (wt)")
+        if (isinstance(self.gate, bool) or not isinstance(self.gate, int)
+                or not 0 <= self.gate <= MAX_GATE_REDUCTION):
+            raise ConfigError(f"a gate's reduction ratio is 1 to {MAX_GATE_REDUCTION} (0: no "
+                              "gate)", key="gate", value=self.gate, has_value=True)
 
     def compact(self) -> str:
-        return f"w{self.weights.compact()}a{self.activations.compact()}"
+        gate = f"g{self.gate}" if self.gate else ""
+        return f"w{self.weights.compact()}a{self.activations.compact()}{gate}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"weights": self.weights.to_dict(), "activations": self.activations.to_dict()}
+        out = {"weights": self.weights.to_dict(), "activations": self.activations.to_dict()}
+        return out | ({"gate": self.gate} if self.gate else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +204,16 @@ class QuantConfig:
                 )
 
 
-_TOKEN = r"(1|t|32|[2-9]|1[0-6]|b[1-8])"
-_COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}$")
+_TOKEN = r"(1|t|32|[2-9]|1[0-6]|b[1-8]|p[2-5])"
+_COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}(?:g([0-9]+))?$")
 
 
 def _operand_from_token(token: str, role: str, *, source: str, key: str) -> OperandQuant:
     fmt = NumberFormat.parse(token)
-    if role == "activations" and fmt.kind == "ternary":
-        raise ConfigError("ternary activations are not supported", file=source or None, key=key,
-                          value=token, has_value=True)
+    if role == "activations" and fmt.kind in ("ternary", "pow2"):
+        what = {"ternary": "ternary", "pow2": "power-of-two"}[fmt.kind]
+        raise ConfigError(f"{what} activations are not supported", file=source or None,
+                          key=key, value=token, has_value=True)
     return OperandQuant(fmt, _DEFAULT_QUANTIZER[(role, fmt.kind)])
 
 
@@ -205,13 +225,22 @@ def _parse_compact(text: str, *, source: str, key: str) -> LayerQuant:
     if not m:
         raise ConfigError(
             "not a quantisation spec; expected w<W>a<A> with W in 1, t (ternary), 2-16, "
-            "b1-b8 (binary bases), 32 and A in 1, 2-16, b1-b8, 32 — e.g. w1a1, w1a2, wta2, w2a2",
+            "b1-b8 (binary bases), p2-p5 (INQ's powers of two), 32 and A in 1, 2-16, b1-b8, "
+            "32, and an optional g<r> for a "
+            "Real-to-Binary gate — e.g. w1a1, w1a2, wta2, w2a2, w1a1g8",
             file=source or None, key=key or None, value=text, has_value=True,
         )
-    return LayerQuant(
-        _operand_from_token(m.group(1), "weights", source=source, key=key),
-        _operand_from_token(m.group(2), "activations", source=source, key=key),
-    )
+    try:
+        return LayerQuant(
+            _operand_from_token(m.group(1), "weights", source=source, key=key),
+            _operand_from_token(m.group(2), "activations", source=source, key=key),
+            gate=int(m.group(3)) if m.group(3) else 0,
+        )
+    except ConfigError as err:
+        if err.key != "gate":
+            raise
+        raise ConfigError(err.message, file=source or None, key=key or None, value=text,
+                          has_value=True) from None
 
 
 def _parse_operand(data: Any, role: str, *, source: str, key: str) -> OperandQuant:
@@ -221,6 +250,8 @@ def _parse_operand(data: Any, role: str, *, source: str, key: str) -> OperandQua
     check_keys(data, allowed=("kind", "bits", "quantizer", "bases"), required=("kind",),
                file=source or None, prefix=f"{key}.")
     kind = data["kind"]
+    if kind == "int" and data.get("quantizer") == "inq":  # (written before the pow2 kind)
+        kind = "pow2"
     if kind not in _KINDS:
         raise ConfigError(f"allowed: {', '.join(_KINDS)}", file=source or None, key=f"{key}.kind",
                           value=kind, has_value=True)
@@ -257,12 +288,19 @@ def parse_layer_quant(data: Any, *, source: str = "", key: str = "") -> LayerQua
         return _parse_compact(data, source=source, key=key)
     if isinstance(data, Mapping):
         prefix = f"{key}." if key else ""
-        check_keys(data, allowed=("weights", "activations"), required=("weights", "activations"),
-                   file=source or None, prefix=prefix)
+        check_keys(data, allowed=("weights", "activations", "gate"),
+                   required=("weights", "activations"), file=source or None, prefix=prefix)
+        gate = data.get("gate", 0)
+        if (isinstance(gate, bool) or not isinstance(gate, int)
+                or not 0 <= gate <= MAX_GATE_REDUCTION):
+            raise ConfigError(f"a gate's reduction ratio is an integer, 1 to "
+                              f"{MAX_GATE_REDUCTION} (0: no gate)", file=source or None,
+                              key=f"{prefix}gate", value=gate, has_value=True)
         return LayerQuant(
             _parse_operand(data["weights"], "weights", source=source, key=f"{prefix}weights"),
             _parse_operand(data["activations"], "activations", source=source,
                            key=f"{prefix}activations"),
+            gate=gate,
         )
     raise ConfigError("expected a compact spec such as w1a2 or a mapping", file=source or None,
                       key=key or None, value=data, has_value=True)

@@ -57,7 +57,7 @@ class IncrementalPow2(Quantizer):
 
     def __init__(self, *, bits: int = 5) -> None:
         bits = check_bits("inq", bits, range(2, 6))
-        super().__init__(kind="int", bits=bits)  # b bits stored: a sign, a zero, the exponent
+        super().__init__(kind="pow2", bits=bits)  # b bits stored: a sign, a zero, the exponent
         self.inq_bits = bits
         self.frozen: Tensor
         self.values: Tensor

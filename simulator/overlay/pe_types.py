@@ -47,6 +47,9 @@ class OperandWords:
     #: words' share, ``a_word_bits / word_elems`` a pass — set where a pass's word field is
     #: wider than the data, e.g. a 12-bit activation in two 8-bit adder passes)
     a_elem_bits: int = 0
+    #: power-of-two weights on an integer MAC: the exponents a shifter selects among (each
+    #: product a shift of the activation, no multiply); 0: a multiply
+    shift_levels: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class ComputeActions:
     tap_slots: int = 0  # the taps a dense schedule occupies (MACs × passes); issued ≤ slots
     window_adds: int = 0  # the window-sum unit's adds (kernel decomposition)
     combine_adds: int = 0  # accumulator-wide 2S − J per distinct sub-kernel (share_decompose)
+    shift_macs: int = 0  # integer MACs whose multiply is a shift (power-of-two weights)
+    mux_bits: int = 0  # 2:1 multiplexer selects of those shifts (stages × width each)
 
 class PeType(ABC):
     """One MAC datapath."""
@@ -301,7 +306,13 @@ def _needs_correction(weights: NumberFormat, activations: NumberFormat) -> bool:
 class Int8Mac(PeType):
     """One int8 multiply-accumulate per cycle; wider operands take ⌈bits / 8⌉ passes each.
     ``operand_registers``: the PE latches its two 8-bit operands (an array PE does; the
-    separate int8 unit streams them)."""
+    separate int8 unit streams them).
+
+    Power-of-two weights (INQ's ``pow2``: 0 or ±2^e over L exponents) replace the multiply by
+    a shift: the 8-bit activation goes through a logarithmic shifter of ⌈log2 L⌉ stages of
+    ``8 + L − 1`` 2:1 multiplexers and its sign is applied in the accumulator's add, one per
+    cycle like a MAC (the zero weights are not skipped). The shifter's area (under 30
+    multiplexer cells) is not added to the unit's."""
 
     runs_full_precision = True
     tech_entries = frozenset({("int_multiplier", "multiply"), ("int_adder", "add"),
@@ -321,6 +332,9 @@ class Int8Mac(PeType):
 
     def operand_words(self, lane_bits: int, weights: NumberFormat,
                       activations: NumberFormat) -> OperandWords:
+        if weights.kind == "pow2":  # one pass: the code is a shift and a sign
+            return OperandWords(1, 8, 8, _byte_passes(activations), 1,
+                                shift_levels=weights.pow2_levels)
         return OperandWords(1, 8, 8, _byte_passes(activations), _byte_passes(weights))
 
     def compute_actions(self, *, macs: int, passes: int, accumulations: int,
@@ -329,13 +343,20 @@ class Int8Mac(PeType):
         _no_shared_work(self, shared)
         int8_macs = macs * passes
         operands = words.a_word_bits + words.w_word_bits if self.operand_registers else 0
-        return ComputeActions(0, 0, 0, int8_macs, int8_macs * operands
-                              + accumulations * acc_bits)
+        registers = int8_macs * operands + accumulations * acc_bits
+        if words.shift_levels:
+            levels = words.shift_levels
+            stages = (levels - 1).bit_length()  # ⌈log2 L⌉
+            return ComputeActions(0, 0, 0, 0, registers, shift_macs=int8_macs,
+                                  mux_bits=int8_macs * stages * (8 + levels - 1))
+        return ComputeActions(0, 0, 0, int8_macs, registers)
 
     def compute_energy_pj(self, a: ComputeActions, tech: TechTable, acc_bits: int) -> float:
-        return (a.int8_macs * (tech.energy_pj("int_multiplier", "multiply", 8)
-                               + tech.energy_pj("int_adder", "add", acc_bits))
-                + a.register_bits * tech.energy_pj("register", "write", 1))
+        add = tech.energy_pj("int_adder", "add", acc_bits)
+        shifts = (a.shift_macs * add + a.mux_bits * tech.energy_pj("mux", "select", 1)
+                  if a.shift_macs else 0.0)
+        return (a.int8_macs * (tech.energy_pj("int_multiplier", "multiply", 8) + add)
+                + shifts + a.register_bits * tech.energy_pj("register", "write", 1))
 
     def area_um2(self, tech: TechTable, lane_bits: int, acc_bits: int) -> float:
         dff = tech.area_um2("register", "write", 1)
@@ -344,7 +365,7 @@ class Int8Mac(PeType):
                 + tech.area_um2("int_adder", "add", acc_bits) + operands + acc_bits * dff)
 
     def useful_ops(self, a: ComputeActions) -> int:
-        return a.int8_macs
+        return a.int8_macs + a.shift_macs
 
 
 def _byte_passes(fmt: NumberFormat) -> int:

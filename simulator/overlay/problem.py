@@ -126,7 +126,9 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
     if isinstance(layer, Conv2d):
         w, a = layer.weights, layer.activations
         pe = chip.pe_array.pe
-        if (w.full_precision and not pe.runs_full_precision
+        # 8-bit layers, and power-of-two weights (a shift-add: the int path's), go to the
+        # int8 unit where the chip has one for them and the array's PEs cannot run them
+        if ((w.full_precision or w.kind == "pow2") and not pe.runs_full_precision
                 and chip.full_precision is FullPrecision.INT8_UNIT):
             unit, model = Unit.INT8, INT8_UNIT
         else:
@@ -162,7 +164,8 @@ def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = Tr
             words_model=words,
             post_adds=(1 + int(words.correction) + scales + int(add is not None)
                        + _sharing_post_adds(layer, chip, shared)),
-            post_mults=scales, shared=shared, **where, **fused,
+            # a Real-to-Binary gate multiplies each output by its channel's gate
+            post_mults=scales + int(layer.gate > 0), shared=shared, **where, **fused,
         )
     if isinstance(layer, Pool | Add):
         c, h, wd = layer.in_shape
@@ -250,6 +253,8 @@ def _magnitude(fmt: NumberFormat, *, signed: bool) -> int:
     weights, unsigned for activations."""
     if fmt.kind in ("binary", "ternary", "bases"):
         return 1
+    if fmt.kind == "pow2":  # 0 or ±2^e, e < levels
+        return 1 << (fmt.pow2_levels - 1)
     bits = fmt.storage_bits
     return (1 << (bits - 1)) if signed else (1 << bits) - 1
 

@@ -167,7 +167,8 @@ def test_summary_renders() -> None:
 
 
 def _operand(kind: str, quantizer: str) -> dict[str, object]:
-    extra: dict[str, object] = {"int": {"bits": 2}, "bases": {"bases": 2, "bits": 2}}.get(kind, {})
+    extra: dict[str, object] = {"int": {"bits": 2}, "pow2": {"bits": 3},
+                               "bases": {"bases": 2, "bits": 2}}.get(kind, {})
     return {"kind": kind, "quantizer": quantizer, **extra}
 
 

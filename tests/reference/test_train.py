@@ -194,3 +194,17 @@ def test_evaluate_model_on_dataset() -> None:
     result = train("sfc", "w1a1", data, 1, batch_size=32, seed=0, progress=False)
     again = evaluate(result.model, data[1])
     assert again.samples == 32 and again.accuracy == result.accuracy
+
+
+@pytest.mark.parametrize("label", sorted(__import__("reference.methods").methods.METHODS))
+def test_every_method_trains_and_its_loss_goes_down(label: str) -> None:
+    """Each method of ``reference.methods`` (its quantisers on SFC's body; Real-to-Binary's
+    gates here without its distillation, which tests/reference/test_distill.py covers) trains
+    a few steps on synthetic data and its loss goes down."""
+    from reference.methods import METHODS
+
+    result = train("sfc", METHODS[label].quant, _pair((1, 28, 28), 192, 32), 3, batch_size=64,
+                   lr=5e-3, seed=0, progress=False)
+    losses = [h.loss for h in result.history]
+    assert all(math.isfinite(x) for x in losses)
+    assert losses[-1] < losses[0], losses

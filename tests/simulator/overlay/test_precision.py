@@ -9,6 +9,8 @@ R + C − 2 + T + (d − R) with d = max(R, ⌈R·C·16 / 64⌉) = 2, i.e. T + 2
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import make_chip
 
@@ -17,6 +19,7 @@ from simulator import load_tech
 from simulator.overlay.cost import tile_compute_cycles
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.mapping import price
+from simulator.overlay.pe_types import INT8_UNIT
 from simulator.overlay.problem import accumulator_bits_needed, problem_for
 from workloads.errors import InfeasibleError
 from workloads.formats import NumberFormat
@@ -111,6 +114,75 @@ def test_binary_base_scales_run_on_the_post_processing_unit():
                             acc_bits=16, model=None)
     mult16 = 0.2 + (3.1 - 0.2) * (16 - 8) / (32 - 8)  # 16-bit multiply, interpolated
     assert e["ppu"] == pytest.approx(6 * 0.05 + 4 * mult16)
+
+
+@pytest.mark.parametrize(("w_bases", "a_bases"), [(4, 1), (2, 2), (3, 2)])
+def test_k_branches_and_k_planes_are_k_passes_and_k_scales(w_bases, a_bases):
+    # Group-Net's K binary branches (weights: K bases against binary inputs) and LQ-Nets'
+    # K-plane bases (weights and activations): every (weight base, input base) pair is one
+    # binary pass. FC 16 → 2 on 8-bit lanes: 2 words per pass, so T = 2·M·N and one fold of
+    # T + 2 cycles; 32 XNOR bit-ops per pass; 2 outputs × 2 words × M·N accumulations. Each
+    # output sums its M·N scaled pass results — M·N multiplies and M·N adds — plus the
+    # threshold: on 4 lanes ⌈2 × (2·M·N + 1) / 4⌉ cycles.
+    passes = w_bases * a_bases
+    w, a = NumberFormat.parse(f"b{w_bases}"), NumberFormat.parse(f"b{a_bases}")
+    if a_bases == 1:
+        a = B1
+        passes = w_bases
+    layer = Linear("fc", 16, 2, weights=w, activations=a, output=B1)
+    p, _, t, acts = one_tile(layer, make_chip(**PER_FOLD))
+    assert p.passes == passes
+    assert t.compute_cycles == 2 * passes + 2
+    assert acts.compute.binary_ops == 32 * passes
+    assert acts.compute.accumulations == 2 * 2 * passes
+    assert (acts.ppu_mults, acts.ppu_ops) == (2 * passes, 2 * (passes + 1))
+    assert t.ppu_cycles == -(-2 * (2 * passes + 1) // 4)
+
+
+@pytest.mark.parametrize(("token", "levels", "stages"), [("p5", 8, 3), ("p3", 2, 1),
+                                                         ("p2", 1, 0)])
+def test_power_of_two_weights_are_shift_adds_on_the_int_unit(token, levels, stages):
+    # INQ's b-bit powers of two (L = 2^(b−2) exponents: codes 0 or ±2^e, e < L) on FC 16 → 2
+    # with 8-bit inputs go to the int unit, one pass: 32 products, each a shift of the 8-bit
+    # input through ⌈log2 L⌉ stages of (8 + L − 1) 2:1 muxes and an add at the int unit's
+    # 32 bits — no multiply. 4 MACs a cycle: 32 / 4 + 2 (pipeline) = 10 cycles, as w8a8.
+    # The accumulator must hold 16 · 2^(L−1) · 255.
+    tech = load_tech("45nm")
+    pow2 = Linear("fc", 16, 2, weights=NumberFormat.parse(token), activations=I8, output=B1)
+    int8 = Linear("fc", 16, 2, weights=I8, activations=I8, output=B1)
+    p, _, t, a = one_tile(pow2, make_chip())
+    q, _, t8, a8 = one_tile(int8, make_chip())
+    assert p.unit.value == q.unit.value == "int8_unit" and p.passes == 1
+    assert t.compute_cycles == t8.compute_cycles == 10
+    c = a.compute
+    assert (c.int8_macs, c.shift_macs, c.mux_bits) == (0, 32, 32 * stages * (8 + levels - 1))
+    add, mux = tech.energy_pj("int_adder", "add", 32), tech.energy_pj("mux", "select", 1)
+    model = INT8_UNIT
+    registers = c.register_bits * tech.energy_pj("register", "write", 1)
+    assert model.compute_energy_pj(c, tech, 32) == pytest.approx(
+        32 * add + c.mux_bits * mux + registers)
+    assert model.compute_energy_pj(a8.compute, tech, 32) == pytest.approx(
+        32 * (tech.energy_pj("int_multiplier", "multiply", 8) + add) + registers)
+    assert accumulator_bits_needed(16, NumberFormat.parse(token), I8) == (
+        16 * 2 ** (levels - 1) * 255).bit_length() + 1
+
+
+def test_a_gate_is_one_multiply_per_output_in_post_processing():
+    # Real-to-Binary's gate scales each output by its channel's gate: FC 16 → 2 gains one
+    # 16-bit multiply per output (2) beside the threshold's add; ⌈2 × 2 / 4⌉ = 1 PPU cycle.
+    # Its gate layers (an average and two 8-bit FCs) are layers of their own.
+    plain = Linear("fc", 16, 2, weights=B1, activations=B1, output=B1)
+    gated = dataclasses.replace(plain, gate=4)
+    p0, _, t0, a0 = one_tile(plain, make_chip(**PER_FOLD))
+    p1, _, t1, a1 = one_tile(gated, make_chip(**PER_FOLD))
+    assert (p0.post_mults, p1.post_mults) == (0, 1)
+    assert (a0.ppu_mults, a1.ppu_mults, a1.ppu_ops) == (0, 2, 2)
+    assert (t0.ppu_cycles, t1.ppu_cycles) == (1, 1)
+    assert t1.compute_cycles == t0.compute_cycles
+    e0, e1 = (energy_breakdown_pj(a, make_chip(), load_tech("45nm"), cycles=1, area_mm2=0.0,
+                                  acc_bits=16, model=None)["ppu"] for a in (a0, a1))
+    assert e1 - e0 == pytest.approx(2 * load_tech("45nm").energy_pj("int_multiplier",
+                                                                     "multiply", 16))
 
 
 @pytest.mark.parametrize(("mode", "fmt", "bits", "mults"), [
