@@ -334,13 +334,18 @@ def _check_weight_shapes(ckpt: Checkpoint) -> None:
                                            in_channels=ckpt.meta.get("in_channels"))
     except ConfigError as err:
         raise ConfigError(f"cannot rebuild model: {err}", file=ckpt.path) from None
+    gates = net.gate_branches
     for layer in net.mac_layers:
         want = ((layer.out_channels, layer.in_channels_per_group, *layer.kernel)
                 if layer.kind.value == "conv" else (layer.out_channels, layer.in_shape[0]))
-        have = ckpt.state_dict.get(f"{layer.name}.weight")
+        key = f"{layer.name}.weight"
+        if layer.name in gates:  # a gate's FC: the gated layer's Gate module holds it
+            gated, _, fc = layer.name.rpartition(".gate_")
+            key = f"{gated}.gate.{fc}.weight"
+        have = ckpt.state_dict.get(key)
         if have is not None and tuple(have.shape) != want:  # missing ones: the full check
             raise ConfigError(f"state dict does not fit model '{ckpt.model_name}' "
-                              f"({ckpt.quant.name}): {layer.name}.weight is "
+                              f"({ckpt.quant.name}): {key} is "
                               f"{tuple(have.shape)}, the model has {want}", file=ckpt.path)
 
 

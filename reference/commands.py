@@ -23,7 +23,8 @@ from workloads.zoo import zoo_names
 __all__ = ["LIMITS", "register"]
 
 _MODELS = ", ".join(zoo_names())
-_QUANT_HELP = ("quantisation: compact spec (w1a1, w1a2, wta2, w2a2, wb3ab2, w32a32) or a YAML "
+_QUANT_HELP = ("quantisation: compact spec (w1a1, w1a2, wta2, w2a2, wb3ab2, wp5a2, w1a1g8, "
+               "w32a32) or a YAML "
                "file; default: the paper's")
 
 #: Ranges of the numeric flags: (low, high), both inclusive.

@@ -35,18 +35,25 @@ class Gate(nn.Module):
     layers are real-valued here (8-bit on the simulated hardware, ``workloads.network
     .gate_layers``)."""
 
-    def __init__(self, in_features: int, out_features: int, reduction: int) -> None:
+    def __init__(self, channels: int, out_features: int, reduction: int) -> None:
         super().__init__()
         if reduction < 1:
             raise ValueError(f"a gate's reduction ratio is ≥ 1, not {reduction!r}")
         self.reduction = reduction
-        hidden = max(1, in_features // reduction)
-        self.fc1 = nn.Linear(in_features, hidden)
+        self.channels = channels
+        hidden = max(1, channels // reduction)
+        self.fc1 = nn.Linear(channels, hidden)
         self.fc2 = nn.Linear(hidden, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The gates of input ``x``: (N, out) for a vector input, (N, out, 1, 1) for a map."""
-        s = x.mean(dim=(2, 3)) if x.dim() == 4 else x
+        """The gates of input ``x``: (N, out, 1, 1) for a map (N, C, H, W); (N, out) for a
+        vector — a flattened map (N, C·H·W) is averaged per channel first."""
+        if x.dim() == 4:
+            s = x.mean(dim=(2, 3))
+        elif x.shape[1] != self.channels:  # a map flattened for a fully connected layer
+            s = x.reshape(x.shape[0], self.channels, -1).mean(dim=2)
+        else:
+            s = x
         g = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
         return g[:, :, None, None] if x.dim() == 4 else g
 
@@ -274,16 +281,19 @@ def make_qlayer(
     bias: bool = False,
     input_relu: bool = False,
     input_dropout: float = 0.0,
+    gate_channels: int | None = None,
 ) -> QConv2d | QLinear:
     """A :class:`QConv2d` (``kernel_size`` given) or :class:`QLinear` quantised as ``lq``.
 
     ``in_features``/``out_features`` are channels for a convolution; ``input_relu`` puts a
-    ReLU before the input quantiser.
+    ReLU before the input quantiser; ``gate_channels``: the channels of the map a fully
+    connected layer's gate averages (its input vector flattened from C × H × W; default:
+    ``in_features``).
     """
     wq = make_quantizer(lq.weights)
     aq = make_quantizer(lq.activations, kernel_size=kernel_size, stride=stride, padding=padding)
     act = nn.ReLU() if input_relu else None
-    gate = Gate(in_features, out_features, lq.gate) if lq.gate else None
+    gate = Gate(gate_channels or in_features, out_features, lq.gate) if lq.gate else None
     if kernel_size is None:
         if (stride, padding, groups) != (1, 0, 1):
             raise ValueError("stride, padding and groups apply to convolutions only")

@@ -237,6 +237,10 @@ def lower_model(model: Any) -> Any:
     from workloads.layers import Add, Pool
     from workloads.lowered import LoweredLayer, LoweredNetwork, pack_weight_planes
 
+    for name, mac in mac_layers(model).items():  # (before the workload's gate layers)
+        if mac.gate is not None:
+            raise _unsupported("the gate", name, "Real-to-Binary gating: a real scale per "
+                                                 "sample and channel, not a fixed threshold")
     entry = ZOO[model.network]
     net = entry.network(model.quant, num_classes=model.num_classes,
                         in_channels=model.input_shape[0])
@@ -249,10 +253,6 @@ def lower_model(model: Any) -> Any:
             module = model.get_submodule(layer.name)
             raise _unsupported("the pooling", layer.name, type(module).__name__)
     macs = mac_layers(model)
-    for name, mac in macs.items():
-        if mac.gate is not None:
-            raise _unsupported("the gate", name, "Real-to-Binary gating: a real scale per "
-                                                 "sample and channel, not a fixed threshold")
     modules = dict(model.named_modules())
     names = list(macs)
     first = macs[names[0]]

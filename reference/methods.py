@@ -5,7 +5,7 @@ formats the simulator prices) and the training options it needs beyond the commo
 The method comparison (``benchmarks/method_comparison.py``, docs/accuracy.md) and the test
 that every method trains both read this table, so a method added here is compared and tested.
 
->>> METHODS["group-net"].quant["default"]["weights"]["quantizer"]
+>>> METHODS["group-net-wb4a1"].quant["default"]["weights"]["quantizer"]
 'groupnet_weight'
 """
 
@@ -22,9 +22,9 @@ __all__ = ["METHODS", "Method"]
 @dataclass(frozen=True)
 class Method:
     """One method: ``label`` (its short name), ``paper``, ``quant`` (a quantisation spec of
-    the body, as :func:`workloads.quant.parse_quant` takes it) and ``train`` (keyword options
-    of :func:`reference.train.train` it needs, e.g. Real-to-Binary's staged distillation is
-    ``staged=True``)."""
+    the body, as :func:`workloads.quant.parse_quant` takes it) and ``train``: how it trains
+    beyond the common recipe — so far only ``{"staged": True}``, Real-to-Binary's
+    progressive distillation (:func:`reference.train.real_to_binary`)."""
 
     label: str
     paper: str

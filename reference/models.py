@@ -109,8 +109,8 @@ class QuantNet(nn.Module):
         self.input_shape = workload.input_shape
         self.num_classes = workload.layers[-1].out_shape[0]
         self.residual = any(isinstance(x, Add) for x in workload.layers)
-        first = workload.mac_layers[0].name
         gates = workload.gate_branches  # (a gated layer's Gate module computes its gates)
+        first = next(x.name for x in workload.mac_layers if x.name not in gates)
         steps = []
         for layer in workload.layers:
             if layer.name in gates:
@@ -126,9 +126,12 @@ class QuantNet(nn.Module):
                         groups=layer.groups, input_relu=relu, input_dropout=dropout)
                     bn: nn.Module = nn.BatchNorm2d(layer.out_channels)
                 else:
+                    src = (workload.inputs_of(layer.name) or ("input",))[0]
+                    fed = (workload.input_shape if src == "input"
+                           else workload.layer(src).out_shape)
                     module = make_qlayer(lq, in_features=layer.in_shape[0],
                                          out_features=layer.out_channels, input_relu=relu,
-                                         input_dropout=dropout)
+                                         input_dropout=dropout, gate_channels=fed[0])
                     bn = nn.BatchNorm1d(layer.out_channels)
                 _register(self, layer.name, module)
                 _register(self, f"{layer.name}_bn", bn)
@@ -206,18 +209,20 @@ def iter_bn_pairs(model: nn.Module) -> Iterator[tuple[str, QConv2d | QLinear, nn
 
 
 def _format(kind: str, bits: int) -> str:
-    return {"binary": "binary", "ternary": "ternary", "float": "float32"}.get(kind) or (
-        f"{bits} bases" if kind == "bases" else f"int{bits}")
+    named = {"binary": "binary", "ternary": "ternary", "float": "float32",
+             "bases": f"{bits} bases", "pow2": f"pow2 {bits}-bit"}
+    return named.get(kind) or f"int{bits}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ModelSummary:
     """Per-layer table of a model (one row per MAC layer) and its totals.
 
-    Columns: ``layer``, ``kind`` (conv | fc, or gate: a Real-to-Binary gate's two FCs, 8-bit
-    on the simulated chip, before the layer it gates), ``weights`` and ``activations``
-    (formats; the activations are the layer's inputs, "(relu)" when a ReLU precedes their
-    quantiser), ``params`` (trained values: Group-Net's K branches each count),
+    Columns: ``layer``, ``kind`` (conv | fc, or gate: a Real-to-Binary gate's two FCs —
+    trained in float, 8-bit on the simulated chip — before the layer it gates), ``weights``
+    and ``activations`` (formats; the activations are the layer's inputs, "(relu)" when a
+    ReLU precedes their quantiser), ``params`` (trained values: Group-Net's K branches each
+    count),
     ``weight_bits``, ``macs`` (per image), ``output_shape`` (C×H×W or N),
     ``packed_weight_bytes`` (``ceil(weight_bits / 8)``).
     """
@@ -296,8 +301,8 @@ def summary(model: QuantNet) -> ModelSummary:
             fcs = (layer.gate.fc1, layer.gate.fc2)
             gate_params = sum(fc.weight.numel() for fc in fcs)
             rows.append({
-                "layer": f"{name}.gate", "kind": "gate", "weights": "float32",
-                "activations": "float32", "params": gate_params, "weight_bits": 8 * gate_params,
+                "layer": f"{name}.gate", "kind": "gate", "weights": "int8",
+                "activations": "int8", "params": gate_params, "weight_bits": 8 * gate_params,
                 "macs": gate_params, "output_shape": str(layer.gate.fc2.out_features),
                 "packed_weight_bytes": gate_params})
         # Group-Net trains a latent weight per branch; the other bases derive from one

@@ -72,12 +72,15 @@ class QuantizerContract:
             assert p.grad is not None and torch.isfinite(p.grad).all()
 
     def test_deterministic(self, name: str) -> None:
-        """Two fresh quantisers agree call for call; in eval mode a call changes nothing (in
-        training one may update running state, as LQ-Nets' QEM refits its basis)."""
+        """Two fresh quantisers agree call for call, and a call changes nothing — in training
+        too, unless the quantiser declares ``updates_in_training`` (LQ-Nets' QEM refits its
+        basis each training step); in eval mode always."""
         x, g = randn(*SHAPE), randn(*SHAPE, seed=1)
         q1, q2 = get(name).double(), get(name).double()
         assert torch.equal(q1(x), q2(x))
         assert torch.equal(_grad_of(q1, x, g), _grad_of(q2, x, g))
+        if not getattr(q1, "updates_in_training", False):
+            assert torch.equal(q1(x), q1(x))
         q1.eval()
         assert torch.equal(q1(x), q1(x))
         assert torch.equal(_grad_of(q1, x, g), _grad_of(q1, x, g))
@@ -99,8 +102,9 @@ class QuantizerContract:
             levels = codes.unique()
             if q.kind == "binary":
                 assert set(levels.tolist()) <= {-1, 1}
-            elif q.kind == "bases":  # ±1 sign planes, or 0/1 bit planes (LQ-Nets' activations)
-                assert set(levels.tolist()) <= {-1, 1} or set(levels.tolist()) <= {0, 1}
+            elif q.kind == "bases":  # ±1 sign planes, or 0/1 bit planes where declared
+                allowed = {0, 1} if getattr(q, "zero_one_planes", False) else {-1, 1}
+                assert set(levels.tolist()) <= allowed
             elif q.kind == "ternary":
                 assert set(levels.tolist()) <= {-1, 0, 1}
             else:

@@ -403,6 +403,7 @@ def train(
                 model, train_ds, test_ds, epoch=epoch, epochs=epochs, batch_size=batch_size,
                 optimizers=optimizers, schedulers=schedulers, generator=generator,
                 binary=binary if optimizer == "adam" else [], regularizers=regularizers,
+                reg_params=binary,
                 bnnplus_reg=bnnplus_reg, step=step, total=total, progress=progress,
                 inq=[(layer, q, dict(zip(inq_starts, inq_stages, strict=True)))
                      for layer, q in inq], distiller=distiller,
@@ -518,6 +519,7 @@ def _train_epoch(
     model: QuantNet, train_ds: ImageDataset, test_ds: ImageDataset, *, epoch: int, epochs: int,
     batch_size: int, optimizers: list[torch.optim.Optimizer], schedulers: list[Any],
     generator: torch.Generator, binary: list[nn.Parameter], regularizers: nn.ModuleList,
+    reg_params: list[nn.Parameter],
     bnnplus_reg: float, step: int, total: int, progress: bool,
     inq: list[tuple[Any, Any, dict[int, float]]] | None = None,
     distiller: Distiller | None = None,
@@ -531,8 +533,6 @@ def _train_epoch(
     bar = tqdm(total=min(math.ceil(len(train_ds) / batch_size), steps_left),
                desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False,
                dynamic_ncols=True)
-    binary_layers = [layer for layer in mac_layers(model).values()
-                     if layer.weight_kind == "binary"]
     for x, y in train_ds.batches(batch_size, shuffle=True, generator=generator):
         if step >= total:
             break
@@ -547,8 +547,8 @@ def _train_epoch(
         loss = F.cross_entropy(logits, y)
         objective = loss if distill is None else loss + distill
         if bnnplus_reg > 0:
-            reg = sum((r(layer.weight) for r, layer in zip(regularizers, binary_layers,
-                                                            strict=True)),
+            # one regulariser per binary latent tensor (a Group-Net layer has K)
+            reg = sum((r(w) for r, w in zip(regularizers, reg_params, strict=True)),
                       start=torch.zeros(()))
             objective = objective + bnnplus_reg * reg
         for opt in optimizers:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from workloads.errors import ConfigError
 from workloads.formats import BINARY, INT8, LOGITS, NumberFormat
-from workloads.layers import Add, Conv2d, Layer, LayerKind, Linear, Pool, Shape
+from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Shape
 from workloads.quant import (
     LayerQuant,
     NetworkQuantDefaults,
@@ -252,7 +251,10 @@ class NetworkBuilder:
                 layer = dataclasses.replace(layer, weights=lq.weights.format,
                                             activations=lq.activations.format, gate=lq.gate)
                 if lq.gate:
-                    branch = gate_layers(layer, inputs[layer.name][0])
+                    src = inputs[layer.name][0]
+                    shape = self.input_shape if src == "input" else next(
+                        x.out_shape for x in layers if x.name == src)
+                    branch = gate_layers(layer, src, shape)
                     for g, src in branch:
                         layers.append(g)
                         inputs[g.name] = (src,)
@@ -262,20 +264,20 @@ class NetworkBuilder:
                              quant=quant.name, source=source or f"zoo:{self.name}")
 
 
-def gate_layers(layer: Conv2d, src: str) -> list[tuple[Layer, str]]:
+def gate_layers(layer: Conv2d, src: str, shape: Shape) -> list[tuple[Layer, str]]:
     """The layers that compute a gated layer's gates (Real-to-Binary, Martinez et al. 2020),
-    each with the tensor it reads: a global average of the real-valued input map (a
-    convolution's; a fully connected layer's input is its vector already), an 8-bit FC to
-    ``C // r`` (at least 1) and an 8-bit FC to the layer's output channels. The ReLU between
-    them and the sigmoid after are the post-processing unit's (a compare and a lookup per
-    value); the gate multiplies each output in the gated layer's post-processing. The average
-    reads the input as 8-bit values: the real map the gate needs, which a binary network's
-    previous layer then stores at 8 bits."""
-    c = layer.in_shape[0] if layer.kind is LayerKind.CONV else math.prod(layer.in_shape)
+    each with the tensor it reads: a global average per channel of the real-valued input map
+    ``src`` of ``shape`` (skipped when the map is a vector), an 8-bit FC to ``C // r`` (at
+    least 1) and an 8-bit FC to the layer's output channels. The ReLU between them and the
+    sigmoid after are the post-processing unit's (a compare and a lookup per value); the gate
+    multiplies each output in the gated layer's post-processing. The average reads the input
+    as 8-bit values: the real map the gate needs, which a binary network's previous layer
+    then stores at 8 bits."""
+    c = shape[0]
     hidden = max(1, c // layer.gate)
     out: list[tuple[Layer, str]] = []
-    if layer.kind is LayerKind.CONV and layer.in_shape[1:] != (1, 1):
-        pool = Pool(f"{layer.name}.gate_pool", layer.in_shape, 1, 1, 0, "global_avg")
+    if shape[1:] != (1, 1):
+        pool = Pool(f"{layer.name}.gate_pool", shape, 1, 1, 0, "global_avg")
         out.append((pool, src))
         src = pool.name
     fc1 = Linear(f"{layer.name}.gate_fc1", c, hidden, weights=INT8, activations=INT8)

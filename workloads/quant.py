@@ -205,7 +205,7 @@ class QuantConfig:
 
 
 _TOKEN = r"(1|t|32|[2-9]|1[0-6]|b[1-8]|p[2-5])"
-_COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}(?:g([0-9]+))?$")
+_COMPACT = re.compile(rf"^w{_TOKEN}a{_TOKEN}(?:g([0-9]{{1,5}}))?$")
 
 
 def _operand_from_token(token: str, role: str, *, source: str, key: str) -> OperandQuant:
@@ -342,7 +342,11 @@ def parse_quant(spec: str | Path | Mapping[str, Any] | QuantConfig) -> QuantConf
         return _from_mapping(spec, source="")
     text = str(spec)
     path = Path(text)
-    if text.endswith((".yaml", ".yml")) or path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name too long (or with NUL) for a path: not a file
+        is_file = False
+    if text.endswith((".yaml", ".yml")) or is_file:
         data = load_yaml(path)
         if isinstance(data, str):
             return QuantConfig(default=parse_layer_quant(data, source=str(path)), source=str(path))

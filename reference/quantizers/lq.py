@@ -48,6 +48,8 @@ class _LearnedBasis(Quantizer):
 
     registry_name: ClassVar[str]
     signed: ClassVar[bool]
+    #: QEM refits the basis on every training-mode call (the quantiser contract's note)
+    updates_in_training: ClassVar[bool] = True
     basis: Tensor
     initialised: Tensor
 
@@ -199,6 +201,7 @@ class LqActivation(_LearnedBasis):
     """
 
     registry_name = "lq_act"
+    zero_one_planes: ClassVar[bool] = True  # its codes are bits, not signs
     signed = False
 
     def __init__(self, *, bases: int | None = None, bits: int | None = None,

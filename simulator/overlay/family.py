@@ -10,6 +10,7 @@ the sum of the spans.
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import dataclass
 from importlib.abc import Traversable
@@ -17,7 +18,14 @@ from importlib.resources import files
 from typing import Any
 
 from simulator.family import ChipSpec, Family, check_batch
-from simulator.overlay.chip import OVERLAY, SCHEMA, Chip, MemoryKind, chip_from_settings
+from simulator.overlay.chip import (
+    OVERLAY,
+    SCHEMA,
+    Chip,
+    MemoryKind,
+    Objective,
+    chip_from_settings,
+)
 from simulator.overlay.energy import (
     Actions,
     area_breakdown_mm2,
@@ -156,10 +164,19 @@ class OverlayFamily(Family):
         plans = []
         for step in steps:
             place = step.placement
-            p = problem_for(step.layer, chip, frames=batch, in_dram=place.in_dram,
-                            out_dram=place.out_dram, w_dram=place.w_dram, pool=step.pool,
-                            add=step.add)
-            plans.append((step, p, *choose_mapping(p, chip, table)))
+            lower = functools.partial(problem_for, step.layer, chip, frames=batch,
+                                      in_dram=place.in_dram, out_dram=place.out_dram,
+                                      w_dram=place.w_dram, pool=step.pool, add=step.add)
+            p = lower()
+            plan = (p, *choose_mapping(p, chip, table))
+            if (p.unit is Unit.INT8 and isinstance(step.layer, Conv2d)
+                    and step.layer.weights.kind == "pow2"):
+                # power-of-two weights: shift-adds on the int8 unit, or bit-serial planes on
+                # the array — whichever the chip's mapping objective prefers
+                q = lower(pow2_on_int8=False)
+                plan = min(plan, (q, *choose_mapping(q, chip, table)),
+                           key=lambda x: _objective(chip, table, area_total, *x))
+            plans.append((step, *plan))
         eng.check_network([mapping for _, _, mapping, _ in plans])
         jobs = [LayerJob(step.name, p, mapping, totals, after_layer=k > 0)
                 for k, (step, p, mapping, totals) in enumerate(plans)]
@@ -226,6 +243,21 @@ class OverlayFamily(Family):
                 resident_maps=sum(not s.placement.out_dram for s in steps)),
             trace=tuple(rec.intervals) if rec is not None else None,
         )
+
+
+def _objective(chip: Chip, table: TechTable, area_mm2: float, p: Problem, mapping: Mapping,
+               totals: Any) -> tuple[float, ...]:
+    """A planned layer's rank by the chip's mapping objective (its analytical cycles and
+    energy), as the mapper ranks tilings."""
+    cycles = totals.lower_bound(chip.dram_latency_cycles)
+    if chip.objective is Objective.LATENCY:
+        return (cycles, totals.dram_bytes)
+    if chip.objective is Objective.DRAM:
+        return (totals.dram_bytes, cycles)
+    actions = count_actions(p, chip, mapping, totals)
+    energy = sum(energy_breakdown_pj(actions, chip, table, cycles=cycles, area_mm2=area_mm2,
+                                     acc_bits=p.acc_bits, model=mac_model(p, chip)).values())
+    return (energy * cycles, cycles) if chip.objective is Objective.EDP else (energy, cycles)
 
 
 def _chip(spec: ChipSpec) -> Chip:

@@ -117,18 +117,21 @@ def mac_model(p: Problem, chip: Chip) -> PeType | None:
 
 def problem_for(layer: Layer, chip: Chip, *, frames: int = 1, in_dram: bool = True,
                 out_dram: bool = True, w_dram: bool = True, pool: Pool | None = None,
-                add: Add | None = None) -> Problem:
+                add: Add | None = None, pow2_on_int8: bool = True) -> Problem:
     """Lower one workload layer onto the chip's units: ``frames`` of a batch, where its
     inputs, outputs and weights live (DRAM, or on chip: ``residency.plan_network``), and a
-    pooling or residual add fused into its post-processing."""
+    pooling or residual add fused into its post-processing. ``pow2_on_int8=False`` keeps
+    power-of-two weights on the array (bit-serially) where they would go to the int8 unit
+    (the family tries both, :func:`pow2_choices`)."""
     where: dict[str, Any] = {"frames": frames, "in_dram": in_dram, "out_dram": out_dram,
                              "w_dram": w_dram}
     if isinstance(layer, Conv2d):
         w, a = layer.weights, layer.activations
         pe = chip.pe_array.pe
-        # 8-bit layers, and power-of-two weights (a shift-add: the int path's), go to the
-        # int8 unit where the chip has one for them and the array's PEs cannot run them
-        if ((w.full_precision or w.kind == "pow2") and not pe.runs_full_precision
+        # 8-bit layers go to the int8 unit where the chip has one for them and the array's
+        # PEs cannot run them natively; power-of-two weights may (shift-adds, the int path)
+        to_int8 = w.full_precision or (w.kind == "pow2" and pow2_on_int8)
+        if (to_int8 and not pe.runs_full_precision
                 and chip.full_precision is FullPrecision.INT8_UNIT):
             unit, model = Unit.INT8, INT8_UNIT
         else:

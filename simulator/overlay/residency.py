@@ -122,6 +122,13 @@ def plan_network(net: Network, chip: Chip, *, frames: int = 1) -> tuple[list[Ste
             if (net.inputs_of(cur.name) == (prev.name,) and readers.get(prev.name) == 1
                     and fits):
                 out[j - 1] = inp[j] = False
+    # a gated layer's gates (its second input: out_channels 16-bit scales) are written into
+    # the post-processing unit's scale registers, not to DRAM
+    gates = {net.inputs_of(x.name)[1] for x in layers
+             if isinstance(x, Conv2d) and x.gate and len(net.inputs_of(x.name)) == 2}
+    for j, (layer, pool, add) in enumerate(groups):
+        if layer.name in gates and pool is None and add is None:
+            out[j] = False
     steps = [Step(layer, Placement(in_dram=inp[j], out_dram=out[j], w_dram=not keep_w),
                   pool, add) for j, (layer, pool, add) in enumerate(groups)]
     return steps, (-(-weights // 8) if keep_w else 0)

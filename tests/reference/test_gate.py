@@ -111,3 +111,41 @@ def test_a_gated_network_trains_checkpoints_and_refuses_to_lower(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert "Real-to-Binary gating" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "g.npz").exists()
+
+
+def test_a_gated_conv_network_refuses_to_lower_in_one_line(tmp_path, capsys) -> None:
+    """Its gate layers include global-average pools the torch model does not have as
+    modules: the refusal comes before anything looks for them."""
+    from reference.checkpoint import save_checkpoint
+
+    net = build_model("mnist-cnv", "w1a1g4")
+    save_checkpoint(net, tmp_path / "g.pt", dataset="mnist", accuracy=None, epochs=0, seed=0)
+    for cmd in (["lower", "--checkpoint", str(tmp_path / "g.pt"), "--out",
+                 str(tmp_path / "g.npz")],
+                ["verify", "--checkpoint", str(tmp_path / "g.pt"), "--dataset", "synthetic"]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Real-to-Binary gating" in err and len(err.splitlines()) == 1
+
+
+def test_a_gated_fc_layer_averages_the_map_it_reads_per_channel() -> None:
+    """mnist-cnv's fc1 reads the 64 × 7 × 7 map flattened: its gate averages each channel
+    (64 values, not 3,136) before an FC to 64 // 4 = 16."""
+    net = load_network("mnist-cnv", "w1a1g4")
+    pool = net.layer("fc1.gate_pool")
+    assert (pool.in_shape, pool.out_shape) == ((64, 7, 7), (64, 1, 1))
+    assert net.layer("fc1.gate_fc1").macs == 64 * 16
+    model = build_model("mnist-cnv", "w1a1g4").eval()
+    g = model.fc1.gate
+    x = torch.randn(2, 64, 7, 7)
+    assert torch.allclose(g(x.flatten(1)), g(x)[:, :, 0, 0])
+
+
+def test_gates_stay_on_chip() -> None:
+    """The gates go from their last FC into the post-processing unit's scale registers: that
+    FC writes nothing to DRAM but its weights' reads."""
+    from simulator import simulate
+
+    res = simulate(load_network("lfc", "w1a1g8"), "edge")
+    fc2 = next(x for x in res.layers if x.name == "fc2.gate_fc2")
+    assert fc2.details.dram_bytes_by_stream["outputs"] == 0

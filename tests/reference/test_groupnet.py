@@ -101,15 +101,24 @@ def test_one_branch_is_a_plain_binary_network() -> None:
 
 
 def test_training_clips_every_branch() -> None:
+    """Every branch's latent weights start at ±2 (copied in by ``init``) and training clips
+    them into [−1, 1] (without the clip, a few Adam steps would leave them near 2)."""
     from reference.data import synthetic_dataset
     from reference.train import train
 
     spec = {"default": {"weights": {"kind": "bases", "bases": 3, "quantizer": "groupnet_weight"},
                         "activations": {"kind": "binary", "quantizer": "sign"}}}
+    start = build_model("sfc", spec)
+    with torch.no_grad():
+        for m in start.modules():
+            if isinstance(m, GroupNetWeight):
+                for b in m.branches:
+                    b.copy_(torch.where(b >= 0, 2.0, -2.0))
     data = (synthetic_dataset(split="train", shape=(1, 28, 28), size=128),
             synthetic_dataset(split="test", shape=(1, 28, 28), size=64))
-    result = train("sfc", spec, data, 1, batch_size=32, lr=0.05, progress=False, seed=0)
-    for m in result.model.modules():
-        if isinstance(m, GroupNetWeight):
-            for b in m.branches:
-                assert float(b.detach().abs().max()) <= 1.0
+    result = train("sfc", spec, data, 1, batch_size=32, lr=0.05, progress=False, seed=0,
+                   init=start)
+    branches = [b for m in result.model.modules() if isinstance(m, GroupNetWeight)
+                for b in m.branches]
+    assert branches and all(float(b.detach().abs().max()) <= 1.0 for b in branches)
+    assert any(float(b.detach().abs().max()) == 1.0 for b in branches)  # (they were at 2)

@@ -167,6 +167,35 @@ def test_power_of_two_weights_are_shift_adds_on_the_int_unit(token, levels, stag
         16 * 2 ** (levels - 1) * 255).bit_length() + 1
 
 
+def test_power_of_two_weights_run_bit_serially_as_integers_where_no_int_unit_takes_them():
+    # On a chip whose full-precision layers run bit-serially, p5 weights (codes up to ±128)
+    # are L + 1 = 9 two's-complement planes on the array, against 2 input planes: 18 passes.
+    chip = make_chip(**PER_FOLD, full_precision="bit_serial")
+    layer = Linear("fc", 16, 2, weights=NumberFormat.parse("p5"), activations=I2, output=B1)
+    p, _, _, a = one_tile(layer, chip)
+    assert p.unit.value == "array" and (p.w_passes, p.a_passes) == (9, 2)
+    assert a.compute.binary_ops == 32 * 18 and a.compute.shift_macs == 0
+
+
+@pytest.mark.parametrize(("objective", "units"), [
+    ("latency", {"conv2": "array", "conv6": "array"}),
+    ("energy", {"conv2": "int8_unit", "conv6": "array"}),
+])
+def test_power_of_two_layers_take_the_unit_the_objective_prefers(objective, units):
+    # cnv with 3-bit powers of two on edge: shift-adds on its 64-MAC int8 unit take about
+    # twenty times the cycles of the array's 3 bit-serial planes on the compute-bound conv2
+    # but less energy, so a latency-first chip keeps it on the array and an energy-first one
+    # moves it; the DRAM-bound conv6 stays on the array either way (fewer cycles, less leakage).
+    from simulator import apply_overrides, load_chip, simulate
+    from workloads import load_network
+
+    chip = apply_overrides(load_chip("edge"), {"mapping.objective": objective})
+    res = {x.name: x for x in simulate(load_network("cnv", "wp3a2"), chip).layers}
+    assert {name: res[name].unit for name in units} == units
+    if objective == "latency":
+        assert all(x.unit == "array" for x in res.values() if x.precision == "wp3a2")
+
+
 def test_a_gate_is_one_multiply_per_output_in_post_processing():
     # Real-to-Binary's gate scales each output by its channel's gate: FC 16 → 2 gains one
     # 16-bit multiply per output (2) beside the threshold's add; ⌈2 × 2 / 4⌉ = 1 PPU cycle.
