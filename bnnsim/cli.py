@@ -60,6 +60,13 @@ def _cmd_simulate(args: argparse.Namespace, out: Outputs) -> int:
     if args.set:
         chip = apply_overrides(chip, args.set)
     family = get_family(chip.family)
+    if args.folding is not None:
+        out.inputs(args.folding)
+        with_folding = getattr(family, "with_folding", None)
+        if with_folding is None:
+            raise ConfigError(f"applies to dataflow chips; {chip.name} is a {chip.family} "
+                              "chip", key="--folding", value=args.folding, has_value=True)
+        chip = with_folding(chip, args.folding)
     traced = bool(args.trace) or (args.report is not None and args.engine is None
                                   and bool(family.trace_engines))
     engine = args.engine if args.engine is not None else (
@@ -182,19 +189,25 @@ def build_parser() -> _Parser:
                           "(default: bnn-cifar10)")
     sim.add_argument("--quant", default=None,
                      help="quantisation: w1a1, w1a2, w2a2, wta2 (ternary weights), wb3ab1 "
-                          "(ABC-Net bases), or a YAML file with per-layer overrides "
-                          "(default: the network's paper setting)")
+                          "(binary bases), wp5a2 (INQ's powers of two), w1a1g8 (a "
+                          "Real-to-Binary gate, reduction 8), or a YAML file with per-layer "
+                          "overrides (default: the network's paper setting)")
     sim.add_argument("--chip", default="edge", help="built-in chip name or chip YAML path "
                                                     "(default: edge)")
     sim.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a chip field by dotted path, e.g. pe_array.rows=32 "
                           "(repeatable)")
     sim.add_argument("--engine", default=None,
-                     help="timing engine of the chip's family: analytical or event for the "
-                          "overlay (default: the family's first, analytical)")
+                     help="timing engine of the chip's family: analytical or event (default: "
+                          "the family's first, analytical)")
     sim.add_argument("--batch", type=_frames, default=1, metavar="N",
-                     help="frames per run, layer by layer (fully connected layers reuse "
-                          "their weights across the batch; default 1)")
+                     help="frames per run (overlay: layer by layer, fully connected layers "
+                          "reusing their weights across the batch; dataflow: streamed "
+                          "through the pipeline, its steady state measured; default 1)")
+    sim.add_argument("--folding", metavar="FILE",
+                     help="dataflow chips: each layer's PE, SIMD and FIFO depth — FINN's "
+                          "folding JSON (MVAU_hls_<i>: {PE, SIMD}) or bnnsim's YAML "
+                          "(layer: {pe, simd, fifo_depth})")
     sim.add_argument("--json", metavar="FILE", help="write the result as JSON ('-': stdout)")
     sim.add_argument("--csv", metavar="FILE", help="write the per-layer table as CSV")
     sim.add_argument("--trace", metavar="FILE",
@@ -211,12 +224,13 @@ def build_parser() -> _Parser:
     lst.add_argument("--json", metavar="FILE", help="write the listing as JSON ('-': stdout)")
     lst.set_defaults(func=_cmd_list)
 
-    from bnnsim import verify
+    from bnnsim import fold, verify
     from explorer import commands as explorer_commands
     from reference import commands
     from reports import commands as report_commands
 
     commands.register(sub)
+    fold.register(sub)
     explorer_commands.register(sub)
     report_commands.register(sub)
     verify.register(sub)

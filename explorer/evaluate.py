@@ -99,6 +99,8 @@ class Evaluator:
             "area": result.area_mm2,
             "fps": result.frames_per_s,
             "edp": result.energy_pj * 1e-6 * result.latency_s,
+            "luts": float(getattr(result.details, "luts", 0)),
+            "bram18": float(getattr(result.details, "bram18", 0)),
         }
         if self.accuracy is not None:
             value = self.accuracy(quant)

@@ -19,7 +19,8 @@ key)::
       table: {w1a1: 98.4, w1a2: 98.7, wta2: 98.8, w2a2: 98.9}
 
 Metrics (objectives and constraints): ``accuracy`` (%), ``latency`` (s per frame),
-``energy`` (µJ per frame), ``area`` (mm²), ``fps`` (frames/s), ``edp`` (µJ·s).
+``energy`` (µJ per frame), ``area`` (mm²), ``fps`` (frames/s), ``edp`` (µJ·s), and on
+a dataflow chip ``luts`` and ``bram18`` (its resources).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "area": ("mm²", "min"),
     "fps": ("frames/s", "max"),
     "edp": ("µJ·s", "min"),
+    # a dataflow (FPGA) chip's resources; 0 on an overlay chip, which has area instead
+    "luts": ("LUTs", "min"),
+    "bram18": ("BRAM18", "min"),
 }
 DIRECTIONS = ("min", "max")
 MAX_PARAMETERS = 64

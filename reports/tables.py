@@ -55,6 +55,8 @@ DISPLAY: dict[str, tuple[str, str, float]] = {
     "area": ("area_mm2", "mm²", 1.0),
     "fps": ("fps", "frames/s", 1.0),
     "edp": ("edp_uj_ms", "µJ·ms", 1e3),
+    "luts": ("luts", "LUTs", 1.0),
+    "bram18": ("bram18", "BRAM18", 1.0),
 }
 
 

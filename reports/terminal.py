@@ -101,8 +101,9 @@ def result_text(result: Any, family: Any) -> str:
     lines.append(f"DRAM traffic      {result.dram_bytes / 1024:,.1f} KiB; MACs {result.macs:,}; "
                  f"weights {result.weight_bits:,} bits")
     tech = result.provenance.get("tech")
-    lines.append(f"area              {result.area_mm2:.3f} mm²"
-                 + (f" (tech {tech})" if tech else ""))
+    if result.area_breakdown_mm2:  # (an FPGA's resources are the family's lines below)
+        lines.append(f"area              {result.area_mm2:.3f} mm²"
+                     + (f" (tech {tech})" if tech else ""))
     if result.batch > 1:
         lines.append(f"batch             {result.batch} frames: {result.batch_cycles:,} "
                      f"cycles, {result.batch_energy_pj / 1e6:.3f} uJ, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from simulator.dataflow import DataflowFamily
 from simulator.family import Family
 from simulator.overlay import OverlayFamily
 
@@ -18,4 +19,5 @@ DEFAULT_FAMILY = "overlay"
 
 FAMILIES: Mapping[str, Family] = MappingProxyType({
     OverlayFamily.name: OverlayFamily(),
+    DataflowFamily.name: DataflowFamily(),
 })

@@ -108,8 +108,10 @@ class Result:
 
     @property
     def batch_cycles(self) -> int:
-        """The whole run (all frames): the layers' cycles."""
-        return sum(x.cycles for x in self.layers)
+        """The whole run (all frames): the layers' cycles one after another, or a pipeline's
+        span (its family's ``details.run_cycles``, the layers busy at once)."""
+        run = getattr(self.details, "run_cycles", None)
+        return int(run) if run is not None else sum(x.cycles for x in self.layers)
 
     @property
     def batch_energy_pj(self) -> float:

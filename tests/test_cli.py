@@ -103,13 +103,14 @@ def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name in ("sfc", "lfc", "mnist-cnv", "cnv", "bnn-cifar10", "vgg-small", "alexnet",
-                 "resnet18", "edge", "large", "int8-baseline", "45nm"):
+                 "resnet18", "edge", "large", "int8-baseline", "pynq-z1", "45nm"):
         assert name in out
     assert main(["list", "--json", "-"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["networks"]) == 8
-    assert data["families"] == {"overlay": {"engines": ["analytical", "event"]}}
-    assert {c["family"] for c in data["chips"]} == {"overlay"}
+    assert data["families"] == {"overlay": {"engines": ["analytical", "event"]},
+                                "dataflow": {"engines": ["analytical", "event"]}}
+    assert {c["family"] for c in data["chips"]} == {"overlay", "dataflow"}
     kinds = {d["name"]: d for d in data["dram_types"]}
     assert set(kinds) == {"ddr3", "ddr4", "lpddr4", "lpddr5", "hbm2", "gddr5"}
     assert kinds["lpddr4"]["channel_gbps"] == 6.4 and kinds["hbm2"]["energy_pj_per_bit"] == 3.9
