@@ -42,7 +42,7 @@ from simulator.result import LayerResult, Result
 from simulator.tech import TechTable, load_tech
 from simulator.tech_scaling import scale_tech
 from simulator.trace import Trace
-from workloads.errors import ConfigError
+from workloads.errors import ConfigError, InfeasibleError
 from workloads.layers import Conv2d, Layer
 from workloads.network import Network
 from workloads.version import package_version
@@ -173,9 +173,14 @@ class OverlayFamily(Family):
                     and step.layer.weights.kind == "pow2"):
                 # power-of-two weights: shift-adds on the int8 unit, or bit-serial planes on
                 # the array — whichever the chip's mapping objective prefers
-                q = lower(pow2_on_int8=False)
-                plan = min(plan, (q, *choose_mapping(q, chip, table)),
-                           key=lambda x: _objective(chip, table, area_total, *x))
+                try:
+                    q = lower(pow2_on_int8=False)
+                    alt = (q, *choose_mapping(q, chip, table))
+                except InfeasibleError:  # e.g. the array's accumulators too narrow for it
+                    alt = None
+                if alt is not None:
+                    plan = min(plan, alt,
+                               key=lambda x: _objective(chip, table, area_total, *x))
             plans.append((step, *plan))
         eng.check_network([mapping for _, _, mapping, _ in plans])
         jobs = [LayerJob(step.name, p, mapping, totals, after_layer=k > 0)

@@ -281,3 +281,25 @@ def test_the_default_spaces_digest_is_stable():
 
     with as_file(files("explorer") / "spaces" / "default.yaml") as path:
         assert load_space(path).digest == "5e1315d9e644cb28"
+
+
+def test_a_dataflow_chip_space_sweeps_and_explores(tmp_path, capsys):
+    """The same space form on the dataflow family: target frame rates and bit-widths of LFC
+    on pynq-z1 against LUTs and frames/s, the device's LUTs a constraint (the fastest
+    target does not fit, so some points are inadmissible)."""
+    space = write_space(tmp_path, name="fold", network="lfc", chip="pynq-z1",
+                        parameters={"folding.target_fps": {"choices": [1e3, 1e4, 1e5]},
+                                    "folding.fifo_depth": {"choices": [1, 4]}},
+                        objectives={"accuracy": "max", "luts": "min", "fps": "max"},
+                        constraints={"luts": {"max": 53200}})
+    store = tmp_path / "f.journal"
+    assert main(["sweep", "--space", str(space), "--storage", str(store), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "grid of 12 points, 12 evaluated" in text and "Pareto set" in text
+    assert main(["explore", "--space", str(space), "--storage", str(tmp_path / "e.journal"),
+                 "--trials", "4", "--quiet", "--seed", "0", "--sampler", "random"]) == 0
+    capsys.readouterr()
+    assert main(["pareto", "--storage", str(store), "--study", "fold"]) == 0
+    text = capsys.readouterr().out
+    # 2 quantisations × 2 FIFO depths × the two targets that fit (1e5 needs 77k LUTs)
+    assert "12 trials, 8 on the Pareto front" in text and "100000" not in text

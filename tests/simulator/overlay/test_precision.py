@@ -258,3 +258,13 @@ def test_cli_names_the_layer_and_the_bits_needed(capsys):
     assert rc == 2 and err.count("\n") == 0
     assert "layer 'conv1'" in err and "14-bit accumulator" in err
     assert "accumulator_bits ≥ 14" in err
+
+
+def test_a_power_of_two_layer_the_array_cannot_accumulate_stays_on_the_int_unit():
+    # LFC's fc1 with 5-bit powers of two against 8-bit pixels: 784 · 2^7 · 255 needs a
+    # 26-bit accumulator, edge's array has 24 — the int8 unit (32 bits) runs it alone
+    from simulator import simulate
+    from workloads import get_network
+
+    res = simulate(get_network("lfc", "wp5a2"), "edge")
+    assert next(x for x in res.layers if x.name == "fc1").unit == "int8_unit"
