@@ -354,6 +354,16 @@ def parse_space(data: Any, *, file: str | None = None) -> Space:
     constraints = _constraints(data.get("constraints") or {}, file)
     accuracy = _accuracy(data.get("accuracy"), network, file)
     needs = {m for m, _ in objectives} | {c.metric for c in constraints}
+    # a metric the chip's family does not have would be 0 on every design
+    absent = {"overlay": ("luts", "bram18"), "dataflow": ("area",)}.get(chip.family, ())
+    for metric in sorted(needs & set(absent)):
+        where = ("objectives" if metric in {m for m, _ in objectives}
+                 else f"constraints.{metric}")
+        article = "an" if chip.family[0] in "aeiou" else "a"
+        raise ConfigError(f"{article} {chip.family} chip has no {metric} (it would be 0 on every "
+                          "design); "
+                          + ("use area" if chip.family == "overlay" else "use luts or bram18"),
+                          file=file, key=where, value=metric, has_value=True)
     if "accuracy" in needs:
         if accuracy is None:
             raise ConfigError("the accuracy metric needs an accuracy source: accuracy: {table: "

@@ -12,7 +12,7 @@ the network's layer names, which a schema cannot list, so it is a section of its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.family import spec_digest
@@ -80,6 +80,7 @@ class LayerFolding:
     simd: int | None = None
     fifo_depth: int | None = None
     ram_style: str | None = None
+    source: str = field(default="", compare=False)  # the file it came from (errors name it)
 
     def items(self) -> list[tuple[str, Any]]:
         return [(k, getattr(self, k)) for k in FOLDING_KEYS if getattr(self, k) is not None]
@@ -183,7 +184,7 @@ def parse_layer_foldings(data: Any, *, file: str | None) -> tuple[tuple[str, Lay
         if "ram_style" in entry:
             values["ram_style"] = Setting("str", choices=RAM_STYLES).check(
                 f"{where}.ram_style", entry["ram_style"], file=file)
-        out.append((str(name), LayerFolding(**values)))
+        out.append((str(name), LayerFolding(**values, source=file or "")))
     return tuple(out)
 
 

@@ -11,6 +11,7 @@ interval between frames differ here: the interval is the slowest stage's.
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from simulator.dataflow.chip import (
     parse_layer_foldings,
     split_layer_keys,
 )
-from simulator.dataflow.engines import ENGINES, Timing
+from simulator.dataflow.engines import ENGINES, MIN_EVENT_FRAMES, Timing, fifo_needs
 from simulator.dataflow.folding import auto_fold, resolve, target_cycles, with_choices
 from simulator.dataflow.pipeline import Edge, Stage, build_pipeline
 from simulator.dataflow.resources import Resources, fifo_resources
@@ -75,7 +76,7 @@ class DataflowTotals:
     device_bram18: int
     device_uram: int
     bottleneck: str  # the slowest stage
-    latency_sum_cycles: int  # FINN's pessimistic latency: every stage's cycles added
+    latency_sum_cycles: int  # FINN's pessimistic latency: the longest path of stage cycles
     input_cycles: int  # the input frame's DMA
     output_cycles: int
     folding: dict[str, dict[str, Any]]  # layer → {pe, simd, fifo_depth}
@@ -151,7 +152,7 @@ class DataflowFamily(Family):
                               f"{d.device_bram18:,} BRAM18"
                               + (f", {d.uram:,} of {d.device_uram:,} URAM" if d.device_uram
                                  else "")),
-                ("bottleneck", f"{d.bottleneck} (FINN's summed latency: "
+                ("bottleneck", f"{d.bottleneck} (FINN's critical-path latency: "
                                f"{d.latency_sum_cycles:,} cycles)")]
 
     # ------------------------------------------------------------------ simulation
@@ -174,9 +175,14 @@ class DataflowFamily(Family):
             raise err.with_context(file=chip.source or chip.name, key=err.key) from None
         if not chip.weights_on_chip:  # the DRAM shared by every stage's weight stream
             total = sum(s.weight_bytes for s in stages)
-            floor = -(-total // max(1, int(chip.dram_bytes_per_cycle))) if total else 0
+            floor = math.ceil(total / chip.dram_bytes_per_cycle) if total else 0
             stages = [dataclasses.replace(s, cycles=max(s.cycles, floor)) if s.weight_bytes
                       else s for s in stages]
+        if any(e.depth is None for e in edges):  # residual adds' inputs: as deep as needed
+            trial = [dataclasses.replace(e, depth=e.depth or chip.fifo_depth) for e in edges]
+            needs = fifo_needs(stages, trial)
+            edges = [e if e.depth is not None else dataclasses.replace(
+                e, depth=max(chip.fifo_depth, needs[(e.src, e.dst)])) for e in edges]
         return chip, stages, edges
 
     def simulate(self, workload: Network, spec: ChipSpec, *, engine: Any = None,
@@ -190,13 +196,18 @@ class DataflowFamily(Family):
         totals = sum((s.resources for s in stages), Resources())
         totals = sum((fifo_resources(e) for e in edges), totals)
         _check_fits(chip, totals, stages)
-        timing: Timing = ENGINES[name](stages, edges, batch)
+        # the event model streams at least a few frames, so its interval is measured (a
+        # single frame's figures are the first of them)
+        frames = batch if name == "analytical" else max(batch, MIN_EVENT_FRAMES)
+        timing: Timing = ENGINES[name](stages, edges, frames)
+        if frames != batch:
+            timing = timing.first(batch, frames)
         run = timing.done[-1]
-        seconds = run / (chip.clock_mhz * 1e6)
         fifo_by_dst: dict[str, Resources] = {}
         for e in edges:
             fifo_by_dst[e.dst] = fifo_by_dst.get(e.dst, Resources()) + fifo_resources(e)
-        static_pj = chip.static_w * seconds * 1e12
+        # the device's static power over the steady state's share of each frame
+        static_pj = chip.static_w * timing.interval * batch / (chip.clock_mhz * 1e6) * 1e12
         own = {st.name: st.resources + fifo_by_dst.get(st.name, Resources())
                for st in stages if st.layer is not None}
         luts = sum(r.luts for r in own.values())
@@ -223,7 +234,7 @@ class DataflowFamily(Family):
             details=DataflowTotals(
                 luts=totals.luts, bram18=totals.bram18, uram=totals.uram,
                 device_luts=chip.luts, device_bram18=chip.bram18, device_uram=chip.uram,
-                bottleneck=slowest.name, latency_sum_cycles=sum(s.cycles for s in stages),
+                bottleneck=slowest.name, latency_sum_cycles=_critical_path(stages),
                 input_cycles=io[0].cycles, output_cycles=io[-1].cycles, folding=folding,
                 run_cycles=run),
         )
@@ -248,10 +259,9 @@ class DataflowFamily(Family):
             vectors=f.vectors if f else 0, exp_cycles=f.cycles if f else st.cycles,
             swg_cycles=st.swg_cycles, frame_cycles=st.cycles, luts=res.luts,
             bram18=res.bram18, uram=res.uram,
-            fifo_depth=min((e.depth for e in inputs), default=0),
+            fifo_depth=min((e.slots for e in inputs), default=0),
             fifo_peak=max(t.fifo_peak.values(), default=0),
             starved_cycles=t.starved, blocked_cycles=t.blocked)
-        run = timing.done[-1]
         if st.weight_bytes and f is not None and st.cycles > f.cycles and st.cycles > st.swg_cycles:
             bound = "dram"
         elif st.swg_cycles > (f.cycles if f else 0):
@@ -265,7 +275,19 @@ class DataflowFamily(Family):
             macs=st.macs * batch, weight_bits=layer.weight_bits, cycles=t.busy,
             energy_pj=sum(energy.values()), energy_breakdown_pj=energy,
             dram_bytes=st.weight_bytes * batch,
-            utilization=t.busy / run if run else 0.0, bound=bound, details=details)
+            # useful work / (busy cycles × the unit's peak): a matrix unit's own cycles over
+            # the stage's (less than 1 when its window generator or the DRAM is slower)
+            utilization=(min(1.0, (f.cycles if f else st.cycles) / st.cycles)
+                         if st.cycles else 0.0), bound=bound, details=details)
+
+
+def _critical_path(stages: list[Stage]) -> int:
+    """FINN's latency estimate: the longest path of whole-stage cycles from the input DMA to
+    the output (``critical_path_cycles`` of its ``dataflow_performance``)."""
+    longest: dict[str, int] = {}
+    for st in stages:
+        longest[st.name] = st.cycles + max((longest[s] for s in st.inputs), default=0)
+    return longest[stages[-1].name]
 
 
 def _pool_pe(st: Stage) -> int:

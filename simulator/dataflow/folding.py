@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator.dataflow.chip import DataflowChip, LayerFolding, parse_layer_foldings
-from simulator.dataflow.pipeline import divisors, mac_stage
+from simulator.dataflow.pipeline import check_divides, divisors, mac_stage
 from simulator.dataflow.resources import Resources
 from workloads.errors import ConfigError
 from workloads.files import check_regular
-from workloads.layers import Add, Conv2d, Layer, Pool
+from workloads.layers import Conv2d, Layer, Pool
 from workloads.network import Network
 
 __all__ = ["FINN_IGNORED", "FoldChoice", "auto_fold", "budget_fold", "export_finn",
@@ -37,11 +36,6 @@ __all__ = ["FINN_IGNORED", "FoldChoice", "auto_fold", "budget_fold", "export_fin
 FINN_IGNORED = ("StreamingFIFO", "StreamingDataWidthConverter", "ConvolutionInputGenerator",
                 "Thresholding", "FMPadding", "LabelSelect", "DuplicateStreams",
                 "StreamingDataflowPartition", "IODMA", "ChannelwiseOp", "GlobalAccPool")
-_FINN_MAC = re.compile(r"^(MatrixVectorActivation|MVAU_hls|MVAU_rtl|MVAU)_(\d+)$")
-_FINN_DW = re.compile(r"^(VectorVectorActivation|VVAU_hls|VVAU_rtl|VVAU)_(\d+)$")
-_FINN_POOL = re.compile(r"^(StreamingMaxPool|StreamingMaxPool_hls|Pool_hls|Pool)_(\d+)$")
-_FINN_ADD = re.compile(r"^(AddStreams|AddStreams_hls)_(\d+)$")
-_INDEX = re.compile(r"^#(\d+)$")
 MAX_FOLDING_BYTES = 4 << 20
 
 
@@ -49,23 +43,35 @@ def _is_depthwise(x: Conv2d) -> bool:
     return x.groups > 1 and x.groups == x.in_shape[0] == x.out_channels
 
 
+#: FINN's unit names by kind of layer (older and newer spellings), each indexed in order.
+_FINN_NAMES = {
+    "dense": ("MVAU_hls", "MVAU_rtl", "MatrixVectorActivation", "MVAU"),
+    "depthwise": ("VVAU_hls", "VVAU_rtl", "VectorVectorActivation", "VVAU"),
+    "maxpool": ("StreamingMaxPool_hls", "StreamingMaxPool_Batch", "StreamingMaxPool"),
+    "pool": ("Pool_hls", "Pool_Batch", "Pool"),
+    "add": ("AddStreams_hls", "AddStreams"),
+}
+
+
+def _kind(layer: Layer) -> str:
+    if isinstance(layer, Conv2d):
+        return "depthwise" if _is_depthwise(layer) else "dense"
+    if isinstance(layer, Pool):
+        return "maxpool" if layer.mode == "max" else "pool"
+    return "add"
+
+
 def layer_names(net: Network) -> dict[str, str]:
     """Every name a layer of ``net`` answers to (its own, ``#i``, FINN's) → its name."""
     out = {x.name: x.name for x in net}
-    macs: list[Conv2d] = [x for x in net if isinstance(x, Conv2d)]
-    dense = [x for x in macs if not _is_depthwise(x)]
-    dw = [x for x in macs if _is_depthwise(x)]
+    macs: list[Layer] = [x for x in net if isinstance(x, Conv2d)]
     for i, x in enumerate(macs):
         out[f"#{i}"] = x.name
-    pools = [x for x in net if isinstance(x, Pool)]
-    adds = [x for x in net if isinstance(x, Add)]
-    groups: tuple[tuple[str, list[Any]], ...] = (
-        ("MatrixVectorActivation", dense), ("MVAU_hls", dense), ("MVAU_rtl", dense),
-        ("MVAU", dense), ("VectorVectorActivation", dw), ("VVAU_hls", dw), ("VVAU_rtl", dw),
-        ("VVAU", dw), ("StreamingMaxPool", pools), ("Pool_hls", pools), ("AddStreams", adds))
-    for prefix, group in groups:
-        for i, layer in enumerate(group):
-            out[f"{prefix}_{i}"] = layer.name
+    for kind, prefixes in _FINN_NAMES.items():
+        group = [x for x in net if _kind(x) == kind]
+        for prefix in prefixes:
+            for i, x in enumerate(group):
+                out[f"{prefix}_{i}"] = x.name
     return out
 
 
@@ -74,38 +80,59 @@ def _finn_ignored(name: str) -> bool:
                                      for p in FINN_IGNORED)
 
 
-def resolve(net: Network, chip: DataflowChip) -> dict[str, tuple[int, int, int, str]]:
-    """Each layer's (pe, simd, input FIFO depth, weight ram style) on ``chip``: its entry in
-    the chip's folding (by any name it answers to), else the chip's defaults — the largest
-    divisor of the layer's dimension not above ``folding.pe`` / ``folding.simd``. A name no
-    layer answers to, or two entries for one layer, is a one-line :class:`ConfigError`."""
+def resolve(net: Network, chip: DataflowChip) -> dict[str, tuple[int, int, int | None, str]]:
+    """Each layer's (pe, simd, input FIFO depth, weight ram style) on ``chip``: its entries in
+    the chip's folding (under any name it answers to, merged key by key in order: a later
+    entry — a ``--set`` or a ``--folding`` file's — wins), else the chip's defaults: the
+    largest divisor of the layer's dimension not above ``folding.pe`` / ``folding.simd`` (a
+    pool or add: all its channels). A depth of ``None`` is left to the pipeline
+    (:func:`simulator.dataflow.pipeline.build_pipeline`). A name no layer answers to, a PE
+    or SIMD that does not divide the layer, or a SIMD on a pool or add is a one-line
+    :class:`ConfigError` naming the file it came from."""
     names = layer_names(net)
-    given: dict[str, LayerFolding] = {}
+    given: dict[str, dict[str, Any]] = {}
+    where: dict[str, tuple[str, str]] = {}  # layer → (its last entry's key, file)
     for key, entry in chip.layers:
         if _finn_ignored(key):
             continue
+        src = entry.source or chip.source or None
         if key not in names:
             shown = ", ".join(x.name for x in net)
             raise ConfigError(f"network '{net.name}' has no layer '{key}'; its layers: "
                               f"{shown} (or #<i> for the i-th matrix layer, or FINN's "
-                              "MVAU_hls_<i>)", file=chip.source or None,
-                              key=f"folding.layers.{key}")
+                              "MVAU_hls_<i>)", file=src, key=f"folding.layers.{key}")
         target = names[key]
-        if target in given:
-            raise ConfigError(f"layer '{target}' is folded twice", file=chip.source or None,
-                              key=f"folding.layers.{key}")
-        given[target] = entry
-    out: dict[str, tuple[int, int, int, str]] = {}
+        given.setdefault(target, {}).update(entry.items())
+        where[target] = (key, src or "")
+    out: dict[str, tuple[int, int, int | None, str]] = {}
     for layer in net:
-        entry = given.get(layer.name, LayerFolding())
+        got = given.get(layer.name, {})
+        key, src = where.get(layer.name, (layer.name, chip.source))
         pe_dim, simd_dim = _dims(layer)
+        if isinstance(layer, Conv2d):
+            for field, total in (("pe", pe_dim), ("simd", simd_dim)):
+                if field in got:
+                    try:
+                        check_divides(layer.name, field, got[field], total, "")
+                    except ConfigError as err:
+                        raise err.with_context(file=src or None,
+                                               key=f"folding.layers.{key}.{field}") from None
+        else:
+            if "simd" in got:
+                raise ConfigError(f"layer '{layer.name}' is a {layer.kind.value}: it takes a "
+                                  "pe (channels a cycle), not a simd", file=src or None,
+                                  key=f"folding.layers.{key}.simd")
+            if "pe" in got and pe_dim % got["pe"]:
+                good = ", ".join(map(str, divisors(pe_dim)))
+                raise ConfigError(f"pe {got['pe']} does not divide layer '{layer.name}''s "
+                                  f"{pe_dim} channels; valid: {good}", file=src or None,
+                                  key=f"folding.layers.{key}.pe")
         # a pool or add streams whole pixels (every channel at once) unless folded
         cap = chip.pe if isinstance(layer, Conv2d) else pe_dim
-        pe = entry.pe if entry.pe is not None else _at_most(pe_dim, cap)
-        simd = entry.simd if entry.simd is not None else _at_most(simd_dim, chip.simd)
-        depth = entry.fifo_depth if entry.fifo_depth is not None else _default_depth(
-            layer, chip)
-        out[layer.name] = (pe, simd, depth, entry.ram_style or chip.ram_style)
+        pe = got.get("pe", _at_most(pe_dim, cap))
+        simd = got.get("simd", _at_most(simd_dim, chip.simd))
+        depth = got.get("fifo_depth")  # (None: the pipeline sizes it)
+        out[layer.name] = (pe, simd, depth, got.get("ram_style", chip.ram_style))
     return out
 
 
@@ -123,29 +150,34 @@ def _at_most(n: int, cap: int) -> int:
     return max(d for d in divisors(n) if d <= cap)
 
 
-def _default_depth(layer: Layer, chip: DataflowChip) -> int:
-    """A residual add's inputs wait for the longer branch: they hold the whole map unless a
-    depth is given (FINN sizes such FIFOs by simulation)."""
-    if isinstance(layer, Add):
-        return max(chip.fifo_depth, layer.in_shape[1])
-    return chip.fifo_depth
-
-
 # ----------------------------------------------------------------------------- files
-def load_folding(path: str | Path, net: Network | None = None) -> tuple[tuple[str, LayerFolding],
-                                                                          ...]:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError("is given twice", key=str(key))
+        out[key] = value
+    return out
+
+
+def load_folding(path: str | Path) -> tuple[tuple[str, LayerFolding], ...]:
     """A folding file — FINN's JSON (``{"MVAU_hls_0": {"PE": 16, "SIMD": 3}, …}``) or
     bnnsim's YAML/JSON ``{layer: {pe, simd, fifo_depth, ram_style}}`` — as per-layer
-    entries (checked against a network when it runs). FINN's ``inFIFODepths`` set the
-    layer's input FIFO depth in rows (FINN counts stream words: the depth is read as given)."""
+    entries (checked against a network when it runs; each remembers the file). FINN's
+    ``inFIFODepths`` set the layer's input FIFO depth, read as rows (FINN counts stream
+    words)."""
     p = check_regular(path, limit=MAX_FOLDING_BYTES, what="folding file")
     text = p.read_text(encoding="utf-8", errors="replace")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError:
         from workloads.files import loads_yaml
 
         data = loads_yaml(text, source=str(p))
+    except RecursionError:
+        raise ConfigError("is nested too deeply to be a folding file", file=str(p)) from None
+    except ConfigError as err:
+        raise err.with_context(file=str(p), key=err.key) from None
     if not isinstance(data, Mapping):
         raise ConfigError("a folding file is a mapping of layer (or FINN node) name to its "
                           "settings", file=str(p))
@@ -173,8 +205,9 @@ def _from_finn(value: Mapping[str, Any], *, file: str, key: str) -> dict[str, An
         if k in _FINN_KEYS:
             out[_FINN_KEYS[k]] = v
         elif k == "inFIFODepths":
-            if not isinstance(v, list) or not v:
-                raise ConfigError("expected a list of depths", file=file,
+            if (not isinstance(v, list) or not v or any(
+                    isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in v)):
+                raise ConfigError("expected a list of positive integer depths", file=file,
                                   key=f"{key}.inFIFODepths", value=v, has_value=True)
             out["fifo_depth"] = max(v)
         elif k in ("pe", "simd", "fifo_depth"):
@@ -183,31 +216,30 @@ def _from_finn(value: Mapping[str, Any], *, file: str, key: str) -> dict[str, An
             raise ConfigError("unknown setting; bnnsim reads PE, SIMD, ram_style and "
                               f"inFIFODepths (and leaves {', '.join(_FINN_LEFT)} aside)",
                               file=file, key=f"{key}.{k}")
-    if out.get("ram_style") not in (None, "auto", "block", "distributed", "ultra"):
-        out.pop("ram_style")  # FINN's "huge" and the like: the chip's choice applies
     return out
 
 
-def export_finn(net: Network, folding: Mapping[str, tuple[int, int, int, str]]) -> dict[str, Any]:
+def export_finn(net: Network, folding: Mapping[str, tuple[int, int, int | None, str]]
+                ) -> dict[str, Any]:
     """``folding`` as FINN's build flow writes it: ``Defaults`` and one entry per unit,
-    named as FINN names them (``MVAU_hls_<i>``, ``VVAU_hls_<i>``, ``Pool_hls_<i>``)."""
+    named as FINN names them now (``MVAU_hls_<i>``, ``VVAU_hls_<i>``,
+    ``StreamingMaxPool_hls_<i>``, ``Pool_hls_<i>``, ``AddStreams_hls_<i>``, each indexed
+    among its kind)."""
     out: dict[str, Any] = {"Defaults": {}}
-    names = layer_names(net)
-    by_layer: dict[str, str] = {}
-    for alias, name in names.items():
-        if alias.startswith(("MVAU_hls_", "VVAU_hls_", "Pool_hls_", "AddStreams_")):
-            by_layer[name] = alias
+    prefix = {kind: names[0] for kind, names in _FINN_NAMES.items()}
+    count: dict[str, int] = {}
     for layer in net:
-        finn = by_layer.get(layer.name)
-        if finn is None:
-            continue
+        kind = _kind(layer)
+        i = count.get(kind, 0)
+        count[kind] = i + 1
         pe, simd, depth, ram = folding[layer.name]
         entry: dict[str, Any] = {"PE": pe}
         if isinstance(layer, Conv2d):
             entry["SIMD"] = simd
             entry["ram_style"] = ram
-        entry["inFIFODepths"] = [depth] * len(net.inputs_of(layer.name) or ("input",))
-        out[finn] = entry
+        if depth is not None:
+            entry["inFIFODepths"] = [depth] * len(net.inputs_of(layer.name) or ("input",))
+        out[f"{prefix[kind]}_{i}"] = entry
     return out
 
 
@@ -263,17 +295,21 @@ def auto_fold(net: Network, chip: DataflowChip, target_cycles: int
 def set_folding(net: Network, chip: DataflowChip, target_cycles: int, *,
                 mvau_wwidth_max: int = 36, two_pass: bool = True) -> dict[str, FoldChoice]:
     """FINN's greedy ``SetFolding`` as its source describes it, the baseline auto-folding is
-    compared with: per matrix layer, SIMD rises through the divisors of MW until the target
-    is met or the weight stream (SIMD · W bits) would exceed ``mvau_wwidth_max``; then PE
-    rises through the divisors of MH until the target is met. With ``two_pass``, when some
-    layer cannot meet the target, it runs again with the slowest layer's cycles as the
-    target (to balance the pipeline)."""
+    compared with: per matrix layer, SIMD rises through the divisors of MW until the unit's
+    own cycles (FINN's ``get_exp_cycles``) are under the target or the weight stream
+    (SIMD · W bits) would exceed ``mvau_wwidth_max``; then PE rises through the divisors of MH
+    until they are. With ``two_pass``, when some stage misses the target, it runs again with
+    the slowest stage's cycles as the target. (FINN folds a window generator on its own; here
+    it follows its unit's SIMD, so a stage may stay slower than its unit.)"""
     last = net.mac_layers[-1].name
 
-    def stage(layer: Conv2d, pe: int, simd: int) -> FoldChoice:
+    def stage(layer: Conv2d, pe: int, simd: int) -> tuple[int, FoldChoice]:
+        """(the unit's own cycles — what SetFolding compares, FINN's ``get_exp_cycles`` —
+        and the choice with the whole stage's cycles and resources)."""
         st = mac_stage(layer, chip, pe=pe, simd=simd, inputs=(), rows_in=1,
                        ram_style=chip.ram_style, last=layer.name == last, key="fold")
-        return FoldChoice(pe, simd, st.cycles, st.resources)
+        assert st.folded is not None
+        return st.folded.cycles, FoldChoice(pe, simd, st.cycles, st.resources)
 
     def one(target: int) -> dict[str, FoldChoice]:
         out = {}
@@ -283,19 +319,20 @@ def set_folding(net: Network, chip: DataflowChip, target_cycles: int, *,
             pe, simd = 1, 1
             for s in divisors(simd_dim):
                 prev, simd = simd, s
-                if stage(layer, pe, simd).cycles < target:
+                if stage(layer, pe, simd)[0] < target:
                     break
                 if w_bits * simd > mvau_wwidth_max:
                     simd = prev
                     break
             for p in divisors(pe_dim):
                 pe = p
-                if stage(layer, pe, simd).cycles < target:
+                if stage(layer, pe, simd)[0] < target:
                     break
-            out[layer.name] = stage(layer, pe, simd)
+            out[layer.name] = stage(layer, pe, simd)[1]
         return out
 
     first = one(target_cycles)
+    # FINN's second pass takes the slowest node's cycles (window generators included)
     slowest = max(c.cycles for c in first.values())
     if two_pass and slowest > target_cycles:
         return one(slowest)

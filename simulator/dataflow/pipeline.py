@@ -38,7 +38,8 @@ from workloads.formats import NumberFormat
 from workloads.layers import Add, Conv2d, Layer, LayerKind, Pool
 from workloads.network import Network
 
-__all__ = ["Edge", "Folded", "Stage", "build_pipeline", "divisors"]
+__all__ = ["FC_ROWS", "INPUT", "OUTPUT", "Edge", "Folded", "Stage", "build_pipeline",
+           "check_divides", "divisors"]
 
 
 def divisors(n: int) -> list[int]:
@@ -87,12 +88,20 @@ class Folded:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A FIFO from ``src`` to ``dst`` holding ``depth`` rows of ``row_bits`` bits."""
+    """A FIFO from ``src`` to ``dst`` holding ``depth`` rows of ``row_bits`` bits (``None``
+    until it is sized: a residual add's input, :func:`..engines.fifo_needs`)."""
 
     src: str
     dst: str
-    depth: int
+    depth: int | None
     row_bits: int
+
+    @property
+    def slots(self) -> int:
+        """The FIFO's depth in rows (once sized)."""
+        if self.depth is None:
+            raise RuntimeError(f"the FIFO {self.src} → {self.dst} was never sized")
+        return self.depth
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +140,19 @@ class Stage:
         return (y + 1) * c // r - y * c // r
 
 
-def _rows(layer: Layer) -> int:
-    if isinstance(layer, Conv2d) and layer.kind is LayerKind.FC:
-        return 1
-    return layer.out_shape[1]
+#: Most rows a fully connected stage's output vector streams in (its neuron folds grouped).
+FC_ROWS = 32
+
+#: The pipeline's own stages, named so no layer can clash with them.
+INPUT, OUTPUT = "<input>", "<output>"
 
 
-def _check_divides(name: str, what: str, value: int, total: int, key: str) -> None:
+def check_divides(name: str, what: str, value: int, total: int, key: str) -> None:
     if total % value:
         good = [str(d) for d in divisors(total)]
         shown = ", ".join(good if len(good) <= 24 else [*good[:12], "…", *good[-6:]])
         raise ConfigError(f"{what} {value} does not divide layer '{name}''s {total}; valid: "
-                          f"{shown}", key=key, value=value, has_value=True)
+                          f"{shown}", key=key or None, value=value, has_value=True)
 
 
 def fold_layer(layer: Conv2d, pe: int, simd: int, *, key: str = "folding") -> Folded:
@@ -153,13 +163,13 @@ def fold_layer(layer: Conv2d, pe: int, simd: int, *, key: str = "folding") -> Fo
     kh, kw = layer.kernel
     depthwise = layer.groups > 1 and layer.groups == layer.in_shape[0] == layer.out_channels
     if depthwise:
-        _check_divides(layer.name, "pe", pe, layer.out_channels, f"{key}.pe")
-        _check_divides(layer.name, "simd", simd, kh * kw, f"{key}.simd")
+        check_divides(layer.name, "pe", pe, layer.out_channels, f"{key}.pe")
+        check_divides(layer.name, "simd", simd, kh * kw, f"{key}.simd")
         return Folded(layer.out_channels, kh * kw, layer.out_h * layer.out_w, pe, simd,
                       passes, 1, True)
     mh, mw = layer.out_channels_per_group, layer.in_channels_per_group * kh * kw
-    _check_divides(layer.name, "pe", pe, mh, f"{key}.pe")
-    _check_divides(layer.name, "simd", simd, mw, f"{key}.simd")
+    check_divides(layer.name, "pe", pe, mh, f"{key}.pe")
+    check_divides(layer.name, "simd", simd, mw, f"{key}.simd")
     return Folded(mh, mw, layer.out_h * layer.out_w, pe, simd, passes, layer.groups)
 
 
@@ -190,19 +200,24 @@ def mac_stage(layer: Conv2d, chip: DataflowChip, *, pe: int, simd: int, inputs: 
     if layer.kind is LayerKind.CONV:
         window = (layer.kernel[0], layer.stride, layer.padding)
         if layer.kernel != (1, 1) or layer.stride != 1:
-            swg, s = swg_cycles(layer, f.simd)
+            # a depthwise unit's window generator feeds PE channels (FINN sets its SIMD to
+            # the VVAU's PE); a dense one's the unit's SIMD channels
+            swg, s = swg_cycles(layer, f.pe if f.depthwise else f.simd)
             res = res + swg_resources(layer, s, a_bits)
             cycles = max(cycles, swg)
-    else:  # the first neuron fold consumes the vector as it arrives
+        rows_out = layer.out_h
+    else:  # the first neuron fold consumes the vector as it arrives; the output vector
+        # streams out as its neuron folds finish (grouped into at most FC_ROWS rows)
         first = f.passes * f.groups * f.synapse_folds
+        rows_out = min(FC_ROWS, f.neuron_folds)
     weight_bytes = 0 if chip.weights_on_chip else -(-f.weight_count * w_bits // 8)
     return Stage(layer.name, "vvau" if f.depthwise else "mvau", layer, cycles, rows_in,
-                 _rows(layer), inputs, window, f, res, swg_cycles=swg, first_fold=first,
+                 rows_out, inputs, window, f, res, swg_cycles=swg, first_fold=first,
                  weight_bytes=weight_bytes, macs=layer.macs)
 
 
 def build_pipeline(net: Network, chip: DataflowChip,
-                   folding: dict[str, tuple[int, int, int, str]]) -> tuple[list[Stage],
+                   folding: dict[str, tuple[int, int, int | None, str]]) -> tuple[list[Stage],
                                                                             list[Edge]]:
     """The stages (input DMA, one per layer, output DMA) and FIFOs of ``net`` folded by
     ``folding`` (layer name → (pe, simd, input FIFO depth, ram style); see
@@ -213,15 +228,16 @@ def build_pipeline(net: Network, chip: DataflowChip,
     c, h, w = net.input_shape
     in_bits = c * w * 8  # the input frame: 8-bit pixels, one row at a time
     frame_bytes = c * h * w
-    stages = [Stage("input", "in", None, max(1, math.ceil(frame_bytes / chip.in_bytes_per_cycle)),
+    stages = [Stage(INPUT, "in", None, max(1, math.ceil(frame_bytes / chip.in_bytes_per_cycle)),
                     0, h, (), None, None, Resources())]
-    row_bits = {"input": in_bits}
-    rows = {"input": h}
+    row_bits = {INPUT: in_bits}
+    rows = {INPUT: h}
     edges: list[Edge] = []
     macs = net.mac_layers
     last_mac = macs[-1].name if macs else ""
     for layer in net:
-        srcs = net.inputs_of(layer.name) or ((stages[-1].name,) if stages else ())
+        srcs = tuple(INPUT if x == "input" else x
+                     for x in net.inputs_of(layer.name) or (stages[-1].name,))
         pe, simd, depth, ram = folding[layer.name]
         rows_in = rows[srcs[0]]
         if isinstance(layer, Conv2d):
@@ -245,16 +261,26 @@ def build_pipeline(net: Network, chip: DataflowChip,
                        (1, 1, 0), None, stage_resources(par, layer.activations.storage_bits))
         else:  # pragma: no cover - the workload has no other layer kind
             raise TypeError(f"the dataflow family cannot run a {type(layer).__name__}")
-        out_c, _, out_w = layer.out_shape
-        row_bits[layer.name] = out_c * out_w * layer.output.storage_bits
+        out_c, out_h, out_w = layer.out_shape
+        row_bits[layer.name] = -(-out_c * out_h * out_w * layer.output.storage_bits
+                                 // st.rows_out)
         rows[layer.name] = st.rows_out
         for src in srcs:
-            edges.append(Edge(src, layer.name, depth, row_bits[src]))
+            # a FIFO left to the pipeline: a vector stage's holds a frame of its input (it
+            # takes it all in its first fold, then works on); a residual add's is sized by
+            # its branches (None: the family's fifo_needs); others take the chip's default
+            if depth is not None:
+                d: int | None = depth
+            elif st.window is None and st.first_fold:
+                d = max(chip.fifo_depth, rows[src])
+            else:
+                d = None if isinstance(layer, Add) else chip.fifo_depth
+            edges.append(Edge(src, layer.name, d, row_bits[src]))
         stages.append(st)
     last = stages[-1]
     out_bytes = -(-rows[last.name] * row_bits[last.name] // 8)
-    stages.append(Stage("output", "out", None,
+    stages.append(Stage(OUTPUT, "out", None,
                         max(1, math.ceil(out_bytes / chip.out_bytes_per_cycle)), last.rows_out,
                         1, (last.name,), None, None, Resources()))
-    edges.append(Edge(last.name, "output", chip.fifo_depth, row_bits[last.name]))
+    edges.append(Edge(last.name, OUTPUT, chip.fifo_depth, row_bits[last.name]))
     return stages, edges

@@ -9,9 +9,10 @@ Q = SIMD, W and A the weight and input bits,
 * LUTs = 300 + 1.1 · P · (multipliers + adder tree + accumulator + thresholds + comparators)
   (+ the weights when they sit in LUTRAM): multipliers ``Q·(2⌈(W+A)/6⌉ − 1)·(W+A)`` (an
   XNOR per product for W = A = 1), adder tree ``(W+A)·(2Q − 1)``, an accumulator of the bits
-  the sum needs, and for a thresholding output of B bits ``(2^B − 1)`` comparators of the
-  accumulator's width and their thresholds in LUTRAM (``⌈(MH/P) / 64⌉`` 64-deep LUTRAMs
-  each);
+  the sum needs, and — as FINN counts them only when the thresholds sit in LUTRAM
+  (``ram_style: distributed`` here) — for a thresholding output of B bits ``(2^B − 1)``
+  comparators of the accumulator's width and their thresholds (``⌈(MH/P) / 64⌉`` 64-deep
+  LUTRAMs each);
 * weights: a memory ``P·Q·W`` bits wide and ``MW·MH / (P·Q)`` deep — in BRAM18s by the width
   and depth of their aspect ratios (UG573), in URAMs of 72 × 4096, or in LUTRAM (64-deep)
   when ``ram_style`` says so or (``auto``) the memory is at most 128 deep.
@@ -79,8 +80,10 @@ def mvau_resources(f: Folded, w_bits: int, a_bits: int, *, signed_inputs: bool, 
     mult = q * (2 * math.ceil(wa / 6) - 1) * wa
     tree = wa * (2 * q - 1)
     acc = accumulator_bits(f.mw, w_bits, a_bits, signed_inputs=signed_inputs)
+    # thresholds and their comparators: FINN counts them in LUTs only when the thresholds
+    # sit in LUTRAM (ram_style_thresholds: distributed); by default (auto) it counts none
     thr = comp = 0
-    if out_bits:
+    if out_bits and ram_style == "distributed":
         levels = 2**min(out_bits, 16) - 1
         thr = levels * acc * math.ceil((f.mh // p) / 64)
         comp = levels * acc
@@ -121,7 +124,7 @@ def fifo_resources(e: Edge) -> Resources:
     at most 1024 bits wide (a row split into words)."""
     words_per_row = max(1, math.ceil(e.row_bits / 1024))
     width = min(e.row_bits, 1024)
-    depth = e.depth * words_per_row
+    depth = e.slots * words_per_row
     if depth <= 64:
         return Resources(40 + width * math.ceil(depth / 64))
     return Resources(40, bram18(width, depth))

@@ -303,3 +303,16 @@ def test_a_dataflow_chip_space_sweeps_and_explores(tmp_path, capsys):
     text = capsys.readouterr().out
     # 2 quantisations × 2 FIFO depths × the two targets that fit (1e5 needs 77k LUTs)
     assert "12 trials, 8 on the Pareto front" in text and "100000" not in text
+
+
+@pytest.mark.parametrize(("chip", "objectives", "words"), [
+    ("edge", {"luts": "min", "energy": "min"}, "an overlay chip has no luts"),
+    ("pynq-z1", {"area": "min", "fps": "max"}, "a dataflow chip has no area"),
+])
+def test_a_metric_the_chips_family_lacks_is_one_line(tmp_path, capsys, chip, objectives, words):
+    space = write_space(tmp_path, name="m", network="lfc", chip=chip, parameters={},
+                        objectives=objectives, constraints={})
+    assert main(["explore", "--space", str(space), "--storage", str(tmp_path / "x.journal"),
+                 "--trials", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1

@@ -107,36 +107,83 @@ def test_a_batch_reaches_the_slowest_stages_rate() -> None:
     assert ana.latency_cycles <= many.latency_cycles <= many.details.latency_sum_cycles
 
 
-def _two_stage(pairs: list[tuple[int, int]], depth: int, batch: int) -> Any:
-    """LFC folded by ``pairs`` with ``depth``-row FIFOs between its FC layers (fc1's input,
-    the 28 rows of the image, keeps a whole frame)."""
-    chip = _folded(_big(), pairs, fifo_depth=depth)
-    chip = apply_overrides(chip, {"folding.layers.#0.fifo_depth": 28})
+def _lfc(pairs: list[tuple[int, int]], batch: int, **depths: int) -> Any:
+    """LFC folded by ``pairs``, event engine, with the given input FIFO depths per layer."""
+    chip = _folded(_big(), pairs)
+    chip = apply_overrides(chip, {f"folding.layers.{k}.fifo_depth": v for k, v in depths.items()})
     return simulate(get_network("lfc"), chip, engine="event", batch=batch)
 
 
-def test_fifo_depth_changes_latency_not_throughput_when_balanced() -> None:
-    """LFC folded to 512 cycles a layer: depth 1 or 64 between the layers, the same rate
-    (a vector a frame between FC layers: one slot lets the producer run a frame ahead)."""
-    pairs = [(32, 49), (64, 32), (32, 64), (5, 16)]
-    shallow, deep = _two_stage(pairs, 1, 12), _two_stage(pairs, 64, 12)
-    assert shallow.interval_cycles == deep.interval_cycles == 512
-    assert shallow.latency_cycles >= deep.latency_cycles
+def _chain(tmp_path, layers: int = 3) -> Any:
+    """``layers`` identical 3×3 convolutions (8 → 8 channels on 16 × 16) and an FC: with one
+    folding, every convolution's stage takes the same cycles — a balanced pipeline."""
+    from workloads import load_network
+
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump({"name": "chain", "input": [8, 16, 16], "quant": "w1a1",
+                                    "layers": [
+        *({"name": f"conv{i}", "type": "conv", "out_channels": 8, "kernel": 3, "padding": 1}
+          for i in range(layers)),
+        {"name": "fc", "type": "fc", "out_features": 10}]}))
+    return load_network(str(path))
+
+
+def test_fifo_depth_changes_latency_not_throughput_when_balanced(tmp_path) -> None:
+    """Three identical convolutions folded alike (8 × 72 · 256 / (2 · 8) = 9,216 cycles
+    each): one row or sixteen between them, the same rate — the slowest stage's."""
+    net = _chain(tmp_path)
+    base = _big(**{"folding.pe": 2, "folding.simd": 8})
+    convs = [f"conv{i}" for i in range(3)]
+    runs = {d: simulate(net, apply_overrides(base, {f"folding.layers.{c}.fifo_depth": d
+                                                    for c in convs}),
+                        engine="event", batch=8) for d in (1, 16)}
+    stage = max(x.details.frame_cycles for x in runs[16].layers)
+    assert stage == 9216
+    assert runs[1].interval_cycles == runs[16].interval_cycles == stage
+    assert runs[1].latency_cycles >= runs[16].latency_cycles
+    # CNV folded for 1,000 frames/s is near balance, not at it: one row between its
+    # convolutions already costs some rate (back-pressure the closed form cannot see)
+    cnv = get_network("cnv")
+    chip = apply_overrides(_big(), {"folding.target_fps": 1000})
+    shallow = simulate(cnv, apply_overrides(chip, {f"folding.layers.conv{i}.fifo_depth": 1
+                                                   for i in range(1, 7)}),
+                       engine="event", batch=8)
+    assert shallow.interval_cycles > simulate(cnv, chip, engine="event", batch=8).interval_cycles
 
 
 def test_unbalanced_stages_show_stalls_and_a_deep_fifo_absorbs_them() -> None:
-    """A fast producer (fc1, 32 cycles) ahead of a slow consumer (fc2, 8,192): with a
-    depth-1 FIFO the producer is blocked waiting for room; with a FIFO as deep as the batch it
-    runs ahead and is never blocked. The rate is the slow stage's either way."""
+    """A fast producer (fc1 at PE 1,024: one neuron fold, its vector one row a frame, 16
+    cycles) ahead of a slow consumer (fc2, 8,192): with one row between them fc1 is blocked,
+    waiting for room, for most of the run; with a deep FIFO it runs ahead — several frames
+    wait in the FIFO — and is never blocked. The rate is the slow stage's either way."""
     pairs = [(1024, 49), (8, 16), (32, 64), (5, 16)]
-    shallow, deep = _two_stage(pairs, 1, 8), _two_stage(pairs, 16, 8)
+    shallow, deep = _lfc(pairs, 8, fc2=1), _lfc(pairs, 8, fc2=256)
     fc1_shallow = next(x for x in shallow.layers if x.name == "fc1").details
     fc1_deep = next(x for x in deep.layers if x.name == "fc1").details
-    fc2 = next(x for x in shallow.layers if x.name == "fc2").details
-    assert fc2.frame_cycles == 8 * 64 * 16 and shallow.interval_cycles == fc2.frame_cycles
+    fc2_deep = next(x for x in deep.layers if x.name == "fc2").details
+    assert fc2_deep.frame_cycles == 8 * 64 * 16
+    assert shallow.interval_cycles == deep.interval_cycles == fc2_deep.frame_cycles
     assert fc1_shallow.blocked_cycles > 0 and fc1_deep.blocked_cycles == 0
-    assert deep.interval_cycles == shallow.interval_cycles
-    assert fc2.fifo_peak <= 1
+    assert fc2_deep.fifo_peak > 1 and next(
+        x for x in shallow.layers if x.name == "fc2").details.fifo_peak == 1
+
+
+def test_fully_connected_layers_overlap_and_the_closed_form_is_a_lower_bound() -> None:
+    """LFC folded (32, 49), (64, 32), (32, 64), (5, 16): each FC layer streams its output in
+    neuron-fold rows, so the next starts before it ends — the latency is below FINN's
+    critical path — and the closed form's latency never exceeds the event model's."""
+    pairs = [(32, 49), (64, 32), (32, 64), (5, 16)]
+    chip = _folded(_big(), pairs)
+    for name in ("lfc", "sfc", "cnv", "mnist-cnv", "bnn-cifar10"):
+        net = get_network(name)
+        for c in (chip if name == "lfc" else _big(), _big(**{"folding.pe": 4, "folding.simd": 8})):
+            ana = simulate(net, c)
+            ev = simulate(net, c, engine="event", batch=4)
+            assert ana.latency_cycles <= ev.latency_cycles, name
+            assert ev.interval_cycles >= max(x.details.frame_cycles for x in ev.layers), name
+            assert ev.latency_cycles <= ev.details.latency_sum_cycles, name
+    lfc = simulate(get_network("lfc"), chip, engine="event")
+    assert lfc.latency_cycles < lfc.details.latency_sum_cycles
 
 
 def test_a_residual_add_with_shallow_fifos_is_a_one_line_infeasibility(tmp_path) -> None:
@@ -183,8 +230,8 @@ def test_finn_folding_files_read_and_round_trip(tmp_path) -> None:
     got = resolve(net, chip)
     assert [got[x.name][:2] for x in net.mac_layers] == FINN_CNV
     exported = export_finn(net, got)
-    assert exported["MVAU_hls_1"] == {"PE": 32, "SIMD": 32, "ram_style": "block",
-                                      "inFIFODepths": [2]}
+    assert exported["MVAU_hls_1"] == {"PE": 32, "SIMD": 32, "ram_style": "block"}
+    assert exported["StreamingMaxPool_hls_0"] == {"PE": 64}
     again = tmp_path / "again.json"
     again.write_text(json.dumps(exported))
     assert resolve(net, family.with_folding(_big(), str(again))) == got
@@ -197,7 +244,10 @@ def test_finn_folding_files_read_and_round_trip(tmp_path) -> None:
     ({"MVAU_hls_0": {"PE": 16, "SIMD": 4}}, "simd 4 does not divide"),
     ({"MVAU_hls_9": {"PE": 1, "SIMD": 1}}, "has no layer 'MVAU_hls_9'"),
     ({"conv9": {"PE": 1}}, "has no layer 'conv9'"),
-    ({"conv1": {"PE": 1}, "#0": {"SIMD": 3}}, "folded twice"),
+    ({"StreamingMaxPool_hls_0": {"PE": 3}}, "pe 3 does not divide layer 'pool1''s 64 "
+                                             "channels"),
+    ({"pool1": {"SIMD": 2}}, "takes a pe (channels a cycle), not a simd"),
+    ({"conv1": {"PE": 1, "inFIFODepths": ["a"]}}, "a list of positive integer depths"),
     ({"conv1": {"Banana": 1}}, "unknown setting"),
     ({"conv1": 3}, "expected a mapping"),
 ])
@@ -207,6 +257,58 @@ def test_bad_foldings_are_one_line(tmp_path, capsys, entry, words) -> None:
     code = main(["simulate", "--network", "cnv", "--chip", "pynq-z1", "--folding", str(path)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and words in err and len(err.splitlines()) == 1, err
+
+
+def test_errors_name_the_folding_file_and_entries_merge(tmp_path, capsys) -> None:
+    path = tmp_path / "lfc_fold.json"
+    path.write_text(json.dumps({"MVAU_hls_0": {"PE": 3}}))
+    assert main(["simulate", "--network", "lfc", "--chip", "pynq-z1", "--folding",
+                 str(path)]) == 2
+    assert "lfc_fold.json" in capsys.readouterr().err
+    # the chip names conv1's FIFO, --set its PE by index, the file its SIMD by FINN's name:
+    # one layer, merged (a later source wins key by key)
+    path.write_text(json.dumps({"MVAU_hls_0": {"SIMD": 9, "PE": 4}}))
+    chip = apply_overrides(_big(), {"folding.layers.conv1.fifo_depth": 5,
+                                    "folding.layers.#0.pe": 2})
+    chip = DataflowFamily().with_folding(chip, str(path))
+    assert resolve(get_network("cnv"), chip)["conv1"][:3] == (4, 9, 5)
+    path.write_text('{"MVAU_hls_0": {"PE": 2}, "MVAU_hls_0": {"PE": 4}}')
+    assert main(["simulate", "--network", "cnv", "--chip", "pynq-z1", "--folding",
+                 str(path)]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_a_layer_named_like_a_pipeline_stage_runs(tmp_path) -> None:
+    from workloads import load_network
+
+    path = tmp_path / "n.yaml"
+    path.write_text(yaml.safe_dump({"name": "n", "input": [1, 8, 8], "quant": "w1a1",
+                                    "layers": [{"name": "output", "type": "conv",
+                                                "out_channels": 4, "kernel": 3},
+                                               {"name": "fc", "type": "fc",
+                                                "out_features": 10}]}))
+    net = load_network(str(path))
+    for engine in ("analytical", "event"):
+        assert simulate(net, _big(), engine=engine).latency_cycles > 0
+
+
+def test_depthwise_window_generator_follows_the_units_pe(tmp_path) -> None:
+    """A depthwise 3×3 over 64 channels at PE 64: its window generator feeds 64 channels a
+    cycle (FINN sets its SIMD to the VVAU's PE), so it is not the stage's bottleneck."""
+    from workloads import load_network
+
+    path = tmp_path / "dw.yaml"
+    path.write_text(yaml.safe_dump({"name": "dw", "input": [64, 16, 16], "quant": "w1a1",
+                                    "layers": [{"name": "dw", "type": "conv",
+                                                "out_channels": 64, "kernel": 3,
+                                                "padding": 1, "groups": 64},
+                                               {"name": "fc", "type": "fc",
+                                                "out_features": 10}]}))
+    chip = apply_overrides(_big(), {"folding.layers.dw.pe": 64, "folding.layers.dw.simd": 1})
+    d = simulate(load_network(str(path)), chip).layers[0].details
+    assert d.exp_cycles == (64 // 64) * (9 // 1) * 256
+    # 18 · 3 · 1 + 16 · max(16 · 9 · 1, 18 · 1) = 54 + 2,304
+    assert d.swg_cycles == 2_358 and d.frame_cycles == 2_358
 
 
 def test_folding_flag_on_an_overlay_chip_is_one_line(tmp_path, capsys) -> None:
