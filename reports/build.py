@@ -154,6 +154,10 @@ def _one_result(b: _Builder, doc: Mapping[str, Any], label: str, prefix: str,
         ("DRAM traffic", f"{float(t['dram_bytes']) / 1024:,.1f} KiB per frame"),
         ("MACs", f"{int(t['macs']):,}"),
     ]
+    if "device_luts" in details:  # an FPGA pipeline: resources, not area
+        pairs[4] = ("resources", f"{int(details['luts']):,} of {int(details['device_luts']):,} "
+                                 f"LUTs, {int(details['bram18']):,} of "
+                                 f"{int(details['device_bram18']):,} BRAM18")
     if "array_utilization" in details:
         pairs.append(("array utilisation",
                       f"{100 * float(details['array_utilization']):.1f} % of "
@@ -225,9 +229,11 @@ def _one_result(b: _Builder, doc: Mapping[str, Any], label: str, prefix: str,
             ("chip", f"{doc['chip']} from {prov.get('chip_source', '?')} "
                      f"(digest {prov.get('chip_digest', '?')})"),
             ("family, engine", f"{doc['family']}, {doc['engine']}"),
-            ("technology table", f"{prov.get('tech', '?')} from {prov.get('tech_source', '?')}"
-             + (f", {float(tech['node_nm']):g} nm, {float(tech['voltage_v']):g} V"
-                if tech.get("node_nm") else "")),
+            ("technology table", (f"{prov.get('tech', '?')} from {prov.get('tech_source', '?')}"
+                                  + (f", {float(tech['node_nm']):g} nm, "
+                                     f"{float(tech['voltage_v']):g} V"
+                                     if tech.get("node_nm") else ""))
+             if "tech" in prov else "none (the family prices no technology table)"),
             ("simulated by", f"bnnsim {prov.get('bnnsim_version', '?')}, Python "
                              f"{prov.get('python', '?')}"),
             ("result schema", str(doc.get("schema_version")))]
