@@ -78,8 +78,9 @@ def result_text(result: Any, family: Any) -> str:
              f"{x.energy_pj / 1e6:.3f}", x.bound, *(cols[h] for h in heads))
             for x, cols in zip(result.layers, extra, strict=True)]
     body = result.quant.rstrip("+")
-    other = [f"{x.name} {x.precision}" for x in result.layers
-             if x.kind in ("conv", "fc") and x.precision != body]
+    other = [f"{x.name} {x.precision}" for x in result.layers  # (a gate's FCs are 8-bit)
+             if x.kind in ("conv", "fc") and x.precision != body.split("g")[0]
+             and ".gate_" not in x.name]
     note = (f"; {', '.join(other)}" if len(other) <= 3
             else f"; {len(other)} layers differ, see prec") if other else ""
     lines = [f"{result.network} ({body}{note}) on {result.chip} ({result.family}) — "

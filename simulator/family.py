@@ -24,9 +24,10 @@ from simulator.settings import Schema
 from simulator.tech import TechTable
 from workloads.errors import ConfigError
 from workloads.files import loads_yaml
+from workloads.layers import Conv2d, Layer
 from workloads.network import Network
 
-__all__ = ["MAX_BATCH", "ChipSpec", "Family", "check_batch", "spec_digest"]
+__all__ = ["MAX_BATCH", "ChipSpec", "Family", "check_batch", "precision_label", "spec_digest"]
 
 
 class ChipSpec(Protocol):
@@ -52,6 +53,14 @@ class ChipSpec(Protocol):
     def digest(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+def precision_label(layer: Layer) -> str:
+    """A layer's ``LayerResult.precision``: ``w<W>a<A>`` (weights, input activations) for a
+    MAC layer, ``a<A>`` for a pool or add."""
+    if isinstance(layer, Conv2d):
+        return f"w{layer.weights.label}a{layer.activations.label}"
+    return f"a{layer.activations.label}"
 
 
 def spec_digest(raw: tuple[tuple[str, Any], ...]) -> str:

@@ -31,12 +31,11 @@ from simulator.dataflow.engines import ENGINES, MIN_EVENT_FRAMES, Timing, fifo_n
 from simulator.dataflow.folding import auto_fold, resolve, target_cycles, with_choices
 from simulator.dataflow.pipeline import Edge, Stage, build_pipeline
 from simulator.dataflow.resources import Resources, fifo_resources
-from simulator.family import ChipSpec, Family, check_batch
+from simulator.family import ChipSpec, Family, check_batch, precision_label
 from simulator.result import LayerResult, Result
 from simulator.settings import parse_override, unflatten
 from simulator.tech import TechTable
 from workloads.errors import ConfigError, InfeasibleError
-from workloads.layers import Conv2d
 from workloads.network import Network
 from workloads.version import package_version
 
@@ -253,7 +252,7 @@ class DataflowFamily(Family):
         dram = st.weight_bytes * batch * 8 * chip.dram_pj_per_bit
         energy = {"logic": logic, "memory": memory, "static": static_pj, "dram": float(dram)}
         f = st.folded
-        pe, simd = (f.pe, f.simd) if f else (_pool_pe(st), 1)
+        pe, simd = (f.pe, f.simd) if f else (st.channels_per_cycle, 1)
         details = DataflowLayer(
             pe=pe, simd=simd, mh=f.mh if f else 0, mw=f.mw if f else 0,
             vectors=f.vectors if f else 0, exp_cycles=f.cycles if f else st.cycles,
@@ -268,10 +267,8 @@ class DataflowFamily(Family):
             bound = "window"
         else:
             bound = "compute"
-        precision = (f"w{layer.weights.label}a{layer.activations.label}"
-                     if isinstance(layer, Conv2d) else f"a{layer.activations.label}")
         return LayerResult(
-            name=st.name, kind=layer.kind.value, unit=st.kind, precision=precision,
+            name=st.name, kind=layer.kind.value, unit=st.kind, precision=precision_label(layer),
             macs=st.macs * batch, weight_bits=layer.weight_bits, cycles=t.busy,
             energy_pj=sum(energy.values()), energy_breakdown_pj=energy,
             dram_bytes=st.weight_bytes * batch,
@@ -288,13 +285,6 @@ def _critical_path(stages: list[Stage]) -> int:
     for st in stages:
         longest[st.name] = st.cycles + max((longest[s] for s in st.inputs), default=0)
     return longest[stages[-1].name]
-
-
-def _pool_pe(st: Stage) -> int:
-    layer = st.layer
-    assert layer is not None
-    ch, h, w = layer.in_shape
-    return max(1, ch * h * w // max(1, st.cycles))
 
 
 def _check_fits(chip: DataflowChip, r: Resources, stages: list[Stage]) -> None:

@@ -126,6 +126,7 @@ class Stage:
     first_fold: int = 0
     weight_bytes: int = 0  # streamed from DRAM each frame (weights.location: dram)
     macs: int = 0
+    channels_per_cycle: int = 0  # a pool's or add's PE: channels of a pixel a cycle
 
     def need(self, y: int) -> int:
         """Input rows output row ``y`` needs (of ``rows_in``)."""
@@ -253,12 +254,14 @@ def build_pipeline(net: Network, chip: DataflowChip,
                       else None)
             st = Stage(layer.name, "pool", layer, max(1, cycles), rows_in, oh if window else 1,
                        srcs, window, None,
-                       stage_resources(par, layer.activations.storage_bits), macs=0)
+                       stage_resources(par, layer.activations.storage_bits),
+                       channels_per_cycle=par)
         elif isinstance(layer, Add):
             ch, ih, iw = layer.in_shape
             par = max(d for d in divisors(ch) if d <= pe)
             st = Stage(layer.name, "add", layer, ih * iw * (ch // par), rows_in, ih, srcs,
-                       (1, 1, 0), None, stage_resources(par, layer.activations.storage_bits))
+                       (1, 1, 0), None, stage_resources(par, layer.activations.storage_bits),
+                       channels_per_cycle=par)
         else:  # pragma: no cover - the workload has no other layer kind
             raise TypeError(f"the dataflow family cannot run a {type(layer).__name__}")
         out_c, out_h, out_w = layer.out_shape

@@ -17,7 +17,7 @@ from importlib.abc import Traversable
 from importlib.resources import files
 from typing import Any
 
-from simulator.family import ChipSpec, Family, check_batch
+from simulator.family import ChipSpec, Family, check_batch, precision_label
 from simulator.overlay.chip import (
     OVERLAY,
     SCHEMA,
@@ -43,7 +43,7 @@ from simulator.tech import TechTable, load_tech
 from simulator.tech_scaling import scale_tech
 from simulator.trace import Trace
 from workloads.errors import ConfigError, InfeasibleError
-from workloads.layers import Conv2d, Layer
+from workloads.layers import Conv2d
 from workloads.network import Network
 from workloads.version import package_version
 
@@ -87,12 +87,6 @@ class OverlayTotals:
     stall_cycles: int
     weight_preload_bytes: int = 0  # all weights on chip: loaded once, before the first frame
     resident_maps: int = 0  # layer-to-layer activation maps kept on chip
-
-
-def _precision(layer: Layer) -> str:
-    if isinstance(layer, Conv2d):
-        return f"w{layer.weights.label}a{layer.activations.label}"
-    return f"a{layer.activations.label}"
 
 
 def _peak(p: Problem, chip: Chip) -> int:
@@ -212,7 +206,7 @@ class OverlayFamily(Family):
             )
             layers.append(LayerResult(
                 name=step.name, kind=layer.kind.value, unit=p.unit.value,
-                precision=_precision(layer), macs=layer.macs * batch,
+                precision=precision_label(layer), macs=layer.macs * batch,
                 weight_bits=layer.weight_bits,
                 cycles=timing.cycles, energy_pj=sum(energy.values()),
                 energy_breakdown_pj=energy, dram_bytes=totals.dram_bytes,
