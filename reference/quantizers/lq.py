@@ -15,6 +15,7 @@ activations alike, because the lowered ``bases`` format carries one real scale p
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -42,7 +43,7 @@ def encodings(count: int, *, signed: bool, device: torch.device | None = None) -
     return (bits * 2 - 1 if signed else bits).to(CODE_DTYPE)
 
 
-class _LearnedBasis(Quantizer):
+class _LearnedBasis(Quantizer, ABC):
     """The shared LQ rule; a subclass fixes the code alphabet, the initial basis, the valid
     form of a fitted basis and the straight-through surrogate."""
 
@@ -66,17 +67,17 @@ class _LearnedBasis(Quantizer):
         self.register_buffer("basis", torch.zeros(count), persistent=True)
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool), persistent=True)
 
+    @abstractmethod
     def _initial_basis(self, x: Tensor) -> Tensor:
         """The basis before the first training step (float64, shape (K,))."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _valid(self, v: Tensor) -> Tensor:
         """A fitted basis in the form stored (float64, ascending)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _surrogate(self, x: Tensor, top: Tensor) -> Tensor:
         """What the gradient flows through; ``top`` is the largest level."""
-        raise NotImplementedError
 
     def current_basis(self, x: Tensor) -> Tensor:
         """The basis (float64) that quantises ``x``: the stored one, or, before the first
