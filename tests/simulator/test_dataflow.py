@@ -371,6 +371,11 @@ def test_fold_command_writes_a_finn_folding_that_simulate_reads(tmp_path, capsys
     assert report["bnnsim"]["luts"] <= 30000
     assert main(["fold", "--network", "cnv", "--chip", "edge", "--target-fps", "10"]) == 2
     assert "dataflow chip" in capsys.readouterr().err
+    for bad in (["--budget-luts", "100"], ["--target-fps", "0"], ["--target-fps", "x"],
+                ["--target-fps", "10", "--budget-luts", "100"]):
+        assert main(["fold", "--network", "cnv", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "error" in err, bad
 
 
 def test_target_fps_setting_folds_on_its_own() -> None:
