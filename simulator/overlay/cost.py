@@ -280,3 +280,125 @@ def skip_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
 
 def psum_tile_bytes(p: Problem, k: Int, px: Int) -> np.ndarray:
     return ceil_div(np.asarray(k) * px * p.acc_bits, 8)
+
+
+# -- sums over tile classes, factorised (the mapper prices hundreds of tilings at once) --------
+#
+# A tiling's tiles fall into a few size classes per dimension (``(count, size)`` arrays whose
+# last axis holds the classes). On the array, a tile's cycles factor into a part that depends
+# only on the extent mapped along the columns and a part that depends on the extent along the
+# rows and the steps: a fold takes ``max(t, r)`` (pipelined) or ``fold(t)`` (per fold) cycles
+# whatever its column count, so ``Σ_folds = nfc · Σ_row folds``. The sum over all class
+# combinations is then a product of two sums, priced on each factor's own (small) grid instead
+# of the grid of every class combination. A port-bound fold (its stationary side moved slower
+# than its steps) couples rows and columns: such arrays take the general path.
+
+Classes = tuple[np.ndarray, np.ndarray]  # (count, size): the last axis holds the classes
+
+
+def _array_axes(p: Problem, chip: Chip, k: Classes, c: Classes, px: Classes
+                ) -> tuple[Classes, Classes, Classes, int, int, int]:
+    """(columns' extent, rows' extent, steps, repeats, held bits, port bits) of an array tile
+    under the chip's dataflow, as classes (see :func:`array_cycles`)."""
+    _, _, stretch = effective_array(p, chip)
+    cc, cs = c
+    df = chip.dataflow
+    if df is Dataflow.OUTPUT_STATIONARY:
+        return (k, px, (cc, p.words(cs) * p.passes * stretch), 1, p.acc_bits,
+                chip.output_buffer.port_bits)
+    words = (cc, p.words(cs))
+    if df is Dataflow.WEIGHT_STATIONARY:
+        return (k, words, (px[0], px[1] * p.a_passes * stretch), p.w_passes, p.w_word_bits,
+                chip.weight_buffer.port_bits)
+    return (px, words, (k[0], k[1] * p.w_passes * stretch), p.a_passes, p.a_word_bits,
+            chip.input_buffer.port_bits)
+
+
+def _row_part(r: np.ndarray, t: np.ndarray, rows: Int, cols: Int, *, pipelined: bool,
+              os_drain: bool, held_bits: int, port_bits: int) -> np.ndarray:
+    """Cycles of the row folds of an extent ``r`` with ``t`` steps (times the column folds
+    gives a tile's cycles, see :func:`_systolic`): pipelined, Σ_row folds max(t, r_f); per
+    fold, nfr · fold(t)."""
+    nfr = ceil_div(r, rows)
+    if not pipelined:
+        d = np.maximum(rows, ceil_div(np.asarray(rows) * cols * held_bits, port_bits))
+        return nfr * (np.asarray(rows) + cols - 2 + t + (d - rows if os_drain else d))
+    q, e = r // nfr, r % nfr
+    return e * np.maximum(t, q + 1) + (nfr - e) * np.maximum(t, q)
+
+
+def _port_bound(r: np.ndarray, t: np.ndarray, rows: Int, c_widest: Int, held_bits: int,
+                port_bits: int) -> bool:
+    """Whether any pipelined fold might be port-bound (the test :func:`_systolic` makes,
+    with the widest column fold)."""
+    nfr = ceil_div(r, rows)
+    q = r // nfr
+    return bool(np.any((q + 1) * (np.asarray(c_widest) + 1) * held_bits
+                       > np.maximum(t, q) * port_bits))
+
+
+def array_cycle_sums(p: Problem, chip: Chip, k: Classes, c: Classes, px: Classes
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(Σ over every class combination of count × a tile's array cycles, the cycles of the
+    smallest tile present) for tiles of ``k`` output channels, ``c`` input channels and ``px``
+    output pixels on the whole usable array — or None where the sum does not factor (a
+    port-bound fold): take :func:`tile_compute_cycles` over the full class grid instead."""
+    rows, cols, _ = effective_array(p, chip)
+    (nc, sc), (nr, sr), (nt, st), repeats, held, port = _array_axes(p, chip, k, c, px)
+    pipelined = chip.pe_array.fold_timing is FoldTiming.PIPELINED
+    nfc = ceil_div(sc, cols)
+    r, t = sr[..., :, None], st[..., None, :]
+    if pipelined and _port_bound(r, t, rows, (sc // nfc).max(), held, port):
+        return None
+    part = _row_part(r, t, rows, cols, pipelined=pipelined,
+                     os_drain=chip.dataflow is Dataflow.OUTPUT_STATIONARY, held_bits=held,
+                     port_bits=port)
+    n_rt = nr[..., :, None] * nt[..., None, :]
+    big = np.iinfo(np.int64).max
+    total = repeats * (nc * nfc).sum(axis=-1) * (n_rt * part).sum(axis=(-2, -1))
+    smallest = (repeats * np.where(nc > 0, nfc, big).min(axis=-1)
+                * np.where(n_rt > 0, part, big).min(axis=(-2, -1)))
+    return total, smallest
+
+
+def array_last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray,
+                    used_rows: np.ndarray, used_cols: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(cycles, tail) of a layer's last tile of sizes ``k``, ``c``, ``px`` on each sub-array
+    (``used_rows``, ``used_cols``: a leading axis of choices, see :func:`sub_arrays`) — what
+    :func:`tile_compute_cycles` and :func:`tile_tail_cycles` give, factored the same way; None
+    where it does not factor (a port-bound fold, or a drain longer than its shift)."""
+    one = np.ones_like
+    (_, sc), (_, sr), (_, st), repeats, held, port = _array_axes(
+        p, chip, (one(k), k), (one(c), c), (one(px), px))
+    pipelined = chip.pe_array.fold_timing is FoldTiming.PIPELINED
+    nfc = ceil_div(sc, used_cols)
+    qc = sc // nfc
+    if pipelined and (_port_bound(sr, st, used_rows, qc.max(), held, port)
+                      or qc.max() * held > port):
+        return None
+    part = _row_part(sr, st, used_rows, used_cols, pipelined=pipelined,
+                     os_drain=chip.dataflow is Dataflow.OUTPUT_STATIONARY, held_bits=held,
+                     port_bits=port)
+    cycles = repeats * nfc * part
+    if not pipelined:
+        return cycles, np.zeros_like(cycles)
+    # the last fold is one of the smallest: its skew r + c − 2 and its drain d = r (the
+    # columns' accumulators or operands shift out in r cycles: qc · held ≤ port, checked)
+    qr = sr // ceil_div(sr, used_rows)
+    return cycles, qc + (2 * qr - 2 + st - np.maximum(st, qr))
+
+
+def array_last_tile_floor(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray,
+                          px: np.ndarray) -> np.ndarray:
+    """A lower bound of a layer's last tile's cycles on any sub-array (its cycles on the
+    sub-array, :func:`array_last_tile`, are never fewer): a sub-array folds the tile at least
+    as often as the usable array (nfr · nfc folds), and each fold takes at least its steps
+    and at least its rows — port-bound folds longer still — so the tile takes at least
+    ``max(nfr·nfc·t, nfc·s_r)`` cycles."""
+    one = np.ones_like
+    rows, cols, _ = effective_array(p, chip)
+    (_, sc), (_, sr), (_, st), repeats, _, _ = _array_axes(
+        p, chip, (one(k), k), (one(c), c), (one(px), px))
+    nfr, nfc = ceil_div(sr, rows), ceil_div(sc, cols)
+    return repeats * np.maximum(nfr * nfc * st, nfc * sr)

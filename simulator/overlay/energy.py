@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from simulator.overlay.mapping.records import Mapping, Totals
 
 __all__ = ["Actions", "area_breakdown_mm2", "count_actions", "energy_breakdown_pj",
-           "layer_actions", "mac_counts", "memory_tech_entries"]
+           "layer_actions", "leakage_pj", "mac_counts", "memory_tech_entries"]
 
 
 #: Width of the post-processing unit's multiplier: scales (requantisation, binary-base
@@ -57,15 +57,70 @@ def _classes(n: int, t: int) -> tuple[list[int], list[int]]:
     return [full, 1 if rem else 0], [t, rem or 1]
 
 
+class _Factors:
+    """A count per tile that is a product of one factor per tile dimension (output channels
+    ``k``, input channels ``c``, pixels ``p``: arrays whose last axis holds that dimension's
+    classes, or 1) and a constant ``s``: its sum over every class combination is the product
+    of three one-dimensional sums."""
+
+    __slots__ = ("c", "k", "p", "s")
+
+    def __init__(self, k: Any = 1, c: Any = 1, p: Any = 1, s: int = 1) -> None:
+        self.k, self.c, self.p, self.s = k, c, p, s
+
+    def __mul__(self, other: Any) -> _Factors:
+        if isinstance(other, _Factors):
+            return _Factors(self.k * other.k, self.c * other.c, self.p * other.p,
+                            self.s * other.s)
+        return _Factors(self.k, self.c, self.p, self.s * int(other))
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, d: int) -> _Factors:
+        if self.s % d:
+            raise ValueError(f"a count that is not a multiple of {d}: {self.s}")
+        return _Factors(self.k, self.c, self.p, self.s // d)
+
+    def _one(self) -> tuple[str, Any]:
+        axes = [(n, v) for n, v in (("k", self.k), ("c", self.c), ("p", self.p))
+                if not isinstance(v, int)]
+        if len(axes) != 1:
+            raise ValueError("not a function of one tile dimension")
+        name, v = axes[0]
+        return name, v * self.s
+
+    def apply(self, f: Any) -> _Factors:
+        """``f`` of a count of one dimension, as a count of that dimension."""
+        name, v = self._one()
+        return _Factors(**{name: f(v)})
+
+    def __sub__(self, other: int) -> _Factors:
+        return self.apply(lambda v: v - other)
+
+    def sum(self, kc: np.ndarray, cc: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        """Σ over the classes (counts ``kc``, ``cc``, ``pc``) of count × this."""
+        return (self.s * (kc * self.k).sum(axis=-1) * (cc * self.c).sum(axis=-1)
+                * (pc * self.p).sum(axis=-1)).astype(np.int64)
+
+
+def _ceil(x: Any, d: int) -> Any:
+    return x.apply(lambda v: ceil_div(v, d)) if isinstance(x, _Factors) else ceil_div(x, d)
+
+
 def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.ndarray,
                cs: np.ndarray, pc: np.ndarray, pout: np.ndarray, tc: np.ndarray,
-               pin: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+               pin: np.ndarray | None = None, factored: bool = True) -> tuple[np.ndarray, ...]:
     """(accumulations, input bits and weight bits through the ports, partial-sum reads +
     writes, input bits and weight bits read from the buffers, window-buffer bits) of a MAC
-    layer for many candidates at once: tile classes ``kc``/``ks`` (counts and sizes, shape
-    (n, 2)) of output channels, ``cc``/``cs`` of input channels, ``pc``/``pout`` (n, P) of
-    output pixels and ``pin`` their input footprints (halo included; needed with a window
-    buffer), and each candidate's reduction tile ``tc`` (n,). Shapes (n,).
+    layer for many candidates at once: tile classes ``kc``/``ks`` (counts and sizes, the
+    classes along the last axis: (…, 2)) of output channels, ``cc``/``cs`` of input channels,
+    ``pc``/``pout`` (…, P) of output pixels and ``pin`` their input footprints (halo
+    included; needed with a window buffer), and each candidate's reduction tile ``tc`` (…).
+    The candidates' axes (…) broadcast: one list of candidates, or the mapper's grid.
+
+    ``factored``: sum each count as a product of per-dimension sums (:class:`_Factors`) —
+    the same totals as summing every class combination (``factored=False``, and always with
+    a window buffer), for far less work.
 
     A port moves whole PE words; a buffer read delivers only the valid bits (a channel-packed
     word of a 3-channel layer holds 3 valid bits of 64, a 12-bit activation in two 8-bit
@@ -81,39 +136,52 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
     operand-register write per use, already the PE's). A tile that does not fit reads the
     input buffer per use."""
     rows, cols, _ = effective_array(p, chip)  # (the last tile's sub-array changes timing only)
-    k3, c3, px3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
-    n3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :] * p.groups
-    words = p.words(c3)
+    k3: Any
+    c3: Any
+    px3: Any
+    if factored and chip.pe_array.window_kib <= 0:
+        # every count is a product of a factor per dimension: sum each factor over its own
+        # classes (a window buffer's per-tile choice couples them: the general sum below)
+        k3, c3, px3 = _Factors(k=ks), _Factors(c=cs), _Factors(p=pout)
+        words: Any = _Factors(c=p.words(cs))
+
+        def total(x: Any) -> np.ndarray:
+            return x.sum(kc, cc, pc) * p.groups
+    else:
+        k3, c3, px3 = ks[..., :, None, None], cs[..., None, :, None], pout[..., None, None, :]
+        n3 = (kc[..., :, None, None] * cc[..., None, :, None] * pc[..., None, None, :]
+              * p.groups)
+        words = p.words(c3)
+
+        def total(x: Any) -> np.ndarray:
+            return np.asarray((n3 * x).sum(axis=(-3, -2, -1)), dtype=np.int64)
+
     wb, ww = p.a_word_bits, p.w_word_bits
     elems = c3 * p.FY * p.FX  # one pass's reduction elements
-
-    def total(x: np.ndarray) -> np.ndarray:
-        return np.asarray((n3 * x).sum(axis=(1, 2, 3)), dtype=np.int64)
-
     accum = total(k3 * px3 * words * p.passes)
-    zero = np.zeros(len(tc), dtype=np.int64)
+    zero = np.zeros(np.shape(tc), dtype=np.int64)
     psum_rw = zero
     df = chip.dataflow
     # each returns the per-class (input, weight) reads for operand sizes per use
     if p.unit is Unit.INT8:
-        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def reads(x_in: Any, x_w: Any) -> tuple[Any, Any]:
             return x_in * px3 * p.a_passes, x_w * k3 * p.w_passes
     elif df is Dataflow.OUTPUT_STATIONARY:
-        nfr, nfc = ceil_div(px3, rows), ceil_div(k3, cols)
+        nfr, nfc = _ceil(px3, rows), _ceil(k3, cols)
 
-        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def reads(x_in: Any, x_w: Any) -> tuple[Any, Any]:
             return px3 * x_in * p.passes * nfc, k3 * x_w * p.passes * nfr
     elif df is Dataflow.WEIGHT_STATIONARY:
-        nfr, nfc = ceil_div(words, rows), ceil_div(k3, cols)
+        nfr, nfc = _ceil(words, rows), _ceil(k3, cols)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
 
-        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def reads(x_in: Any, x_w: Any) -> tuple[Any, Any]:
             return x_in * px3 * p.a_passes * p.w_passes * nfc, k3 * x_w * p.w_passes
     else:
-        nfr, nfc = ceil_div(words, rows), ceil_div(px3, cols)
+        nfr, nfc = _ceil(words, rows), _ceil(px3, cols)
         psum_rw = total(k3 * px3 * p.passes * (2 * nfr - 1) * p.acc_bits)
 
-        def reads(x_in: np.ndarray, x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def reads(x_in: Any, x_w: Any) -> tuple[Any, Any]:
             return x_in * px3 * p.a_passes, x_w * k3 * p.passes * nfc
 
     window = zero
@@ -131,7 +199,7 @@ def mac_counts(p: Problem, chip: Chip, kc: np.ndarray, ks: np.ndarray, cc: np.nd
         if chip.pe_array.window_kib > 0:
             if pin is None:
                 raise ValueError("a window buffer's counts need the tiles' input footprints")
-            pin3 = pin[:, None, None, :]
+            pin3 = pin[..., None, None, :]
             # one activation plane of the tile's channels, as the line buffer holds it
             fits = pin3 * c3 * (wb // p.word_elems) <= chip.pe_array.window_kib * 8192
             fill = pin3 * c3 * a_bits  # valid bits of the footprint, all planes
@@ -224,7 +292,6 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
     ppu = (a.ppu_ops * add_acc + a.pool_ops * combine
            + a.ppu_mults * tech.energy_pj("int_multiplier", "multiply", SCALE_BITS))
     ports = a.port_bits * tech.energy_pj("port", "transfer", 1)
-    seconds = cycles / (chip.clock_mhz * 1e6)
     return {
         "compute": compute,
         "ports": ports,
@@ -236,8 +303,14 @@ def energy_breakdown_pj(a: Actions, chip: Chip, tech: TechTable, *, cycles: int,
             MemoryKind.LATCH.value, chip.pe_array.window_kib)}
            if chip.pe_array.window_kib > 0 else {}),
         "dram": dram_energy_pj(chip, a.dram_bytes),
-        "leakage": tech.leakage_mw_per_mm2 * area_mm2 * seconds * 1e9,
+        "leakage": leakage_pj(chip, tech, area_mm2, cycles),
     }
+
+
+def leakage_pj(chip: Chip, tech: TechTable, area_mm2: float, cycles: Any) -> Any:
+    """Leakage energy of ``area_mm2`` over ``cycles`` (pJ; vectorised)."""
+    seconds = cycles / (chip.clock_mhz * 1e6)
+    return tech.leakage_mw_per_mm2 * area_mm2 * seconds * 1e9
 
 
 def _per_bit(tech: TechTable, buffer: BufferSpec) -> float:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from simulator.overlay.chip import Chip
-from simulator.overlay.cost import in_extent, k_tile_unit, psums_outside_pes
+from simulator.overlay.cost import in_extent, psums_outside_pes
 from simulator.overlay.problem import Problem, Unit
 
 __all__ = [
@@ -106,6 +106,12 @@ class PixelTable:
         return PixelTable(self.count[idx], self.out_px[idx], self.in_px[idx],
                           self.n_tiles[idx], self.first_in[idx], self.last_out[idx])
 
+    def grid(self) -> PixelTable:
+        """The same table shaped for the candidates' grid: (1, 1, P[, classes])."""
+        return PixelTable(self.count[None, None], self.out_px[None, None],
+                          self.in_px[None, None], self.n_tiles[None, None],
+                          self.first_in[None, None], self.last_out[None, None])
+
     def times(self, frames: int) -> PixelTable:
         """The same tiles for each of ``frames`` frames (a tile never spans two)."""
         if frames == 1:
@@ -136,7 +142,11 @@ def _pixel_table(oy: int, ox: int, fy: int, fx: int, stride: int, pad: int, h: i
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Candidate tilings ``(tk[i], tc[i], toy[i] × tox[i])`` with their pixel classes."""
+    """Candidate tilings: the grid of every output-channel tile ``tk`` (shape (K, 1, 1)) ×
+    reduction tile ``tc`` (1, C, 1) × pixel tile ``toy × tox`` (1, 1, P), with the pixel
+    tiles' classes (:class:`PixelTable`, fields shaped (1, 1, P[, classes])). A candidate is a
+    cell of the grid; arrays priced over it broadcast to (K, C, P), and a candidate's index is
+    its cell's position in that shape, k outermost."""
 
     tk: np.ndarray
     tc: np.ndarray
@@ -144,26 +154,39 @@ class Candidates:
     tox: np.ndarray
     pixels: PixelTable
 
-    def __len__(self) -> int:
-        return len(self.tk)
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.tk.shape[0], self.tc.shape[1], self.toy.shape[2])
 
-    def take(self, idx: np.ndarray) -> Candidates:
-        return Candidates(self.tk[idx], self.tc[idx], self.toy[idx], self.tox[idx],
-                          self.pixels.take(idx))
+    def __len__(self) -> int:
+        k, c, p = self.shape
+        return k * c * p
+
+    def cell(self, i: int) -> tuple[int, int, int]:
+        """The grid cell of candidate ``i``."""
+        a, b, c = np.unravel_index(i, self.shape)
+        return int(a), int(b), int(c)
+
+    def tiling(self, i: int) -> tuple[int, int, int, int]:
+        """(tk, tc, toy, tox) of candidate ``i``."""
+        a, b, c = self.cell(i)
+        return (int(self.tk[a, 0, 0]), int(self.tc[0, b, 0]), int(self.toy[0, 0, c]),
+                int(self.tox[0, 0, c]))
 
     @classmethod
     def single(cls, p: Problem, tk: int, tc: int, toy: int, tox: int) -> Candidates:
         def one(v: int) -> np.ndarray:
-            return np.array([v], dtype=np.int64)
+            return np.full((1, 1, 1), v, dtype=np.int64)
 
         return cls(one(tk), one(tc), one(toy), one(tox),
-                   PixelTable.build([pixel_classes(p, toy, tox)]).times(p.frames))
+                   PixelTable.build([pixel_classes(p, toy, tox)]).times(p.frames).grid())
 
 
-def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
-    """Every tiling tried for ``p``: power-of-two (and array-width) channel tiles × row bands
-    and column strips of pixels."""
-    k_cands = pow2_candidates(p.K, k_tile_unit(p, chip))
+def enumerate_candidates(p: Problem, k_unit: int) -> Candidates:
+    """Every tiling tried for ``p``: power-of-two (and ``k_unit``-multiple: the array's
+    favoured output-channel tile, :func:`~simulator.overlay.cost.k_tile_unit`) channel tiles
+    × row bands and column strips of pixels, as a grid (:class:`Candidates`)."""
+    k_cands = pow2_candidates(p.K, k_unit)
     c_cands = [1] if p.depthwise else pow2_candidates(p.C)
     px_cands = _pixel_candidates(p)
     ptable = _pixel_table(p.OY, p.OX, p.FY, p.FX, p.stride, p.pad, p.H, p.W)
@@ -172,14 +195,12 @@ def enumerate_candidates(p: Problem, chip: Chip) -> Candidates:
     keep = np.array([j for j, (toy, tox) in enumerate(px_cands)
                      if (toy % k == 0 or toy == p.OY) and (tox % k == 0 or tox == p.OX)],
                     dtype=np.int64)
-    grid = np.indices((len(k_cands), len(c_cands), len(keep))).reshape(3, -1).T
-    px = keep[grid[:, 2]]
     return Candidates(
-        tk=np.array(k_cands, dtype=np.int64)[grid[:, 0]],
-        tc=np.array(c_cands, dtype=np.int64)[grid[:, 1]],
-        toy=np.array([x[0] for x in px_cands], dtype=np.int64)[px],
-        tox=np.array([x[1] for x in px_cands], dtype=np.int64)[px],
-        pixels=ptable.take(px).times(p.frames),
+        tk=np.array(k_cands, dtype=np.int64).reshape(-1, 1, 1),
+        tc=np.array(c_cands, dtype=np.int64).reshape(1, -1, 1),
+        toy=np.array([x[0] for x in px_cands], dtype=np.int64)[keep].reshape(1, 1, -1),
+        tox=np.array([x[1] for x in px_cands], dtype=np.int64)[keep].reshape(1, 1, -1),
+        pixels=ptable.take(keep).times(p.frames).grid(),
     )
 
 
@@ -204,7 +225,7 @@ def buffer_needs(p: Problem, chip: Chip, c: Candidates) -> BufferNeeds:
     in_cols = (c.tox - 1) * p.stride + p.FX
     in_rows, in_cols = np.minimum(in_rows, p.H + 2 * p.pad), np.minimum(in_cols, p.W + 2 * p.pad)
     ch = c.tk if p.depthwise else c.tc
-    split = -(-p.C // c.tc) > 1
+    split = -(-p.C // c.tc) > 1  # (the candidates' grid: each need on its own axes)
     psum = split | psums_outside_pes(p, chip)
     return BufferNeeds(
         input=ch * in_rows * in_cols * p.a_bits * p.operands,

@@ -9,10 +9,16 @@ vectorised over candidates; the order-dependent parts (fetch multiplicities, spi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache, partial
+
 import numpy as np
 
 from simulator.overlay.chip import Chip, Dataflow
 from simulator.overlay.cost import (
+    array_cycle_sums,
+    array_last_tile,
+    array_last_tile_floor,
     ceil_div,
     effective_array,
     input_tile_bytes,
@@ -26,14 +32,19 @@ from simulator.overlay.cost import (
     weight_tile_bytes,
 )
 from simulator.overlay.dram import busy_cycles, transfer
-from simulator.overlay.energy import energy_breakdown_pj, layer_actions, mac_counts
-from simulator.overlay.mapping.candidates import Candidates
+from simulator.overlay.energy import (
+    energy_breakdown_pj,
+    layer_actions,
+    leakage_pj,
+    mac_counts,
+)
+from simulator.overlay.mapping.candidates import Candidates, enumerate_candidates
 from simulator.overlay.mapping.records import PricedCandidates
 from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
 from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
 
-__all__ = ["EXACT_LIMIT", "exact_bounds", "price_candidates"]
+__all__ = ["EXACT_LIMIT", "Layout", "exact_bounds", "exact_compute", "layout", "price_candidates"]
 
 #: Totals are exact integers below this (float64's integer range; SimPy keeps time in floats).
 EXACT_LIMIT = 2.0**53
@@ -52,11 +63,10 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
     in_px = ((toy - 1) * p.stride + p.FY) * ((tox - 1) * p.stride + p.FX)
     words = p.words(cands.tc).astype(f)
     # one transfer moves at most the largest tile plus a burst per channel
-    largest = np.maximum.reduce([
+    largest = np.maximum(np.maximum(
         tk * tc * p.FY * p.FX * p.w_bits / 8,
-        (tk if p.depthwise else tc) * in_px * p.a_bits / 8 * p.operands,
-        tk * px * max(p.acc_bits, p.out_bits) / 8,
-    ]) + chip.dram.burst_bytes
+        (tk if p.depthwise else tc) * in_px * p.a_bits / 8 * p.operands),
+        tk * px * max(p.acc_bits, p.out_bits) / 8) + chip.dram.burst_bytes
     occupancy = largest / chip.channel_bytes_per_cycle + 1
     transfers = 6 * tiles  # weights, inputs, shortcuts, outputs, partial sums out and back
     if p.unit is Unit.ARRAY:  # Σ over folds of 2r + c + t − 2, every fold counted in full
@@ -80,106 +90,252 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
 
 
 def _dim_classes(sizes: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """(count, size) of the ≤ 2 tile classes of a dimension: full tiles and the remainder."""
-    n = len(sizes)
-    cnt = np.zeros((n, 2), dtype=np.int64)
-    sz = np.ones((n, 2), dtype=np.int64)
+    """(count, size) of the ≤ 2 tile classes of a dimension: full tiles and the remainder
+    (a trailing axis of 2)."""
+    sizes = np.asarray(sizes, dtype=np.int64)[..., None]
     full = total // sizes
     rem = total - full * sizes
-    cnt[:, 0], sz[:, 0] = full, sizes
-    cnt[:, 1], sz[:, 1] = (rem > 0).astype(np.int64), np.where(rem > 0, rem, 1)
-    return cnt, sz
+    return (np.concatenate([full, (rem > 0).astype(np.int64)], axis=-1),
+            np.concatenate([sizes, np.where(rem > 0, rem, 1)], axis=-1))
 
 
-def price_candidates(p: Problem, chip: Chip, cands: Candidates,
-                     orders: tuple[tuple[str, ...], ...], *, tech: TechTable | None = None,
-                     area_mm2: float = 0.0) -> PricedCandidates:
-    """Exact totals for every candidate under each loop order: shape (len(orders), n). With a
-    technology table (and the chip's area, for leakage) each candidate's energy too, counted
-    by the same functions as a result's (``energy.layer_actions``)."""
-    n = len(cands)
-    lat = chip.dram_latency_cycles
-    pt = cands.pixels
-    kc, ks = _dim_classes(cands.tk, p.K)
-    cc, cs = _dim_classes(cands.tc, p.C)
-    pc, pout, pin = pt.count, pt.out_px, pt.in_px
-    nk = ceil_div(p.K, cands.tk)
-    nc = ceil_div(p.C, cands.tc)
-    npx = pt.n_tiles
-    g = p.groups
+def _last(cnt: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The size of a dimension's last tile (the remainder, if any)."""
+    return np.where(cnt[..., 1] > 0, size[..., 1], size[..., 0])
 
-    # compute: all (k, c, p) class combinations
-    k3, c3, p3 = ks[:, :, None, None], cs[:, None, :, None], pout[:, None, None, :]
-    cnt3 = kc[:, :, None, None] * cc[:, None, :, None] * pc[:, None, None, :]
-    per_tile = tile_compute_cycles(p, chip, k3, c3, p3)
-    min_tile = np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(1, 2, 3))
-    # The layer's last tile (its last k, c and pixel tiles) adds a pipelined array's final skew
-    # and drain, and may run on a sub-array (rows, cols) where that is shorter: all V choices
-    # at once, along a leading axis (``sub_arrays``).
-    k_end = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
-    c_end = np.where(cc[:, 1] > 0, cs[:, 1], cs[:, 0])
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stream:
+    """One operand's tiles as DRAM transfers: per class (trailing axes) how many and their
+    bytes; ``live``: how many move anything."""
+
+    count: np.ndarray
+    nbytes: np.ndarray
+    live: np.ndarray
+
+    @classmethod
+    def of(cls, count: np.ndarray, nbytes: np.ndarray) -> Stream:
+        live = (count * ((count > 0) & (nbytes > 0))).sum(axis=(-2, -1))
+        return cls(count, nbytes, live)
+
+    def traffic(self, chip: Chip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(channel-busy cycles, bytes moved, transfers) of all the stream's tiles, once."""
+        occ, moved = transfer(chip, self.nbytes)
+        return ((self.count * occ).sum(axis=(-2, -1)),
+                (self.count * moved).sum(axis=(-2, -1)), self.live)
+
+
+_NONE = np.zeros((), dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Layout:
+    """What pricing needs of a problem's candidates that no chip field changes: the tile
+    classes, the tiles of each operand and their bytes, and every order's fetch counts —
+    computed once per problem and candidate grid (:func:`layout`)."""
+
+    cands: Candidates
+    orders: tuple[tuple[str, ...], ...]
+    k: tuple[np.ndarray, np.ndarray]  # (count, size) classes of output-channel tiles
+    c: tuple[np.ndarray, np.ndarray]
+    nk: np.ndarray
+    nc: np.ndarray
+    tiles: np.ndarray
+    weights: Stream | None  # None: no weights in DRAM
+    inputs: Stream | None
+    outputs: Stream | None
+    psums: Stream
+    skips: Stream | None
+    first_in_bytes: np.ndarray | None
+    first_w_bytes: np.ndarray | None
+    k_last: np.ndarray  # the last tile's output and input channels
+    c_last: np.ndarray
+    last_out_bytes: np.ndarray
+    last_skip_bytes: np.ndarray | None
+    w_mult: np.ndarray  # (orders, *grid)
+    i_mult: np.ndarray
+    spill: np.ndarray
+    s_rounds: np.ndarray
+    #: distinct tile sizes per dimension and where each class's size is among them
+    #: (tile cycles are priced per distinct size where they do not factor)
+    unique: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    @classmethod
+    def of(cls, p: Problem, cands: Candidates, orders: tuple[tuple[str, ...], ...]) -> Layout:
+        pt = cands.pixels
+        kc, ks = _dim_classes(cands.tk, p.K)
+        cc, cs = _dim_classes(cands.tc, p.C)
+        pc, pout, pin = pt.count, pt.out_px, pt.in_px
+        nk, nc, npx = ceil_div(p.K, cands.tk), ceil_div(p.C, cands.tc), pt.n_tiles
+        kk, cc2, pp = ks[..., :, None], cs[..., None, :], pout[..., None, :]
+        kp_cnt = kc[..., :, None] * pc[..., None, :]
+        k0, c0 = ks[..., 0], cs[..., 0]
+        k_last = _last(kc, ks)
+        if not p.in_dram:
+            inputs = None
+        elif p.depthwise:
+            inputs = Stream.of(kp_cnt, input_tile_bytes(p, kk, pin[..., None, :]))
+        else:
+            inputs = Stream.of(cc[..., :, None] * pc[..., None, :],
+                               input_tile_bytes(p, cs[..., :, None], pin[..., None, :]))
+        w_dram = bool(p.w_bits and p.w_dram)
+        n_orders = (len(orders),) + (1,) * 3
+        return cls(
+            cands=cands, orders=orders, k=(kc, ks), c=(cc, cs), nk=nk, nc=nc,
+            tiles=nk * nc * npx * p.groups,
+            weights=(Stream.of(kc[..., :, None] * cc[..., None, :],
+                               weight_tile_bytes(p, kk, cc2)) if w_dram else None),
+            inputs=inputs,
+            outputs=Stream.of(kp_cnt, output_tile_bytes(p, kk, pp)) if p.out_dram else None,
+            psums=Stream.of(kp_cnt, psum_tile_bytes(p, kk, pp)),
+            skips=Stream.of(kp_cnt, skip_tile_bytes(p, kk, pp)) if p.skip_bits else None,
+            first_in_bytes=(input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in)
+                            if p.in_dram else None),
+            first_w_bytes=weight_tile_bytes(p, k0, c0) if w_dram else None,
+            k_last=k_last, c_last=_last(cc, cs),
+            last_out_bytes=output_tile_bytes(p, k_last, pt.last_out),
+            last_skip_bytes=(skip_tile_bytes(p, k_last, pt.last_out) if p.skip_bits
+                             else None),
+            w_mult=(fetch_multiplicity("w", orders, nk, nc, npx) if p.w_bits
+                    else np.ones(n_orders, dtype=np.int64)),
+            i_mult=fetch_multiplicity("i_dw" if p.depthwise else "i", orders, nk, nc, npx),
+            spill=(spill := spills_for(orders, nk, nc, npx)),
+            s_rounds=np.where(spill, 2 * (nc - 1), 0),  # written and read back nc-1 times
+            unique=tuple(_distinct(x) for x in (ks, cs, pout)),
+        )
+
+
+def _distinct(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values, where = np.unique(sizes, return_inverse=True)
+    return values, where.reshape(sizes.shape)
+
+
+@lru_cache(maxsize=512)
+def layout(p: Problem, k_unit: int, orders: tuple[tuple[str, ...], ...]) -> Layout:
+    """The :class:`Layout` of ``p``'s candidate grid (:func:`enumerate_candidates`, whose
+    only chip input is the array's preferred output-channel tile ``k_unit``)."""
+    return Layout.of(p, enumerate_candidates(p, k_unit), orders)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Compute:
+    """The compute cycles of every candidate on the usable array, and how its last tile may
+    change them."""
+
+    issue: np.ndarray  # Σ every tile's cycles, all groups
+    smallest: np.ndarray  # the smallest tile's cycles
+    whole: np.ndarray  # the last tile's cycles
+    tail: np.ndarray  # what the last tile adds after it (a pipelined array's skew and drain)
+    floor: np.ndarray | None  # the last tile's fewest cycles on any sub-array (None: no choice)
+
+
+def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray,
+               used: tuple[np.ndarray, np.ndarray], factored: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(cycles, tail) of a last tile of sizes ``k``, ``c``, ``px`` on the sub-array ``used``."""
+    parts = (array_last_tile(p, chip, k, c, px, *used)
+             if factored and p.unit is Unit.ARRAY else None)
+    if parts is None:
+        parts = (tile_compute_cycles(p, chip, k, c, px, used=used),
+                 tile_tail_cycles(p, chip, k, c, px, used=used))
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (*parts, *used)))
+    return np.broadcast_to(parts[0], shape), np.broadcast_to(parts[1], shape)
+
+
+def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compute:
+    """Every candidate's tiles on the array (or the unit that runs the problem), their sum
+    factored where it factors (``cost.array_cycle_sums``), and its last tile on the usable
+    array."""
+    pt = lay.cands.pixels
+    kc, cc = lay.k[0], lay.c[0]
+    sums = (array_cycle_sums(p, chip, lay.k, lay.c, (pt.count, pt.out_px))
+            if factored and p.unit is Unit.ARRAY else None)
+    if sums is None:  # every class combination (the int8 unit, the PPU, a port-bound fold),
+        # priced once per distinct (k, c, pixels) size
+        (uk, ik), (uc, ic), (up, ip) = lay.unique
+        distinct = tile_compute_cycles(p, chip, uk[:, None, None], uc[None, :, None],
+                                       up[None, None, :])
+        per_tile = distinct[ik[..., :, None, None], ic[..., None, :, None],
+                            ip[..., None, None, :]]
+        cnt3 = kc[..., :, None, None] * cc[..., None, :, None] * pt.count[..., None, None, :]
+        sums = ((cnt3 * per_tile).sum(axis=(-3, -2, -1)),
+                np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(-3, -2, -1)))
+    total, smallest = sums
+    choices = sub_arrays(p, chip)
+    usable = (np.asarray(choices[0][0]), np.asarray(choices[0][1]))
+    whole, tail = _last_tile(p, chip, lay.k_last, lay.c_last, pt.last_out, usable, factored)
+    floor = (array_last_tile_floor(p, chip, lay.k_last, lay.c_last, pt.last_out)
+             if len(choices) > 1 else None)
+    return _Compute(total * p.groups, smallest, whole, tail, floor)
+
+
+def exact_compute(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates,
+                  cells: np.ndarray, *, factored: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compute cycles, rows, cols) of the candidates at flat grid positions ``cells`` with
+    their last tile on its best sub-array (``cost.sub_arrays``: all V choices at once, along
+    a leading axis; the first, the usable array, among equals)."""
+    grid = lay.cands.shape
+
+    def at(a: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(a, grid).reshape(-1)[cells]
+
     choices = np.array(sub_arrays(p, chip), dtype=np.int64)  # (V, 2)
-    used = (choices[:, :1], choices[:, 1:])
-    last = (tile_compute_cycles(p, chip, k_end, c_end, pt.last_out, used=used)
-            + tile_tail_cycles(p, chip, k_end, c_end, pt.last_out, used=used))
-    last = np.broadcast_to(last, (len(choices), n))  # (V, n)
-    best = np.argmin(last, axis=0)  # the first (the whole array) among equals
-    compute = ((cnt3 * per_tile).sum(axis=(1, 2, 3)) * g
-               - tile_compute_cycles(p, chip, k_end, c_end, pt.last_out)
-               + last[best, np.arange(n)])
-    used_rows, used_cols = choices[best, 0], choices[best, 1]
+    whole, tail = _last_tile(p, chip, at(lay.k_last), at(lay.c_last),
+                             at(lay.cands.pixels.last_out),
+                             (choices[:, :1], choices[:, 1:]), factored)
+    last = whole + tail
+    best = np.argmin(last, axis=0)
+    n = np.arange(len(cells))
+    return (at(priced.compute) - at(priced.last_tail) - whole[0] + last[best, n],
+            choices[best, 0], choices[best, 1])
 
-    # operand traffic: sums over each operand's own tiles (times a fetch multiplicity below)
-    def traffic(cnt: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, ...]:
-        occ, moved = transfer(chip, nbytes)
-        live = (cnt > 0) & (nbytes > 0)
-        return ((cnt * occ).sum(axis=(1, 2)), (cnt * moved).sum(axis=(1, 2)),
-                (cnt * live).sum(axis=(1, 2)))
 
-    zeros = np.zeros(n, dtype=np.int64)
-    none: tuple[np.ndarray, ...] = (zeros, zeros, zeros)  # a stream kept on chip moves nothing
-    w = (traffic(kc[:, :, None] * cc[:, None, :],
-                 weight_tile_bytes(p, ks[:, :, None], cs[:, None, :]))
-         if p.w_bits and p.w_dram else none)
-    if not p.in_dram:
-        i_t = none
-    elif p.depthwise:
-        i_t = traffic(kc[:, :, None] * pc[:, None, :],
-                      input_tile_bytes(p, ks[:, :, None], pin[:, None, :]))
-    else:
-        i_t = traffic(cc[:, :, None] * pc[:, None, :],
-                      input_tile_bytes(p, cs[:, :, None], pin[:, None, :]))
-    kp_cnt = kc[:, :, None] * pc[:, None, :]
-    o_t = (traffic(kp_cnt, output_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
-           if p.out_dram else none)
-    s_t = traffic(kp_cnt, psum_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
-    # a fused residual add reads the shortcut of each final output tile before its store
-    sk_t = (traffic(kp_cnt, skip_tile_bytes(p, ks[:, :, None], pout[:, None, :]))
-            if p.skip_bits else none)
-    post = zeros if p.unit is Unit.PPU else \
-        (kp_cnt * ppu_cycles(p, chip, ks[:, :, None], pout[:, None, :])).sum(axis=(1, 2)) * g
+def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | None = None,
+                     area_mm2: float = 0.0, factored: bool = True) -> PricedCandidates:
+    """Exact totals for every candidate of ``lay`` under each of its loop orders: arrays
+    that broadcast to (len(orders), *grid) (the candidates' grid of k, c and pixel tiles,
+    :class:`Candidates`). With a technology table (and the chip's area, for leakage) each
+    candidate's energy too, counted by the same functions as a result's
+    (``energy.layer_actions``).
+
+    Every quantity is computed on the smallest part of the grid it depends on (a weight tile
+    on k × c, an input tile on c × pixels) and broadcast from there; sums over every class
+    combination of a tile's k, c and pixel classes are taken as products of per-dimension
+    sums where they factor (``factored``; ``factored=False`` sums every combination, the
+    tests' reference)."""
+    lat = chip.dram_latency_cycles
+    pt = lay.cands.pixels
+    (kc, ks), (cc, cs) = lay.k, lay.c
+    g = p.groups
+    comp = _compute(p, chip, lay, factored)
+    # the last tile on the usable array: exact unless a sub-array may beat it
+    # (``exact_compute`` prices those, for the candidates that could win)
+    compute, min_tile = comp.issue + comp.tail, comp.smallest
+    rows, cols, _ = effective_array(p, chip)
+    none = (_NONE, _NONE, _NONE)  # a stream kept on chip moves nothing
+    w, i_t, o_t, sk_t = (s.traffic(chip) if s is not None else none
+                         for s in (lay.weights, lay.inputs, lay.outputs, lay.skips))
+    s_t = lay.psums.traffic(chip)
+    post = _NONE if p.unit is Unit.PPU else \
+        (lay.psums.count * ppu_cycles(p, chip, ks[..., :, None], pt.out_px[..., None, :])
+         ).sum(axis=(-2, -1)) * g
 
     # the first tile's loads and the last tile's post-processing and store
-    k0, c0 = ks[:, 0], cs[:, 0]
-    first_occ = (transfer(chip, input_tile_bytes(p, k0 if p.depthwise else c0, pt.first_in))[0]
-                 if p.in_dram else zeros)
-    first_w, first_w_moved = ((transfer(chip, weight_tile_bytes(p, k0, c0)))
-                              if p.w_bits and p.w_dram else (zeros, zeros))
+    first_occ = (transfer(chip, lay.first_in_bytes)[0] if lay.first_in_bytes is not None
+                 else _NONE)
+    first_w, first_w_moved = (transfer(chip, lay.first_w_bytes)
+                              if lay.first_w_bytes is not None else (_NONE, _NONE))
     first_occ = first_occ + first_w
-    k_last = np.where(kc[:, 1] > 0, ks[:, 1], ks[:, 0])
-    last_post = zeros if p.unit is Unit.PPU else ppu_cycles(p, chip, k_last, pt.last_out)
-    last_store = (last_post + transfer(chip, output_tile_bytes(p, k_last, pt.last_out))[0] + lat
-                  if p.out_dram else last_post)
-    if p.skip_bits:
-        last_store = last_store + transfer(chip, skip_tile_bytes(p, k_last, pt.last_out))[0] + lat
+    last_post = _NONE if p.unit is Unit.PPU else ppu_cycles(p, chip, lay.k_last, pt.last_out)
+    last_store = (last_post + transfer(chip, lay.last_out_bytes)[0] + lat if p.out_dram
+                  else last_post)
+    if lay.last_skip_bytes is not None:
+        last_store = last_store + transfer(chip, lay.last_skip_bytes)[0] + lat
     first_load = first_occ + np.where(first_occ > 0, lat, 0)  # (nothing to load: no wait)
 
-    # order-dependent terms for all orders at once: shape (orders, candidates)
-    w_mult = (fetch_multiplicity("w", orders, nk, nc, npx) if p.w_bits
-              else np.ones((len(orders), n), dtype=np.int64))
-    i_mult = fetch_multiplicity("i_dw" if p.depthwise else "i", orders, nk, nc, npx)
-    spill = spills_for(orders, nk, nc, npx)
-    s_rounds = np.where(spill, 2 * (nc - 1), 0)  # written and read back nc-1 times
+    # order-dependent terms for all orders at once: shape (orders, *grid)
+    w_mult, i_mult, s_rounds = lay.w_mult, lay.i_mult, lay.s_rounds
     alone = (w[0] * w_mult + i_t[0] * i_mult + o_t[0] + sk_t[0] + s_t[0] * s_rounds) * g
     transfers = (w[2] * w_mult + i_t[2] * i_mult + o_t[2] + sk_t[2] + s_t[2] * s_rounds) * g
     # each load holds a slot for its transfer, its latency and at least one tile's compute;
@@ -195,29 +351,35 @@ def price_candidates(p: Problem, chip: Chip, cands: Candidates,
     # the DRAM's busy time: every burst over all channels (addresses interleave across
     # transfers, so the channels share the load evenly); each transfer alone still takes its
     # busiest channel's time (the slot holds above)
-    occupancy = busy_cycles(chip, sum(streams.values()))
+    dram = sum(streams.values())
+    occupancy = busy_cycles(chip, dram)
     slot = np.maximum(np.maximum(ceil_div(hold_w, chip.weight_buffer.slots),
                                  ceil_div(hold_i, chip.input_buffer.slots)),
                       ceil_div(hold_o, chip.output_buffer.slots))
-    cycles = np.maximum(np.maximum(
-        first_load + np.maximum(compute, post - last_post) + last_store,
-        np.where(occupancy > 0, occupancy + lat, 0)), slot)
-    energy = np.zeros((len(orders), n))
+    # cycles = max(the first load, the compute, the last store; the DRAM; the slots)
+    base, floor = first_load + last_store, post - last_post
+    bound = np.maximum(np.where(occupancy > 0, occupancy + lat, 0), slot)
+    cycles = np.maximum(base + np.maximum(compute, floor), bound)
+    static: np.ndarray | float = 0.0
+    leak = None
     if tech is not None:
-        mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pc, pout,
-                                                          cands.tc, pin=pin)
-        dram = sum(streams.values())
+        mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pt.count,
+                                                          pt.out_px, lay.cands.tc, pin=pt.in_px,
+                                                          factored=factored)
         actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
-        parts = energy_breakdown_pj(actions, chip, tech, cycles=cycles, area_mm2=area_mm2,
+        parts = energy_breakdown_pj(actions, chip, tech, cycles=0, area_mm2=area_mm2,
                                     acc_bits=p.acc_bits, model=mac_model(p, chip))
-        for value in parts.values():
-            energy = energy + np.asarray(value, dtype=np.float64)
-    return PricedCandidates.broadcast(
-        (len(orders), n),
+        parts.pop("leakage")  # (added last, from each candidate's cycles)
+        static = sum(np.asarray(v, dtype=np.float64) for v in parts.values())
+        leak = partial(leakage_pj, chip, tech, area_mm2)
+    return PricedCandidates(
         compute=compute, post=post, occupancy=occupancy, transfers=transfers,
         first_load=first_load, first_weight=first_w, first_weight_moved=first_w_moved,
         last_post=last_post, last_store=last_store, slot=slot,
-        serial=compute + post + alone + transfers * lat, spill=spill,
-        tiles=nk * nc * npx * g, rows=used_rows, cols=used_cols, cycles=cycles,
-        energy=energy, **streams,
+        serial=compute + post + alone + transfers * lat, spill=lay.spill,
+        tiles=lay.tiles, rows=np.asarray(rows), cols=np.asarray(cols), cycles=cycles,
+        base=base, floor=floor, bound=bound, energy_static=static, leak=leak,
+        last_tail=comp.tail,
+        compute_floor=None if comp.floor is None else comp.issue - comp.whole + comp.floor,
+        **streams,
     )

@@ -3,7 +3,8 @@ priced candidates the search picks from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -101,9 +102,11 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class PricedCandidates:
-    """Exact totals of every candidate tiling under every loop order: arrays of shape
-    (orders, candidates). ``cycles`` is the analytical bound and ``energy`` the energy the
-    search ranks by."""
+    """Exact totals of every candidate tiling under every loop order: arrays that broadcast
+    to (orders, *grid) — each as computed, on the part of the grid it depends on (an
+    order-independent total has no orders axis; a weight total no pixel axis). ``cycles``
+    is the analytical bound and ``energy`` the energy the search ranks by (0 when priced
+    without a technology table)."""
 
     compute: np.ndarray
     post: np.ndarray
@@ -122,23 +125,56 @@ class PricedCandidates:
     serial: np.ndarray
     spill: np.ndarray
     tiles: np.ndarray
-    rows: np.ndarray  # the sub-array each candidate runs on
+    rows: np.ndarray  # the sub-array each candidate's last tile runs on
     cols: np.ndarray
-    cycles: np.ndarray
-    energy: np.ndarray  # pJ (zeros when priced without a technology table)
-
-    @classmethod
-    def broadcast(cls, shape: tuple[int, int], **arrays: np.ndarray) -> PricedCandidates:
-        return cls(**{f.name: np.broadcast_to(arrays[f.name], shape) for f in fields(cls)})
+    cycles: np.ndarray  # = cycles_at(compute)
+    #: cycles = max(base + max(compute, floor), bound): the first load and the last store
+    #: around the compute (or the post-processing), or the DRAM's or the slots' bound
+    base: np.ndarray
+    floor: np.ndarray
+    bound: np.ndarray
+    energy_static: np.ndarray | float  # pJ, all but leakage (0: priced without a tech table)
+    leak: Callable[[np.ndarray], np.ndarray] | None  # leakage (pJ) over cycles
+    last_tail: np.ndarray  # what the last tile adds after its issue on the usable array
+    #: None: ``compute`` is exact. Otherwise ``compute`` runs the last tile on the usable
+    #: array and a sub-array may be faster: the true compute lies in [compute_floor,
+    #: compute] (``pricing.exact_compute`` gives it)
+    compute_floor: np.ndarray | None
 
     @property
     def dram_bytes(self) -> np.ndarray:
         return self.weight_bytes + self.input_bytes + self.output_bytes + self.psum_bytes
 
-    def totals(self, o: int, i: int) -> Totals:
-        """The :class:`Totals` of order ``o``, candidate ``i``."""
+    @property
+    def energy(self) -> np.ndarray | float:
+        return self.energy_at(self.cycles)
+
+    def cycles_at(self, compute: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+        """The cycles of every order for compute cycles ``compute`` (of the candidates at
+        flat grid positions ``cells``: shape (orders, len(cells)))."""
+        base, floor, bound = (self.base, self.floor, self.bound) if cells is None else \
+            (self.gather(x, cells) for x in (self.base, self.floor, self.bound))
+        return np.maximum(base + np.maximum(compute, floor), bound)
+
+    def energy_at(self, cycles: np.ndarray, cells: np.ndarray | None = None
+                  ) -> np.ndarray | float:
+        """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
+        static = self.energy_static if cells is None or np.ndim(self.energy_static) == 0 \
+            else self.gather(self.energy_static, cells)
+        return static if self.leak is None else static + self.leak(cycles)
+
+    def gather(self, a: np.ndarray | float, cells: np.ndarray) -> np.ndarray:
+        """``a`` for every order at flat grid positions ``cells``: (orders, len(cells))."""
+        full = np.shape(self.cycles)
+        return np.broadcast_to(a, full).reshape(full[0], -1)[:, cells]
+
+    def totals(self, o: int, cell: tuple[int, ...]) -> Totals:
+        """The :class:`Totals` of order ``o``, grid cell ``cell``."""
+        full = np.shape(self.cycles)
+        index = (o, *cell)
+
         def at(a: np.ndarray) -> int:
-            return int(a[o, i])
+            return int(np.broadcast_to(a, full)[index])
 
         return Totals(
             compute_cycles=at(self.compute), ppu_cycles=at(self.post),

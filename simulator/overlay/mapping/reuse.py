@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["LOOP_ORDERS", "LoopName", "Operand", "fetch_multiplicity", "multiplicity",
-           "spills", "spills_for"]
+__all__ = ["LOOP_ORDERS", "SEARCH_ORDERS", "LoopName", "Operand", "fetch_multiplicity",
+           "multiplicity", "spills", "spills_for"]
 
 LoopName = Literal["k", "c", "p"]
 #: The tile loops an operand's tiles depend on: weights (k, c), inputs (c, p), and the inputs
@@ -95,3 +95,23 @@ def spills_for(orders: tuple[tuple[str, ...], ...], nk: np.ndarray, nc: np.ndarr
     """Whether partial sums spill, for every order × candidate."""
     rows, pattern = _rows_and_pattern(orders, nk, nc, npx)
     return _SPILLS[rows][:, pattern]
+
+
+def _never_better() -> frozenset[int]:
+    """Orders that never win the search: for every pattern of trip counts an earlier order
+    fetches each operand (weights and inputs) under a subset of its loops and spills no more
+    often. Every cost the search ranks by grows with fetches and spills, and among equal costs
+    the earlier order wins, so such an order is never chosen."""
+    out = set()
+    for b in range(len(LOOP_ORDERS)):
+        if all(any(all(np.all(_FETCH_LOOPS[rel][a, pat] <= _FETCH_LOOPS[rel][b, pat])
+                       for rel in ("w", "i"))
+                   and _SPILLS[a, pat] <= _SPILLS[b, pat] for a in range(b))
+               for pat in range(8)):
+            out.add(b)
+    return frozenset(out)
+
+
+#: The loop orders the search prices (of a problem that is not depthwise: those have one).
+SEARCH_ORDERS: tuple[tuple[str, ...], ...] = tuple(
+    o for i, o in enumerate(LOOP_ORDERS) if i not in _never_better())

@@ -1,7 +1,8 @@
 """The search: the best legal mapping of a layer, and the price of any given one.
 
-Candidates that fit the buffers are priced under every loop order; the chip's objective ranks
-them (fewest cycles, then least DRAM traffic, then fewest tiles — or DRAM first). A layer whose
+Candidates that fit the buffers are priced under every loop order that can win; the chip's
+objective ranks them (fewest cycles, then least DRAM traffic, then fewest tiles — or DRAM
+first). A layer whose
 smallest tile fits no buffer is an :class:`~workloads.errors.InfeasibleError` naming the layer,
 the buffer and the size it needs.
 """
@@ -10,20 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from simulator.overlay.chip import Chip, Objective
+from simulator.overlay.cost import k_tile_unit
 from simulator.overlay.energy import area_breakdown_mm2
-from simulator.overlay.mapping.candidates import (
-    BufferNeeds,
-    Candidates,
-    buffer_needs,
-    enumerate_candidates,
+from simulator.overlay.mapping.candidates import BufferNeeds, Candidates, buffer_needs
+from simulator.overlay.mapping.pricing import (
+    EXACT_LIMIT,
+    Layout,
+    exact_bounds,
+    exact_compute,
+    layout,
+    price_candidates,
 )
-from simulator.overlay.mapping.pricing import EXACT_LIMIT, exact_bounds, price_candidates
 from simulator.overlay.mapping.records import Mapping, PricedCandidates, Totals
-from simulator.overlay.mapping.reuse import LOOP_ORDERS
+from simulator.overlay.mapping.reuse import SEARCH_ORDERS
 from simulator.overlay.problem import Problem, Unit
 from simulator.tech import TechTable, load_tech
 from workloads.errors import InfeasibleError
@@ -53,11 +58,17 @@ def choose_mapping(p: Problem, chip: Chip, tech: TechTable | None = None
 
 def _mapping(p: Problem, chip: Chip, c: Candidates, priced: PricedCandidates, o: int, i: int,
              order: tuple[str, ...]) -> Mapping:
+    cell = c.cell(i)
+    tk, tc, toy, tox = c.tiling(i)
+    full = np.shape(priced.cycles)
+
+    def at(a: np.ndarray) -> int:
+        return int(np.broadcast_to(a, full)[(o, *cell)])
+
     return Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
-        tk=int(c.tk[i]), tc=int(c.tc[i]), toy=int(c.toy[i]), tox=int(c.tox[i]), order=order,
-        tiles=int(priced.tiles[o, i]), spills_psums=bool(priced.spill[o, i]),
-        rows=int(priced.rows[o, i]), cols=int(priced.cols[o, i]),
+        tk=tk, tc=tc, toy=toy, tox=tox, order=order, tiles=at(priced.tiles),
+        spills_psums=bool(at(priced.spill)), rows=at(priced.rows), cols=at(priced.cols),
     )
 
 
@@ -68,26 +79,70 @@ def _area_mm2(chip: Chip, tech: TechTable) -> float:
 
 @lru_cache(maxsize=4096)
 def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, Totals]:
-    cands = enumerate_candidates(p, chip)
+    orders = SEARCH_ORDERS if not p.depthwise else (("k", "c", "p"),)
+    lay = layout(p, k_tile_unit(p, chip), orders)
+    cands = lay.cands
     needs = buffer_needs(p, chip, cands)
-    ok = needs.fits(chip)
-    if not ok.any():
+    fits = np.broadcast_to(needs.fits(chip), cands.shape)
+    if not fits.any():
         _raise_infeasible(p, chip, needs)
-    cands = cands.take(np.flatnonzero(ok))
-    cands = cands.take(np.flatnonzero(_exact(p, chip, cands)))
-    orders = LOOP_ORDERS if not p.depthwise else (("k", "c", "p"),)
+    ok = np.flatnonzero(fits & _exact(p, chip, cands, fits))  # the candidates, in grid order
     energetic = chip.objective in (Objective.ENERGY, Objective.EDP) and tech is not None
-    priced = price_candidates(p, chip, cands, orders, tech=tech if energetic else None,
+    priced = price_candidates(p, chip, lay, tech=tech if energetic else None,
                               area_mm2=_area_mm2(chip, tech) if energetic and tech else 0.0)
-    keys = {
-        Objective.LATENCY: (priced.cycles, priced.dram_bytes, priced.tiles),
-        Objective.DRAM: (priced.dram_bytes, priced.cycles, priced.tiles),
-        Objective.ENERGY: (priced.energy, priced.cycles, priced.tiles),
-        Objective.EDP: (priced.energy * priced.cycles, priced.cycles, priced.tiles),
-    }[chip.objective]
+    tiles = priced.gather(priced.tiles, ok)
+    dram = priced.gather(priced.dram_bytes, ok) if chip.objective in (
+        Objective.LATENCY, Objective.DRAM) else None
+
+    def keys(cycles: np.ndarray, energy: Any) -> tuple[Any, ...]:
+        """The objective's ranking keys, most significant first."""
+        return {
+            Objective.LATENCY: lambda: (cycles, dram),
+            Objective.DRAM: lambda: (dram, cycles),
+            Objective.ENERGY: lambda: (energy(), cycles),
+            Objective.EDP: lambda: (energy() * cycles, cycles),
+        }[chip.objective]()
+
+    cycles = priced.gather(priced.cycles, ok)
+    ranked = keys(cycles, lambda: priced.energy_at(cycles, ok))
+    compute = None
+    if priced.compute_floor is not None:
+        # The last tile may run faster on a sub-array: the keys above take it on the usable
+        # array, an upper bound. Only candidates whose key at their least compute could
+        # still reach the best upper bound can win; price their last tile exactly.
+        least = priced.cycles_at(priced.gather(priced.compute_floor, ok)[0], ok)
+        reach = keys(least, lambda: priced.energy_at(least, ok))[0]
+        keep = np.flatnonzero((reach <= ranked[0].min()).any(axis=0))
+        ok = ok[keep]
+        compute, rows, cols = exact_compute(p, chip, lay, priced, ok)
+        cycles = priced.cycles_at(compute, ok)
+        tiles = tiles[:, keep]
+        dram = None if dram is None else dram[:, keep]
+        ranked = keys(cycles, lambda: priced.energy_at(cycles, ok))
     # lexsort is stable: among equals, the earlier order and the earlier candidate win
-    o, i = divmod(int(np.lexsort(tuple(k.ravel() for k in reversed(keys)))[0]), len(cands))
-    return _mapping(p, chip, cands, priced, o, i, orders[o]), priced.totals(o, i)
+    o, j = divmod(int(np.lexsort((tiles.ravel(), *(k.ravel() for k in reversed(ranked))))[0]),
+                  len(ok))
+    last = None if compute is None else (int(compute[j]), int(rows[j]), int(cols[j]))
+    return _chosen(p, chip, lay, priced, o, int(ok[j]), last)
+
+
+def _chosen(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates, o: int, i: int,
+            last: tuple[int, int, int] | None) -> tuple[Mapping, Totals]:
+    """The mapping and totals of order ``o``, candidate ``i``; ``last``: its compute cycles
+    and the sub-array (rows, cols) of its last tile where ``priced`` took the usable array
+    for it (``priced.compute_floor``); None: priced exactly."""
+    if last is None and priced.compute_floor is not None:
+        compute, rows, cols = exact_compute(p, chip, lay, priced, np.array([i]))
+        last = (int(compute[0]), int(rows[0]), int(cols[0]))
+    mapping = _mapping(p, chip, lay.cands, priced, o, i, lay.orders[o])
+    totals = priced.totals(o, lay.cands.cell(i))
+    if last is not None:
+        exact, rows_, cols_ = last
+        mapping = dataclasses.replace(mapping, rows=rows_, cols=cols_)
+        totals = dataclasses.replace(
+            totals, compute_cycles=exact,
+            serial_cycles=totals.serial_cycles - totals.compute_cycles + exact)
+    return mapping, totals
 
 
 def _raise_infeasible(p: Problem, chip: Chip, needs: BufferNeeds) -> None:
@@ -111,20 +166,23 @@ def _raise_infeasible(p: Problem, chip: Chip, needs: BufferNeeds) -> None:
                        "fits its smallest tile; please report")
 
 
-def _exact(p: Problem, chip: Chip, cands: Candidates) -> np.ndarray:
-    """Which candidates price exactly (see ``pricing.exact_bounds``); none is an
-    :class:`InfeasibleError`: the layer is too large for this chip to count in cycles."""
-    cycles, nbytes = exact_bounds(p, chip, cands)
+def _exact(p: Problem, chip: Chip, cands: Candidates, fits: np.ndarray) -> np.ndarray:
+    """Which candidates price exactly (see ``pricing.exact_bounds``); none of those that
+    ``fits`` is an :class:`InfeasibleError`: the layer is too large for this chip to count in
+    cycles."""
+    cycles, nbytes = (np.broadcast_to(x, cands.shape)
+                      for x in exact_bounds(p, chip, cands))
     ok = (cycles < EXACT_LIMIT) & (nbytes < EXACT_LIMIT)
-    if not ok.any():
-        i = int(np.argmin(cycles))
-        slow_dram = nbytes[i] >= EXACT_LIMIT or chip.dram_bytes_per_cycle < 1
+    if not (ok & fits).any():
+        i = int(np.argmin(np.where(fits, cycles, np.inf)))
+        c, b = cycles.flat[i], nbytes.flat[i]
+        slow_dram = b >= EXACT_LIMIT or chip.dram_bytes_per_cycle < 1
         raise InfeasibleError(
             f"layer '{p.name}' is too large for this chip to simulate exactly: its cheapest "
-            f"tiling may take {cycles[i]:.3g} cycles or move {nbytes[i]:.3g} bytes, beyond "
+            f"tiling may take {c:.3g} cycles or move {b:.3g} bytes, beyond "
             f"the 2**53 the simulator counts exactly",
             layer=p.name, resource="dram.data_rate_mtps" if slow_dram else "pe_array.rows",
-            needed=float(max(cycles[i], nbytes[i])), available=EXACT_LIMIT, unit="cycles",
+            needed=float(max(c, b)), available=EXACT_LIMIT, unit="cycles",
             file=chip.source or chip.name)
     return ok
 
@@ -144,8 +202,9 @@ def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
             raise ValueError(f"{name} must be in [1, {top}], not {value!r}")
     cands = Candidates.single(p, tk, tc, toy, tox)
     needs = buffer_needs(p, chip, cands)
-    if not bool(needs.fits(chip)[0]):
+    fits = np.broadcast_to(needs.fits(chip), cands.shape)
+    if not fits.all():
         _raise_infeasible(p, chip, needs)
-    _exact(p, chip, cands)
-    priced = price_candidates(p, chip, cands, (order,))
-    return _mapping(p, chip, cands, priced, 0, 0, order), priced.totals(0, 0)
+    _exact(p, chip, cands, fits)
+    lay = Layout.of(p, cands, (order,))
+    return _chosen(p, chip, lay, price_candidates(p, chip, lay), 0, 0, None)

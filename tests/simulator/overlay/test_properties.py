@@ -65,8 +65,9 @@ def ppu_layers(draw):
 
 
 @st.composite
-def chips(draw):
-    return make_chip(**{
+def chip_settings(draw):
+    """A random chip's dotted-path settings (for :func:`make_chip`)."""
+    return {
         "pe_array.rows": draw(st.sampled_from([1, 2, 3, 4, 8, 12, 16])),
         "pe_array.cols": draw(st.sampled_from([1, 2, 3, 4, 5, 8, 12, 16])),
         "pe_array.lane_bits": draw(st.sampled_from([1, 8, 32, 64])),
@@ -96,7 +97,11 @@ def chips(draw):
         # the resource properties hold for the latency objective; the energy objective may
         # spend cycles to save energy (tested separately)
         "mapping.objective": "latency",
-    })
+    }
+
+
+def chips():
+    return chip_settings().map(lambda settings: make_chip(**settings))
 
 
 #: frames of a batch and where the streams live (DRAM or on chip)

@@ -157,6 +157,7 @@ NOTHING_ON_CHIP = {"residency.weights": False, "residency.activations": False}
 
 
 def test_a_fused_pooling_stores_one_value_per_window(tmp_path):
+    from simulator.overlay.cost import k_tile_unit
     from simulator.overlay.mapping.candidates import enumerate_candidates
     from simulator.overlay.residency import plan_network
 
@@ -177,9 +178,9 @@ def test_a_fused_pooling_stores_one_value_per_window(tmp_path):
     _, t0 = price(problem_for(pooled.layers[0], plain), plain, tk=8, tc=8, toy=4, tox=4)
     assert (t.ppu_cycles, t0.ppu_cycles, t.output_bytes, t0.output_bytes) == (64, 32, 4, 16)
     # a tile holds whole windows: rows and columns in multiples of 2 (or the whole map)
-    c = enumerate_candidates(p, fused)
+    c = enumerate_candidates(p, k_tile_unit(p, fused))
     assert all((y % 2 == 0 or y == 4) and (x % 2 == 0 or x == 4)
-               for y, x in zip(c.toy.tolist(), c.tox.tolist(), strict=True))
+               for y, x in zip(c.toy.ravel().tolist(), c.tox.ravel().tolist(), strict=True))
 
 
 def test_a_fused_residual_add_reads_the_shortcut_before_the_store(tmp_path):
