@@ -66,7 +66,14 @@ def _bookkeeping(space, evals, storage, name) -> float:  # type: ignore[no-untyp
     """Seconds a study takes to record ``evals`` as trials, evaluating nothing."""
     import optuna
 
-    from explorer.study import _record, _suggest, make_sampler, open_storage, open_study
+    from explorer.study import (
+        _record,
+        _suggest,
+        _together,
+        make_sampler,
+        open_storage,
+        open_study,
+    )
 
     store = optuna.storages.InMemoryStorage() if storage is None else open_storage(storage)
     study = open_study(space, store, name, sampler=make_sampler("random", space, seed=0),
@@ -74,8 +81,9 @@ def _bookkeeping(space, evals, storage, name) -> float:  # type: ignore[no-untyp
     it = iter(evals)
 
     def objective(trial):  # type: ignore[no-untyped-def]
-        trial.set_user_attr("worker", {"host": "bench", "pid": os.getpid()})
-        _suggest(trial, space)
+        with _together(store):
+            trial.set_user_attr("worker", {"host": "bench", "pid": os.getpid()})
+            _suggest(trial, space)
         return _record(trial, space, next(it))
 
     t0 = time.perf_counter()

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
@@ -76,9 +78,36 @@ class CommitSyncedJournal(JournalFileBackend):
     def __init__(self, file_path: str) -> None:
         self._path = file_path
         self._file_lock = JournalFileSymlinkLock(file_path)
+        self._held: list[dict[str, Any]] | None = None
         super().__init__(file_path, lock_obj=self._file_lock)
 
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Append the records written inside as one write when the block ends (a trial's
+        attributes, set just before it finishes: one append under the lock instead of one
+        each, and no reading back in between). Until then this process does not see them,
+        nor other processes' new records; a worker killed inside loses them with its
+        unfinished trial, which is retried."""
+        if self._held is not None:  # (nested: the outer block writes)
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            if held:
+                self.append_logs(held)
+
+    def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
+        if self._held is not None:  # (caught up after the block)
+            return
+        yield from super().read_logs(log_number_from)
+
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        if self._held is not None:
+            self._held.extend(logs)
+            return
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
         self._file_lock.acquire()
         try:

@@ -24,6 +24,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,11 +258,21 @@ def trial_record(space: Space, ev: Evaluation) -> tuple[list[float], dict[str, A
 
 def _record(trial: optuna.Trial, space: Space, ev: Evaluation) -> list[float]:
     values, attrs, constraints = trial_record(space, ev)
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
-    for key, value in constraints.items():
-        trial.set_constraint(key, value)
+    with _together(trial.study._storage):
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        for key, value in constraints.items():
+            trial.set_constraint(key, value)
     return values
+
+
+def _together(storage: optuna.storages.BaseStorage) -> Any:
+    """A journal file's block of records written as one append (``CommitSyncedJournal
+    .together``); other storages write each as it comes."""
+    from explorer.journal import CommitSyncedJournal
+
+    backend = getattr(storage, "_backend", None)
+    return backend.together() if isinstance(backend, CommitSyncedJournal) else nullcontext()
 
 
 def distributions(space: Space) -> dict[str, Any]:
@@ -321,8 +332,9 @@ def run_study(space: Space, *, trials: int, storage: str | None = None,
         study.set_user_attr(f"worker:{socket.gethostname()}:{os.getpid()}", time.time())
 
     def objective(trial: optuna.Trial) -> list[float]:
-        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-        point = _suggest(trial, space)
+        with _together(study._storage):  # (on disk before the evaluation starts)
+            trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+            point = _suggest(trial, space)
         return _record(trial, space, evaluate(point))
 
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [

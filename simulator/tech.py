@@ -19,6 +19,7 @@ from typing import Any
 
 from workloads.errors import ConfigError
 from workloads.files import check_keys, load_yaml, loads_yaml
+from workloads.memo import per_object
 
 __all__ = ["TechEntry", "TechTable", "builtin_tech", "load_tech"]
 
@@ -62,8 +63,14 @@ class TechTable:
     entries: tuple[TechEntry, ...]
     source: str = ""
 
+    def __hash__(self) -> int:  # (the entries decide equality; hashing them all is slow)
+        return hash((self.name, self.source, self.node_nm, self.voltage_v,
+                     len(self.entries)))
+
+    @per_object
     def to_dict(self) -> dict[str, Any]:
-        """The table as its file's keys (what a result records of the table it used)."""
+        """The table as its file's keys (what a result records of the table it used; shared
+        between calls: do not modify it)."""
         entries = [{k: v for k, v in dataclasses.asdict(e).items() if v is not None}
                    for e in self.entries]
         return {"name": self.name, "node_nm": self.node_nm, "voltage_v": self.voltage_v,
@@ -80,10 +87,12 @@ class TechTable:
                               f"'{action}'", file=self.source or self.name)
         return pts
 
+    @per_object
     def energy_pj(self, component: str, action: str, width: float) -> float:
         """Energy of one action at a bit width (interpolated linearly in width)."""
         return _interp(self._points(component, action, "energy_pj", "width"), width, log=False)
 
+    @per_object
     def area_um2(self, component: str, action: str, width: float) -> float:
         return _interp(self._points(component, action, "area_um2", "width"), width, log=False)
 
@@ -95,6 +104,7 @@ class TechTable:
             raise ConfigError(f"no {kind} read entries", file=self.source or self.name)
         return pts
 
+    @per_object
     def memory_energy_pj_per_bit(self, kind: str, size_kib: float) -> float:
         """Read (= write) energy per bit of an on-chip memory of ``kind`` (the table's
         component: ``sram``, ``latch``) holding ``size_kib``, interpolated in log2(size);
@@ -103,6 +113,7 @@ class TechTable:
         pts = self._memory_points(kind)
         return _interp(pts, max(size_kib, min(x for x, _ in pts)), log=True)
 
+    @per_object
     def memory_area_um2(self, kind: str, size_kib: float) -> float:
         """Area of an on-chip memory of ``kind`` holding ``size_kib`` — at least the table's
         smallest area entry's size (a memory has decoders, sense amplifiers or multiplexers

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from workloads.errors import ConfigError
 from workloads.formats import BINARY, INT8, LOGITS, NumberFormat
 from workloads.layers import Add, Conv2d, Layer, Linear, Pool, Shape
+from workloads.memo import per_object
 from workloads.quant import (
     LayerQuant,
     NetworkQuantDefaults,
@@ -106,6 +107,7 @@ class Network:
     def weight_bits(self) -> int:
         return sum(layer.weight_bits for layer in self.layers)
 
+    @per_object
     def digest(self) -> str:
         """A short hash of the layer records, for provenance."""
         payload = json.dumps([_layer_dict(x) for x in self.layers], sort_keys=True, default=str)

@@ -261,8 +261,8 @@ def layer_actions(p: Problem, chip: Chip, *, dram_bytes: Any, input_bytes: Any,
 
 def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions:
     """Exact action counts of one layer under its mapping."""
-    mac: tuple[int, ...] | None = None
-    if p.unit is not Unit.PPU:
+    mac: tuple[int, ...] | None = totals.mac
+    if p.unit is not Unit.PPU and mac is None:
         # (imported here: the mapper's package imports this module)
         from simulator.overlay.mapping.candidates import pixel_classes
         kc, ks = _classes(p.K, m.tk)
@@ -274,7 +274,8 @@ def count_actions(p: Problem, chip: Chip, m: Mapping, totals: Totals) -> Actions
 
         counts = mac_counts(p, chip, arr(kc), arr(ks), arr(cc), arr(cs),
                             arr(pix.count * p.frames), arr(pix.out_px),
-                            np.array([m.tc], dtype=np.int64), pin=arr(pix.in_px))
+                            np.array([m.tc], dtype=np.int64), pin=arr(pix.in_px),
+                            factored=False)  # (one mapping: plain sums are cheaper)
         mac = tuple(int(x[0]) for x in counts)
     return layer_actions(p, chip, dram_bytes=totals.dram_bytes, input_bytes=totals.input_bytes,
                          weight_bytes=totals.weight_bytes, output_bytes=totals.output_bytes,

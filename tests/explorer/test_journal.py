@@ -71,3 +71,41 @@ def test_a_torn_last_record_is_cut_before_the_next_append(small_space, tmp_path)
     done = [t for t in optuna.load_study(study_name="t", storage=JournalStorage(
         JournalFileBackend(str(path)))).trials if t.state is TrialState.COMPLETE]
     assert len(done) == 8
+
+
+def test_a_trials_records_go_in_few_appends(small_space, tmp_path, monkeypatch):
+    """A trial's attributes (and its start: worker and parameters) are appended together:
+    a handful of appends a trial, not one per record; the file holds every record."""
+    appends = []
+    real = journal.CommitSyncedJournal.append_logs
+
+    def append_logs(self, logs):  # type: ignore[no-untyped-def]
+        if self._held is None:
+            appends.append(len(logs))
+        real(self, logs)
+
+    monkeypatch.setattr(journal.CommitSyncedJournal, "append_logs", append_logs)
+    space = load_space(small_space)
+    path = tmp_path / "s.journal"
+    run_study(space, trials=6, storage=str(path), study_name="g", sampler="random", seed=0,
+              progress=False)
+    trial_appends = appends[-6 * 4:]  # create, start, attributes, finish
+    assert max(trial_appends) > 5 and sum(appends) == len(path.read_text().splitlines())
+    assert len(appends) < sum(appends) / 3
+    ours = optuna.load_study(study_name="g", storage=JournalStorage(
+        JournalFileBackend(str(path))))
+    done = [t for t in ours.trials if t.state is TrialState.COMPLETE]
+    assert len(done) == 6
+    assert all({"point", "metrics", "worker"} <= set(t.user_attrs) and t.params for t in done)
+
+
+def test_records_held_in_a_block_are_written_when_it_ends(tmp_path):
+    path = str(tmp_path / "h.journal")
+    backend = journal.CommitSyncedJournal(path)
+    log = {"op_code": JournalOperation.SET_STUDY_USER_ATTR, "worker_id": "w", "study_id": 0,
+           "user_attr": {"k": 1}}
+    with backend.together():
+        backend.append_logs([log])
+        backend.append_logs([log])
+        assert list(backend.read_logs(0)) == [] and os.path.getsize(path) == 0
+    assert len(list(JournalFileBackend(path).read_logs(0))) == 2

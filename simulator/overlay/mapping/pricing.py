@@ -361,7 +361,7 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     bound = np.maximum(np.where(occupancy > 0, occupancy + lat, 0), slot)
     cycles = np.maximum(base + np.maximum(compute, floor), bound)
     static: np.ndarray | float = 0.0
-    leak = None
+    leak = mac = None
     if tech is not None:
         mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pt.count,
                                                           pt.out_px, lay.cands.tc, pin=pt.in_px,
@@ -378,7 +378,7 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
         last_post=last_post, last_store=last_store, slot=slot,
         serial=compute + post + alone + transfers * lat, spill=lay.spill,
         tiles=lay.tiles, rows=np.asarray(rows), cols=np.asarray(cols), cycles=cycles,
-        base=base, floor=floor, bound=bound, energy_static=static, leak=leak,
+        base=base, floor=floor, bound=bound, energy_static=static, leak=leak, mac=mac,
         last_tail=comp.tail,
         compute_floor=None if comp.floor is None else comp.issue - comp.whole + comp.floor,
         **streams,

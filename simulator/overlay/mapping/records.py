@@ -4,11 +4,12 @@ priced candidates the search picks from."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Mapping", "PricedCandidates", "Totals"]
+__all__ = ["Mapping", "PricedCandidates", "Totals", "item"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class Totals:
     #: load that may run while the previous layer finishes (``overlap_layers``)
     first_weight_cycles: int = 0
     first_weight_bytes: int = 0
+    #: the mapping's MAC-unit counts (``energy.mac_counts``) where the search priced them
+    #: (an energy or EDP objective; None: count them from the mapping)
+    mac: tuple[int, ...] | None = field(default=None, compare=False)
 
     @property
     def dram_bytes(self) -> int:
@@ -100,6 +104,14 @@ class Totals:
         return max(terms, key=lambda k: terms[k])
 
 
+def item(a: np.ndarray | float, index: tuple[int, ...]) -> int:
+    """The element at ``index`` of what ``a`` broadcasts to (its axes aligned on the right,
+    as numpy broadcasts)."""
+    a = np.asarray(a)
+    at = index[len(index) - a.ndim:] if a.ndim else ()
+    return int(a[tuple(i if n > 1 else 0 for i, n in zip(at, a.shape, strict=True))])
+
+
 @dataclass(frozen=True, slots=True)
 class PricedCandidates:
     """Exact totals of every candidate tiling under every loop order: arrays that broadcast
@@ -135,6 +147,7 @@ class PricedCandidates:
     bound: np.ndarray
     energy_static: np.ndarray | float  # pJ, all but leakage (0: priced without a tech table)
     leak: Callable[[np.ndarray], np.ndarray] | None  # leakage (pJ) over cycles
+    mac: tuple[np.ndarray, ...] | None  # ``energy.mac_counts`` per candidate (None: not priced)
     last_tail: np.ndarray  # what the last tile adds after its issue on the usable array
     #: None: ``compute`` is exact. Otherwise ``compute`` runs the last tile on the usable
     #: array and a sub-array may be faster: the true compute lies in [compute_floor,
@@ -166,15 +179,15 @@ class PricedCandidates:
     def gather(self, a: np.ndarray | float, cells: np.ndarray) -> np.ndarray:
         """``a`` for every order at flat grid positions ``cells``: (orders, len(cells))."""
         full = np.shape(self.cycles)
-        return np.broadcast_to(a, full).reshape(full[0], -1)[:, cells]
+        where: tuple[Any, ...] = (slice(None), *np.unravel_index(cells, full[1:]))
+        return np.broadcast_to(a, full)[where]
 
     def totals(self, o: int, cell: tuple[int, ...]) -> Totals:
         """The :class:`Totals` of order ``o``, grid cell ``cell``."""
-        full = np.shape(self.cycles)
         index = (o, *cell)
 
         def at(a: np.ndarray) -> int:
-            return int(np.broadcast_to(a, full)[index])
+            return item(a, index)
 
         return Totals(
             compute_cycles=at(self.compute), ppu_cycles=at(self.post),
@@ -185,4 +198,5 @@ class PricedCandidates:
             last_store=at(self.last_store), slot_cycles=at(self.slot),
             serial_cycles=at(self.serial), first_weight_cycles=at(self.first_weight),
             first_weight_bytes=at(self.first_weight_moved),
+            mac=None if self.mac is None else tuple(at(x) for x in self.mac),
         )

@@ -27,7 +27,7 @@ from simulator.overlay.mapping.pricing import (
     layout,
     price_candidates,
 )
-from simulator.overlay.mapping.records import Mapping, PricedCandidates, Totals
+from simulator.overlay.mapping.records import Mapping, PricedCandidates, Totals, item
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS
 from simulator.overlay.problem import Problem, Unit
 from simulator.tech import TechTable, load_tech
@@ -58,12 +58,11 @@ def choose_mapping(p: Problem, chip: Chip, tech: TechTable | None = None
 
 def _mapping(p: Problem, chip: Chip, c: Candidates, priced: PricedCandidates, o: int, i: int,
              order: tuple[str, ...]) -> Mapping:
-    cell = c.cell(i)
+    index = (o, *c.cell(i))
     tk, tc, toy, tox = c.tiling(i)
-    full = np.shape(priced.cycles)
 
     def at(a: np.ndarray) -> int:
-        return int(np.broadcast_to(a, full)[(o, *cell)])
+        return item(a, index)
 
     return Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
