@@ -8,10 +8,12 @@ space's chip parameters), accuracy from a table:
 * ``bookkeeping``: a study that records the same attributes as a real trial but evaluates
   nothing, in memory and in a journal file (the sampler's and the storage's cost per trial);
 * ``explore``: a real study in the default storage, a journal file, and with
-  ``--postgres URL`` in PostgreSQL.
+  ``--postgres URL`` in PostgreSQL;
+* ``sweep``: ``bnnsim sweep``'s full grid of the space with only ``--sweep-side`` values of
+  the array's rows and of its columns, into a journal file.
 
     python benchmarks/explore_speed.py [--network bnn-cifar10] [--points 200]
-        [--engine analytical] [--postgres postgresql://…]
+        [--engine analytical] [--postgres postgresql://…] [--sweep-side 2]
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ from pathlib import Path
 import yaml
 
 
-def _space(folder: Path, network: str) -> Path:
+def _space(folder: Path, network: str, *, side: int | None = None) -> Path:
+    """The default space for ``network``; ``side``: only the first ``side`` values of the
+    array's rows and columns (a smaller grid, for the sweep)."""
     with as_file(files("explorer") / "spaces" / "default.yaml") as default:
         data = yaml.safe_load(Path(default).read_text())
     data["network"] = network
-    data["name"] = f"speed-{network}"
+    data["name"] = f"speed-{network}" + (f"-{side}" if side else "")
     data.pop("constraints", None)
-    path = folder / "space.yaml"
+    if side:
+        for key in ("pe_array.rows", "pe_array.cols"):
+            r = data["parameters"][key]
+            r["high"] = r["low"] + (side - 1) * r["step"]
+    path = folder / f"space{side or ''}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -97,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=200)
     parser.add_argument("--engine", default="analytical")
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to time as well")
+    parser.add_argument("--sweep-side", type=int, default=2,
+                        help="sweep the grid with this many row and column values (0: none)")
     args = parser.parse_args(argv)
     os.environ["BNNSIM_NO_PROGRESS"] = "1"
 
@@ -148,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                             sampler="random", seed=seed, engine=args.engine,
                             progress=False)
             rows.append((f"explore, {label}", run.ran, time.perf_counter() - t0))
+        if args.sweep_side:  # the full grid of a smaller space, into a journal
+            from explorer.sweep import sweep
+
+            small = load_space(_space(Path(tmp), args.network, side=args.sweep_side))
+            run_ = sweep(small, storage=str(Path(tmp) / "w.journal"), engine=args.engine,
+                         progress=False)
+            rows.append(("sweep, journal file", run_.evaluated, run_.seconds))
     print(f"{args.network}, {args.engine} engine, a new chip every point, one core "
           f"({feasible} of {args.points} points feasible)")
     print(f"{'what':32s} {'points':>7s} {'seconds':>8s} {'points/s':>9s} {'ms/point':>9s}")

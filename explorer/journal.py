@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -78,16 +79,24 @@ class CommitSyncedJournal(JournalFileBackend):
     def __init__(self, file_path: str) -> None:
         self._path = file_path
         self._file_lock = JournalFileSymlinkLock(file_path)
-        self._held: list[dict[str, Any]] | None = None
+        self._local = threading.local()  # each thread's held records (see together)
         super().__init__(file_path, lock_obj=self._file_lock)
+
+    @property
+    def _held(self) -> list[dict[str, Any]] | None:
+        return getattr(self._local, "held", None)
+
+    @_held.setter
+    def _held(self, value: list[dict[str, Any]] | None) -> None:
+        self._local.held = value
 
     @contextmanager
     def together(self) -> Iterator[None]:
         """Append the records written inside as one write when the block ends (a trial's
         attributes, set just before it finishes: one append under the lock instead of one
-        each, and no reading back in between). Until then this process does not see them,
-        nor other processes' new records; a worker killed inside loses them with its
-        unfinished trial, which is retried."""
+        each, and no reading back in between). Until then this thread does not see them, nor
+        other writers' new records (other threads read and write as usual); a worker killed
+        inside loses them with its unfinished trial, which is retried."""
         if self._held is not None:  # (nested: the outer block writes)
             yield
             return

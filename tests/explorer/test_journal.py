@@ -109,3 +109,24 @@ def test_records_held_in_a_block_are_written_when_it_ends(tmp_path):
         backend.append_logs([log])
         assert list(backend.read_logs(0)) == [] and os.path.getsize(path) == 0
     assert len(list(JournalFileBackend(path).read_logs(0))) == 2
+
+
+def test_a_block_holds_only_its_own_threads_records(tmp_path):
+    import threading
+
+    path = str(tmp_path / "t.journal")
+    backend = journal.CommitSyncedJournal(path)
+    log = {"op_code": JournalOperation.SET_STUDY_USER_ATTR, "worker_id": "w", "study_id": 0,
+           "user_attr": {"k": 1}}
+    seen = []
+
+    def other() -> None:  # another thread writes and reads through while the block is open
+        backend.append_logs([log])
+        seen.append(len(list(backend.read_logs(0))))
+
+    with backend.together():
+        backend.append_logs([log])
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+    assert seen == [1] and len(list(backend.read_logs(0))) == 2

@@ -32,3 +32,22 @@ def test_a_dead_objects_id_reused_never_returns_its_value():
 
     # objects made and dropped one after another often share an id: each gets its own value
     assert [ident(Box(i)) for i in range(2 * LIMIT + 3)] == list(range(2 * LIMIT + 3))
+
+
+def test_unhashable_arguments_are_computed_each_time():
+    import numpy as np
+
+    @per_object
+    def total(box: Box, xs: np.ndarray) -> int:
+        return box.value + int(xs.sum())
+
+    assert total(Box(1), np.array([1, 2])) == 4
+
+
+def test_keyword_arguments_are_part_of_the_key():
+    @per_object
+    def scaled(box: Box, k: int = 1) -> int:
+        return box.value * k
+
+    b = Box(3)
+    assert [scaled(b), scaled(b, k=2), scaled(b, 2), scaled(b, k=2)] == [3, 6, 6, 6]

@@ -2,9 +2,8 @@
 
 Candidates that fit the buffers are priced under every loop order that can win; the chip's
 objective ranks them (fewest cycles, then least DRAM traffic, then fewest tiles — or DRAM
-first). A layer whose
-smallest tile fits no buffer is an :class:`~workloads.errors.InfeasibleError` naming the layer,
-the buffer and the size it needs.
+first). A layer whose smallest tile fits no buffer is an
+:class:`~workloads.errors.InfeasibleError` naming the layer, the buffer and the size it needs.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from simulator.overlay.cost import k_tile_unit
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price
 from simulator.overlay.mapping.candidates import buffer_needs, enumerate_candidates
-from simulator.overlay.mapping.pricing import Layout, price_candidates
+from simulator.overlay.mapping.pricing import Layout, exact_compute, price_candidates
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS, _never_better
 from simulator.overlay.problem import mac_model, problem_for
 from simulator.tech import load_tech
@@ -70,8 +70,13 @@ def test_factored_sums_equal_the_sums_over_every_class_combination(layer, chip, 
         assert np.array_equal(a, b), name
     assert np.array_equal(np.broadcast_to(fast.energy, shape),
                           np.broadcast_to(slow.energy, shape))
-    if fast.compute_floor is not None:  # a bound of the compute on any sub-array
-        assert np.all(np.broadcast_to(fast.compute_floor, shape) <= slow.compute)
+    if fast.compute_floor is not None:  # the floor bounds the exact compute, every cell
+        cells = np.arange(int(np.prod(shape[1:])))
+        exact = exact_compute(p, chip, lay, fast, cells)[0]
+        assert np.array_equal(exact, exact_compute(p, chip, lay, slow, cells, factored=False)[0])
+        floor = np.broadcast_to(fast.compute_floor, shape[1:]).ravel()
+        upper = np.broadcast_to(fast.compute, shape[1:]).ravel()
+        assert np.all(floor <= exact) and np.all(exact <= upper)
 
 
 def test_the_orders_left_out_never_win():
