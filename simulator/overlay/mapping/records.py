@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Mapping", "PricedCandidates", "Totals", "item"]
+__all__ = ["Cells", "Mapping", "PricedCandidates", "Totals", "item"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,14 @@ class Totals:
         return max(terms, key=lambda k: terms[k])
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """Candidates picked out of the priced grid (:meth:`PricedCandidates.cells`)."""
+
+    full: tuple[int, ...]  # (orders, *grid)
+    index: tuple[Any, ...]  # every order, the candidates' grid coordinates
+
+
 def item(a: np.ndarray | float, index: tuple[int, ...]) -> int:
     """The element at ``index`` of what ``a`` broadcasts to (its axes aligned on the right,
     as numpy broadcasts)."""
@@ -162,25 +170,27 @@ class PricedCandidates:
     def energy(self) -> np.ndarray | float:
         return self.energy_at(self.cycles)
 
-    def cycles_at(self, compute: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
-        """The cycles of every order for compute cycles ``compute`` (of the candidates at
-        flat grid positions ``cells``: shape (orders, len(cells)))."""
+    def cycles_at(self, compute: np.ndarray, cells: Cells | None = None) -> np.ndarray:
+        """The cycles of every order for compute cycles ``compute`` (of the candidates
+        ``cells``, :meth:`cells`: shape (orders, len(cells)))."""
         base, floor, bound = (self.base, self.floor, self.bound) if cells is None else \
             (self.gather(x, cells) for x in (self.base, self.floor, self.bound))
         return np.maximum(base + np.maximum(compute, floor), bound)
 
-    def energy_at(self, cycles: np.ndarray, cells: np.ndarray | None = None
-                  ) -> np.ndarray | float:
+    def energy_at(self, cycles: np.ndarray, cells: Cells | None = None) -> np.ndarray | float:
         """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
         static = self.energy_static if cells is None or np.ndim(self.energy_static) == 0 \
             else self.gather(self.energy_static, cells)
         return static if self.leak is None else static + self.leak(cycles)
 
-    def gather(self, a: np.ndarray | float, cells: np.ndarray) -> np.ndarray:
-        """``a`` for every order at flat grid positions ``cells``: (orders, len(cells))."""
+    def cells(self, flat: np.ndarray) -> Cells:
+        """The candidates at flat grid positions ``flat``, for :meth:`gather`."""
         full = np.shape(self.cycles)
-        where: tuple[Any, ...] = (slice(None), *np.unravel_index(cells, full[1:]))
-        return np.broadcast_to(a, full)[where]
+        return Cells(full, (slice(None), *np.unravel_index(flat, full[1:])))
+
+    def gather(self, a: np.ndarray | float, cells: Cells) -> np.ndarray:
+        """``a`` for every order at ``cells``: (orders, len(cells))."""
+        return np.broadcast_to(a, cells.full)[cells.index]
 
     def totals(self, o: int, cell: tuple[int, ...]) -> Totals:
         """The :class:`Totals` of order ``o``, grid cell ``cell``."""

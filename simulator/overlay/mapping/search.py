@@ -88,8 +88,9 @@ def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, To
     energetic = chip.objective in (Objective.ENERGY, Objective.EDP) and tech is not None
     priced = price_candidates(p, chip, lay, tech=tech if energetic else None,
                               area_mm2=_area_mm2(chip, tech) if energetic and tech else 0.0)
-    tiles = priced.gather(priced.tiles, ok)
-    dram = priced.gather(priced.dram_bytes, ok) if chip.objective in (
+    at = priced.cells(ok)
+    tiles = priced.gather(priced.tiles, at)
+    dram = priced.gather(priced.dram_bytes, at) if chip.objective in (
         Objective.LATENCY, Objective.DRAM) else None
 
     def keys(cycles: np.ndarray, energy: Any) -> tuple[Any, ...]:
@@ -101,22 +102,23 @@ def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, To
             Objective.EDP: lambda: (energy() * cycles, cycles),
         }[chip.objective]()
 
-    cycles = priced.gather(priced.cycles, ok)
-    ranked = keys(cycles, lambda: priced.energy_at(cycles, ok))
+    cycles = priced.gather(priced.cycles, at)
+    ranked = keys(cycles, lambda: priced.energy_at(cycles, at))
     compute = None
     if priced.compute_floor is not None:
         # The last tile may run faster on a sub-array: the keys above take it on the usable
         # array, an upper bound. Only candidates whose key at their least compute could
         # still reach the best upper bound can win; price their last tile exactly.
-        least = priced.cycles_at(priced.gather(priced.compute_floor, ok)[0], ok)
-        reach = keys(least, lambda: priced.energy_at(least, ok))[0]
+        least = priced.cycles_at(priced.gather(priced.compute_floor, at)[0], at)
+        reach = keys(least, lambda: priced.energy_at(least, at))[0]
         keep = np.flatnonzero((reach <= ranked[0].min()).any(axis=0))
         ok = ok[keep]
+        at = priced.cells(ok)
         compute, rows, cols = exact_compute(p, chip, lay, priced, ok)
-        cycles = priced.cycles_at(compute, ok)
+        cycles = priced.cycles_at(compute, at)
         tiles = tiles[:, keep]
         dram = None if dram is None else dram[:, keep]
-        ranked = keys(cycles, lambda: priced.energy_at(cycles, ok))
+        ranked = keys(cycles, lambda: priced.energy_at(cycles, at))
     # lexsort is stable: among equals, the earlier order and the earlier candidate win
     o, j = divmod(int(np.lexsort((tiles.ravel(), *(k.ravel() for k in reversed(ranked))))[0]),
                   len(ok))
