@@ -2,9 +2,13 @@
 
 Every candidate is priced with the same closed forms the analytical engine reports. Channel
 tiles fall into ≤ 2 classes per dimension (full tiles and the remainder) and pixel tiles into
-the classes of :mod:`.candidates`, so the exact sums over all tiles are sums over classes,
-vectorised over candidates; the order-dependent parts (fetch multiplicities, spills) come from
-:mod:`.reuse`.
+the classes of :mod:`.candidates`, so the exact sums over all tiles are sums over classes.
+The candidates form a grid (k tiles × c tiles × pixel tilings): each total is computed on the
+part of the grid it depends on and broadcast, sums over every class combination are products
+of per-dimension sums where they factor (``cost.array_cycle_sums``, ``energy._Factors``),
+what no chip field changes is kept per problem (:func:`layout`), and the order-dependent parts
+(fetch multiplicities, spills) come from :mod:`.reuse`. docs/simulator.md explains why each
+shortcut gives the same totals; tests/simulator/overlay/test_search.py checks it.
 """
 
 from __future__ import annotations
