@@ -314,6 +314,13 @@ def _array_axes(p: Problem, chip: Chip, k: Classes, c: Classes, px: Classes
             chip.input_buffer.port_bits)
 
 
+def _one_tile_axes(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray
+                   ) -> tuple[Classes, Classes, Classes, int, int, int]:
+    """:func:`_array_axes` of single tiles of sizes ``k``, ``c``, ``px`` (one class each)."""
+    one = np.ones_like
+    return _array_axes(p, chip, (one(k), k), (one(c), c), (one(px), px))
+
+
 def _row_part(r: np.ndarray, t: np.ndarray, rows: Int, cols: Int, *, pipelined: bool,
               os_drain: bool, held_bits: int, port_bits: int) -> np.ndarray:
     """Cycles of the row folds of an extent ``r`` with ``t`` steps (times the column folds
@@ -368,9 +375,7 @@ def array_last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np
     (``used_rows``, ``used_cols``: a leading axis of choices, see :func:`sub_arrays`) — what
     :func:`tile_compute_cycles` and :func:`tile_tail_cycles` give, factored the same way; None
     where it does not factor (a port-bound fold, or a drain longer than its shift)."""
-    one = np.ones_like
-    (_, sc), (_, sr), (_, st), repeats, held, port = _array_axes(
-        p, chip, (one(k), k), (one(c), c), (one(px), px))
+    (_, sc), (_, sr), (_, st), repeats, held, port = _one_tile_axes(p, chip, k, c, px)
     pipelined = chip.pe_array.fold_timing is FoldTiming.PIPELINED
     nfc = ceil_div(sc, used_cols)
     qc = sc // nfc
@@ -396,9 +401,7 @@ def array_last_tile_floor(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray,
     as often as the usable array (nfr · nfc folds), and each fold takes at least its steps
     and at least its rows — port-bound folds longer still — so the tile takes at least
     ``max(nfr·nfc·t, nfc·s_r)`` cycles."""
-    one = np.ones_like
     rows, cols, _ = effective_array(p, chip)
-    (_, sc), (_, sr), (_, st), repeats, _, _ = _array_axes(
-        p, chip, (one(k), k), (one(c), c), (one(px), px))
+    (_, sc), (_, sr), (_, st), repeats, _, _ = _one_tile_axes(p, chip, k, c, px)
     nfr, nfc = ceil_div(sr, rows), ceil_div(sc, cols)
     return repeats * np.maximum(nfr * nfc * st, nfc * sr)
