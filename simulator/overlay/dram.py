@@ -28,7 +28,7 @@ from simulator.overlay.cost import Int, ceil_div
 from simulator.trace import Trace
 
 __all__ = ["Dram", "busy_cycles", "channel_cycles", "dram_energy_pj", "split_bursts",
-           "transfer"]
+           "transfer", "transfer_fields"]
 
 
 def channel_cycles(chip: Chip, bursts: Int) -> np.ndarray:
@@ -36,6 +36,12 @@ def channel_cycles(chip: Chip, bursts: Int) -> np.ndarray:
     b = np.asarray(bursts, dtype=np.int64)
     per = chip.dram.burst_bytes / chip.channel_bytes_per_cycle
     return np.ceil(b * per - 1e-9).astype(np.int64)
+
+
+def transfer_fields(chip: Chip) -> tuple[int, int, float]:
+    """Every chip field :func:`transfer` reads: chips equal in these time every transfer
+    alike (the mapper keeps its layers' transfers per these)."""
+    return chip.dram.burst_bytes, chip.dram.channels, chip.channel_bytes_per_cycle
 
 
 def transfer(chip: Chip, nbytes: Int) -> tuple[np.ndarray, np.ndarray]:

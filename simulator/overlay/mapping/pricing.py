@@ -13,8 +13,9 @@ shortcut gives the same totals; tests/simulator/overlay/test_search.py checks it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from simulator.overlay.cost import (
     tile_tail_cycles,
     weight_tile_bytes,
 )
-from simulator.overlay.dram import busy_cycles, transfer
+from simulator.overlay.dram import busy_cycles, transfer, transfer_fields
 from simulator.overlay.energy import (
     energy_breakdown_pj,
     layer_actions,
@@ -48,7 +49,15 @@ from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
 from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
 
-__all__ = ["EXACT_LIMIT", "Layout", "exact_bounds", "exact_compute", "layout", "price_candidates"]
+__all__ = [
+    "EXACT_LIMIT",
+    "Layout",
+    "exact_bounds",
+    "exact_compute",
+    "exact_everywhere",
+    "layout",
+    "price_candidates",
+]
 
 #: Totals are exact integers below this (float64's integer range; SimPy keeps time in floats).
 EXACT_LIMIT = 2.0**53
@@ -60,12 +69,29 @@ def exact_bounds(p: Problem, chip: Chip, cands: Candidates) -> tuple[np.ndarray,
     :data:`EXACT_LIMIT` is priced exactly in int64; the others are never priced."""
     f = np.float64
     tk, tc = cands.tk.astype(f), cands.tc.astype(f)
-    toy, tox = cands.toy.astype(f), cands.tox.astype(f)
     tiles = (np.ceil(p.K / tk) * np.ceil(p.C / tc) * cands.pixels.n_tiles.astype(f)
              * p.groups)
+    return _bounds(p, chip, tiles, tk, tc, cands.toy.astype(f), cands.tox.astype(f),
+                   p.words(cands.tc).astype(f))
+
+
+def exact_everywhere(p: Problem, chip: Chip) -> bool:
+    """Whether every tiling of ``p`` prices exactly (:func:`exact_bounds` below the limit for
+    all of them) — decided without pricing any: the bounds grow with the tile count and with
+    each tile size, so their value at the most tiles any tiling has (1 × 1 × 1 × 1 tiles)
+    and the largest tile of each dimension bounds every candidate's."""
+    cycles, nbytes = _bounds(p, chip, float(p.K * p.C * p.OY * p.OX * p.groups), float(p.K),
+                             float(p.C), float(p.OY), float(p.OX), float(p.words(p.C)))
+    return bool(cycles < EXACT_LIMIT and nbytes < EXACT_LIMIT)
+
+
+def _bounds(p: Problem, chip: Chip, tiles: Any, tk: Any, tc: Any, toy: Any, tox: Any,
+            words: Any) -> tuple[Any, Any]:
+    """:func:`exact_bounds` of ``tiles`` tiles of the given sizes (``words``: one pass's
+    reduction in PE words, ``Problem.words(tc)``), float64 arrays or floats; every term grows
+    with each argument."""
     px = toy * tox
     in_px = ((toy - 1) * p.stride + p.FY) * ((tox - 1) * p.stride + p.FX)
-    words = p.words(cands.tc).astype(f)
     # one transfer moves at most the largest tile plus a burst per channel
     largest = np.maximum(np.maximum(
         tk * tc * p.FY * p.FX * p.w_bits / 8,
@@ -163,6 +189,8 @@ class Layout:
     #: distinct tile sizes per dimension and where each class's size is among them
     #: (tile cycles are priced per distinct size where they do not factor)
     unique: tuple[tuple[np.ndarray, np.ndarray], ...]
+    #: the transfers' times per DRAM (:func:`_transfers`)
+    transfers: dict[tuple[object, ...], _Transfers] = field(default_factory=dict)
 
     @classmethod
     def of(cls, p: Problem, cands: Candidates, orders: tuple[tuple[str, ...], ...]) -> Layout:
@@ -209,6 +237,48 @@ class Layout:
         )
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Transfers:
+    """A layout's DRAM transfers timed on one DRAM (:func:`_transfers`): of each stream's
+    tiles once, (channel-busy cycles, bytes moved, transfers); of the first and last tiles,
+    their cycles (0: not in DRAM)."""
+
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray]
+    inputs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    outputs: tuple[np.ndarray, np.ndarray, np.ndarray]
+    skips: tuple[np.ndarray, np.ndarray, np.ndarray]
+    psums: tuple[np.ndarray, np.ndarray, np.ndarray]
+    first_in: np.ndarray
+    first_w: np.ndarray
+    first_w_moved: np.ndarray  # (bytes)
+    last_out: np.ndarray
+    last_skip: np.ndarray
+
+
+def _transfers(lay: Layout, chip: Chip) -> _Transfers:
+    """The transfers of ``lay`` on ``chip``'s DRAM, kept with the layout per
+    ``dram.transfer_fields`` (a sweep's or a study's chips share a few DRAMs)."""
+    key = transfer_fields(chip)
+    hit = lay.transfers.get(key)
+    if hit is not None:
+        return hit
+    none = (_NONE, _NONE, _NONE)  # a stream kept on chip moves nothing
+
+    def once(stream: Stream | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return none if stream is None else stream.traffic(chip)
+
+    def cycles(nbytes: np.ndarray | None) -> np.ndarray:
+        return _NONE if nbytes is None else transfer(chip, nbytes)[0]
+
+    first_w, first_w_moved = (transfer(chip, lay.first_w_bytes)
+                              if lay.first_w_bytes is not None else (_NONE, _NONE))
+    hit = lay.transfers[key] = _Transfers(
+        once(lay.weights), once(lay.inputs), once(lay.outputs), once(lay.skips),
+        once(lay.psums), cycles(lay.first_in_bytes), first_w, first_w_moved,
+        cycles(lay.last_out_bytes), cycles(lay.last_skip_bytes))
+    return hit
+
+
 def _distinct(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values, where = np.unique(sizes, return_inverse=True)
     return values, where.reshape(sizes.shape)
@@ -223,14 +293,40 @@ def layout(p: Problem, k_unit: int, orders: tuple[tuple[str, ...], ...]) -> Layo
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Compute:
-    """The compute cycles of every candidate on the usable array, and how its last tile may
-    change them."""
+    """The compute side of every candidate — the unit's cycles, the post-processing and the
+    MAC counts — and how its last tile may change the cycles; what :func:`compute_fields`
+    of the chip decides (:func:`_compute`)."""
 
     issue: np.ndarray  # Σ every tile's cycles, all groups
     smallest: np.ndarray  # the smallest tile's cycles
     whole: np.ndarray  # the last tile's cycles
     tail: np.ndarray  # what the last tile adds after it (a pipelined array's skew and drain)
     floor: np.ndarray | None  # the last tile's fewest cycles on any sub-array (None: no choice)
+    post: np.ndarray  # Σ every tile's post-processing, all groups
+    last_post: np.ndarray  # the last tile's
+    choices: np.ndarray  # (V, 2): the sub-arrays (rows, cols) a last tile may use
+    #: what is computed when first asked for: ``"mac"``, the MAC counts
+    #: (:func:`_mac_counts`); ``"exact"``, each candidate's exact compute
+    #: (:func:`exact_compute`) by flat grid position
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+def compute_fields(chip: Chip) -> tuple[object, ...]:
+    """Every chip field the compute side of pricing reads (:class:`_Compute`): the array
+    (its size, PE type, packing, fold timing, window buffer), the dataflow, the buffers'
+    port widths (which rows and columns they feed), the int8 unit and the post-processor —
+    not the buffers' sizes, the DRAM, the objective or the technology. Chips equal in these
+    share their compute side (test_search.py varies every other field)."""
+    return (chip.pe_array, chip.dataflow, chip.input_buffer.port_bits,
+            chip.weight_buffer.port_bits, chip.output_buffer.port_bits, chip.int8_unit_macs,
+            chip.ppu_lanes)
+
+
+#: compute sides by (layout, problem, compute_fields, factored); a sweep's chips that differ
+#: only in their buffers or DRAM price their compute once. A layout is a key by identity
+#: (kept alive by its entry).
+_COMPUTED: dict[tuple[object, ...], _Compute] = {}
+_COMPUTED_LIMIT = 2048
 
 
 def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray,
@@ -247,11 +343,22 @@ def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndar
 
 
 def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compute:
+    """:func:`_compute_side`, kept per (``lay``, ``p``, :func:`compute_fields`)."""
+    key = (lay, p, compute_fields(chip), factored)
+    hit = _COMPUTED.get(key)
+    if hit is None:
+        if len(_COMPUTED) >= _COMPUTED_LIMIT:
+            _COMPUTED.clear()
+        hit = _COMPUTED[key] = _compute_side(p, chip, lay, factored)
+    return hit
+
+
+def _compute_side(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compute:
     """Every candidate's tiles on the array (or the unit that runs the problem), their sum
-    factored where it factors (``cost.array_cycle_sums``), and its last tile on the usable
-    array."""
+    factored where it factors (``cost.array_cycle_sums``), its last tile on the usable
+    array and its post-processing."""
     pt = lay.cands.pixels
-    kc, cc = lay.k[0], lay.c[0]
+    (kc, ks), cc = lay.k, lay.c[0]
     sums = (array_cycle_sums(p, chip, lay.k, lay.c, (pt.count, pt.out_px))
             if factored and p.unit is Unit.ARRAY else None)
     if sums is None:  # every class combination (the int8 unit, the PPU, a port-bound fold),
@@ -265,34 +372,60 @@ def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compute:
         sums = ((cnt3 * per_tile).sum(axis=(-3, -2, -1)),
                 np.where(cnt3 > 0, per_tile, np.iinfo(np.int64).max).min(axis=(-3, -2, -1)))
     total, smallest = sums
-    choices = sub_arrays(p, chip)
-    usable = (np.asarray(choices[0][0]), np.asarray(choices[0][1]))
+    choices = np.array(sub_arrays(p, chip), dtype=np.int64)
+    usable = (choices[0, 0], choices[0, 1])
     whole, tail = _last_tile(p, chip, lay.k_last, lay.c_last, pt.last_out, usable, factored)
     floor = (array_last_tile_floor(p, chip, lay.k_last, lay.c_last, pt.last_out)
              if len(choices) > 1 else None)
-    return _Compute(total * p.groups, smallest, whole, tail, floor)
+    ppu = p.unit is Unit.PPU
+    post = _NONE if ppu else \
+        (lay.psums.count * ppu_cycles(p, chip, ks[..., :, None], pt.out_px[..., None, :])
+         ).sum(axis=(-2, -1)) * p.groups
+    last_post = _NONE if ppu else ppu_cycles(p, chip, lay.k_last, pt.last_out)
+    return _Compute(total * p.groups, smallest, whole, tail, floor, post, last_post, choices)
 
 
-def exact_compute(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates,
-                  cells: np.ndarray, *, factored: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mac_counts(p: Problem, chip: Chip, lay: Layout, side: _Compute, factored: bool
+                ) -> tuple[np.ndarray, ...] | None:
+    """``energy.mac_counts`` of every candidate (None: a PPU layer), kept with ``side``."""
+    if "mac" not in side.memo:
+        pt = lay.cands.pixels
+        (kc, ks), (cc, cs) = lay.k, lay.c
+        side.memo["mac"] = None if p.unit is Unit.PPU else mac_counts(
+            p, chip, kc, ks, cc, cs, pt.count, pt.out_px, lay.cands.tc, pin=pt.in_px,
+            factored=factored)
+    return side.memo["mac"]
+
+
+def exact_compute(p: Problem, chip: Chip, lay: Layout, cells: np.ndarray, *,
+                  factored: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(compute cycles, rows, cols) of the candidates at flat grid positions ``cells`` with
     their last tile on its best sub-array (``cost.sub_arrays``: all V choices at once, along
-    a leading axis; the first, the usable array, among equals)."""
-    grid = lay.cands.shape
+    a leading axis; the first, the usable array, among equals). Kept with the compute side:
+    a candidate is priced once per :func:`compute_fields`."""
+    side = _compute(p, chip, lay, factored)
+    known: dict[int, tuple[int, int, int]] = side.memo.setdefault("exact", {})
+    new = np.array([c for c in dict.fromkeys(cells.tolist()) if c not in known],
+                   dtype=np.int64)
+    if len(new):
+        grid = lay.cands.shape
 
-    def at(a: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(a, grid).reshape(-1)[cells]
+        def at(a: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(a, grid).reshape(-1)[new]
 
-    choices = np.array(sub_arrays(p, chip), dtype=np.int64)  # (V, 2)
-    whole, tail = _last_tile(p, chip, at(lay.k_last), at(lay.c_last),
-                             at(lay.cands.pixels.last_out),
-                             (choices[:, :1], choices[:, 1:]), factored)
-    last = whole + tail
-    best = np.argmin(last, axis=0)
-    n = np.arange(len(cells))
-    return (at(priced.compute) - at(priced.last_tail) - whole[0] + last[best, n],
-            choices[best, 0], choices[best, 1])
+        choices = side.choices
+        whole, tail = _last_tile(p, chip, at(lay.k_last), at(lay.c_last),
+                                 at(lay.cands.pixels.last_out),
+                                 (choices[:, :1], choices[:, 1:]), factored)
+        last = whole + tail
+        best = np.argmin(last, axis=0)
+        exact = at(side.issue) - whole[0] + last[best, np.arange(len(new))]
+        known.update(zip(new.tolist(), zip(exact.tolist(), choices[best, 0].tolist(),
+                                           choices[best, 1].tolist(), strict=True),
+                         strict=True))
+    compute, rows, cols = zip(*(known[c] for c in cells.tolist()), strict=True)
+    return (np.array(compute, dtype=np.int64), np.array(rows, dtype=np.int64),
+            np.array(cols, dtype=np.int64))
 
 
 def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | None = None,
@@ -309,33 +442,22 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     sums where they factor (``factored``; ``factored=False`` sums every combination, the
     tests' reference)."""
     lat = chip.dram_latency_cycles
-    pt = lay.cands.pixels
-    (kc, ks), (cc, cs) = lay.k, lay.c
     g = p.groups
     comp = _compute(p, chip, lay, factored)
     # the last tile on the usable array: exact unless a sub-array may beat it
     # (``exact_compute`` prices those, for the candidates that could win)
     compute, min_tile = comp.issue + comp.tail, comp.smallest
     rows, cols, _ = effective_array(p, chip)
-    none = (_NONE, _NONE, _NONE)  # a stream kept on chip moves nothing
-    w, i_t, o_t, sk_t = (s.traffic(chip) if s is not None else none
-                         for s in (lay.weights, lay.inputs, lay.outputs, lay.skips))
-    s_t = lay.psums.traffic(chip)
-    post = _NONE if p.unit is Unit.PPU else \
-        (lay.psums.count * ppu_cycles(p, chip, ks[..., :, None], pt.out_px[..., None, :])
-         ).sum(axis=(-2, -1)) * g
+    tr = _transfers(lay, chip)
+    w, i_t, o_t, sk_t, s_t = tr.weights, tr.inputs, tr.outputs, tr.skips, tr.psums
+    post, last_post = comp.post, comp.last_post
 
     # the first tile's loads and the last tile's post-processing and store
-    first_occ = (transfer(chip, lay.first_in_bytes)[0] if lay.first_in_bytes is not None
-                 else _NONE)
-    first_w, first_w_moved = (transfer(chip, lay.first_w_bytes)
-                              if lay.first_w_bytes is not None else (_NONE, _NONE))
-    first_occ = first_occ + first_w
-    last_post = _NONE if p.unit is Unit.PPU else ppu_cycles(p, chip, lay.k_last, pt.last_out)
-    last_store = (last_post + transfer(chip, lay.last_out_bytes)[0] + lat if p.out_dram
-                  else last_post)
+    first_w, first_w_moved = tr.first_w, tr.first_w_moved
+    first_occ = tr.first_in + first_w
+    last_store = last_post + tr.last_out + lat if p.out_dram else last_post
     if lay.last_skip_bytes is not None:
-        last_store = last_store + transfer(chip, lay.last_skip_bytes)[0] + lat
+        last_store = last_store + tr.last_skip + lat
     first_load = first_occ + np.where(first_occ > 0, lat, 0)  # (nothing to load: no wait)
 
     # order-dependent terms for all orders at once: shape (orders, *grid)
@@ -367,9 +489,7 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     static: np.ndarray | float = 0.0
     leak = mac = None
     if tech is not None:
-        mac = None if p.unit is Unit.PPU else mac_counts(p, chip, kc, ks, cc, cs, pt.count,
-                                                          pt.out_px, lay.cands.tc, pin=pt.in_px,
-                                                          factored=factored)
+        mac = _mac_counts(p, chip, lay, comp, factored)
         actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
         parts = energy_breakdown_pj(actions, chip, tech, cycles=0, area_mm2=area_mm2,
                                     acc_bits=p.acc_bits, model=mac_model(p, chip))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cells", "Mapping", "PricedCandidates", "Totals", "item"]
+__all__ = ["Mapping", "Picked", "PricedCandidates", "Totals", "item"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +105,34 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
-class Cells:
-    """Candidates picked out of the priced grid (:meth:`PricedCandidates.cells`)."""
+class Picked:
+    """What ranking needs of some candidates (:meth:`PricedCandidates.pick`), every order:
+    arrays of shape (orders, candidates), gathered out of the grid once."""
 
-    full: tuple[int, ...]  # (orders, *grid)
-    index: tuple[Any, ...]  # every order, the candidates' grid coordinates
+    tiles: np.ndarray
+    cycles: np.ndarray
+    dram: np.ndarray | None  # DRAM bytes (None: not asked for)
+    base: np.ndarray
+    floor: np.ndarray
+    bound: np.ndarray
+    static: np.ndarray | float  # energy but leakage (pJ; 0.0: priced without a tech table)
+    leak: Callable[[np.ndarray], np.ndarray] | None
+
+    def cycles_at(self, compute: np.ndarray) -> np.ndarray:
+        """The cycles of every order for compute cycles ``compute`` (one per candidate)."""
+        return np.maximum(self.base + np.maximum(compute, self.floor), self.bound)
+
+    def energy_at(self, cycles: np.ndarray) -> np.ndarray | float:
+        """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
+        return self.static if self.leak is None else self.static + self.leak(cycles)
+
+    def keep(self, which: np.ndarray) -> Picked:
+        """Only the candidates at positions ``which``."""
+        def cut(a: Any) -> Any:
+            return a if a is None or np.ndim(a) == 0 else a[:, which]
+
+        return Picked(cut(self.tiles), cut(self.cycles), cut(self.dram), cut(self.base),
+                      cut(self.floor), cut(self.bound), cut(self.static), self.leak)
 
 
 def item(a: np.ndarray | float, index: tuple[int, ...]) -> int:
@@ -170,27 +193,32 @@ class PricedCandidates:
     def energy(self) -> np.ndarray | float:
         return self.energy_at(self.cycles)
 
-    def cycles_at(self, compute: np.ndarray, cells: Cells | None = None) -> np.ndarray:
-        """The cycles of every order for compute cycles ``compute`` (of the candidates
-        ``cells``, :meth:`cells`: shape (orders, len(cells)))."""
-        base, floor, bound = (self.base, self.floor, self.bound) if cells is None else \
-            (self.gather(x, cells) for x in (self.base, self.floor, self.bound))
-        return np.maximum(base + np.maximum(compute, floor), bound)
+    def cycles_at(self, compute: np.ndarray) -> np.ndarray:
+        """The cycles of every order and candidate for compute cycles ``compute``."""
+        return np.maximum(self.base + np.maximum(compute, self.floor), self.bound)
 
-    def energy_at(self, cycles: np.ndarray, cells: Cells | None = None) -> np.ndarray | float:
+    def energy_at(self, cycles: np.ndarray) -> np.ndarray | float:
         """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
-        static = self.energy_static if cells is None or np.ndim(self.energy_static) == 0 \
-            else self.gather(self.energy_static, cells)
-        return static if self.leak is None else static + self.leak(cycles)
+        return self.energy_static if self.leak is None else self.energy_static + self.leak(cycles)
 
-    def cells(self, flat: np.ndarray) -> Cells:
-        """The candidates at flat grid positions ``flat``, for :meth:`gather`."""
+    def on_grid(self, a: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """``a`` (without an orders axis) of the candidates at flat grid positions ``flat``."""
+        grid = np.shape(self.cycles)[1:]
+        return np.broadcast_to(a, grid).reshape(-1)[flat]
+
+    def pick(self, flat: np.ndarray, *, dram: bool = False) -> Picked:
+        """What ranking needs of the candidates at flat grid positions ``flat``; ``dram``:
+        their DRAM bytes too."""
         full = np.shape(self.cycles)
-        return Cells(full, (slice(None), *np.unravel_index(flat, full[1:])))
+        index: Any = (slice(None), *np.unravel_index(flat, full[1:]))
 
-    def gather(self, a: np.ndarray | float, cells: Cells) -> np.ndarray:
-        """``a`` for every order at ``cells``: (orders, len(cells))."""
-        return np.broadcast_to(a, cells.full)[cells.index]
+        def at(a: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(a, full)[index]
+
+        static = self.energy_static
+        return Picked(at(self.tiles), at(self.cycles), at(self.dram_bytes) if dram else None,
+                      at(self.base), at(self.floor), at(self.bound),
+                      static if np.ndim(static) == 0 else at(np.asarray(static)), self.leak)
 
     def totals(self, o: int, cell: tuple[int, ...]) -> Totals:
         """The :class:`Totals` of order ``o``, grid cell ``cell``."""

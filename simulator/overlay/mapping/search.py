@@ -23,6 +23,7 @@ from simulator.overlay.mapping.pricing import (
     Layout,
     exact_bounds,
     exact_compute,
+    exact_everywhere,
     layout,
     price_candidates,
 )
@@ -84,44 +85,37 @@ def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, To
     fits = np.broadcast_to(needs.fits(chip), cands.shape)
     if not fits.any():
         _raise_infeasible(p, chip, needs)
-    ok = np.flatnonzero(fits & _exact(p, chip, cands, fits))  # the candidates, in grid order
+    if not exact_everywhere(p, chip):
+        fits = fits & _exact(p, chip, cands, fits)
+    ok = np.flatnonzero(fits)  # the candidates, in grid order
     energetic = chip.objective in (Objective.ENERGY, Objective.EDP) and tech is not None
     priced = price_candidates(p, chip, lay, tech=tech if energetic else None,
                               area_mm2=_area_mm2(chip, tech) if energetic and tech else 0.0)
-    at = priced.cells(ok)
-    tiles = priced.gather(priced.tiles, at)
-    dram = priced.gather(priced.dram_bytes, at) if chip.objective in (
-        Objective.LATENCY, Objective.DRAM) else None
+    picked = priced.pick(ok, dram=chip.objective in (Objective.LATENCY, Objective.DRAM))
 
-    def keys(cycles: np.ndarray, energy: Any) -> tuple[Any, ...]:
-        """The objective's ranking keys, most significant first."""
+    def keys(cycles: np.ndarray) -> tuple[Any, ...]:
+        """The objective's ranking keys of ``picked`` at ``cycles``, most significant first."""
         return {
-            Objective.LATENCY: lambda: (cycles, dram),
-            Objective.DRAM: lambda: (dram, cycles),
-            Objective.ENERGY: lambda: (energy(), cycles),
-            Objective.EDP: lambda: (energy() * cycles, cycles),
+            Objective.LATENCY: lambda: (cycles, picked.dram),
+            Objective.DRAM: lambda: (picked.dram, cycles),
+            Objective.ENERGY: lambda: (picked.energy_at(cycles), cycles),
+            Objective.EDP: lambda: (picked.energy_at(cycles) * cycles, cycles),
         }[chip.objective]()
 
-    cycles = priced.gather(priced.cycles, at)
-    ranked = keys(cycles, lambda: priced.energy_at(cycles, at))
+    ranked = keys(picked.cycles)
     compute = None
     if priced.compute_floor is not None:
         # The last tile may run faster on a sub-array: the keys above take it on the usable
         # array, an upper bound. Only candidates whose key at their least compute could
         # still reach the best upper bound can win; price their last tile exactly.
-        least = priced.cycles_at(priced.gather(priced.compute_floor, at)[0], at)
-        reach = keys(least, lambda: priced.energy_at(least, at))[0]
+        reach = keys(picked.cycles_at(priced.on_grid(priced.compute_floor, ok)))[0]
         keep = np.flatnonzero((reach <= ranked[0].min()).any(axis=0))
-        ok = ok[keep]
-        at = priced.cells(ok)
-        compute, rows, cols = exact_compute(p, chip, lay, priced, ok)
-        cycles = priced.cycles_at(compute, at)
-        tiles = tiles[:, keep]
-        dram = None if dram is None else dram[:, keep]
-        ranked = keys(cycles, lambda: priced.energy_at(cycles, at))
+        ok, picked = ok[keep], picked.keep(keep)
+        compute, rows, cols = exact_compute(p, chip, lay, ok)
+        ranked = keys(picked.cycles_at(compute))
     # lexsort is stable: among equals, the earlier order and the earlier candidate win
-    o, j = divmod(int(np.lexsort((tiles.ravel(), *(k.ravel() for k in reversed(ranked))))[0]),
-                  len(ok))
+    o, j = divmod(int(np.lexsort((picked.tiles.ravel(),
+                                  *(k.ravel() for k in reversed(ranked))))[0]), len(ok))
     last = None if compute is None else (int(compute[j]), int(rows[j]), int(cols[j]))
     return _chosen(p, chip, lay, priced, o, int(ok[j]), last)
 
@@ -132,7 +126,7 @@ def _chosen(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates, o: in
     and the sub-array (rows, cols) of its last tile where ``priced`` took the usable array
     for it (``priced.compute_floor``); None: priced exactly."""
     if last is None and priced.compute_floor is not None:
-        compute, rows, cols = exact_compute(p, chip, lay, priced, np.array([i]))
+        compute, rows, cols = exact_compute(p, chip, lay, np.array([i]))
         last = (int(compute[0]), int(rows[0]), int(cols[0]))
     mapping = _mapping(p, chip, lay.cands, priced, o, i, lay.orders[o])
     totals = priced.totals(o, lay.cands.cell(i))

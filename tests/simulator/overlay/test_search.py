@@ -4,6 +4,8 @@ choose what pricing every candidate one by one under every loop order chooses.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from conftest import make_chip
 from hypothesis import assume, given, settings
@@ -14,8 +16,11 @@ from simulator.overlay.cost import k_tile_unit
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
 from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price
 from simulator.overlay.mapping.candidates import buffer_needs, enumerate_candidates
+from simulator.overlay.mapping import pricing
 from simulator.overlay.mapping.pricing import Layout, exact_compute, price_candidates
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS, _never_better
+from simulator.overlay.chip import FullPrecision, MemoryKind, Objective
+from simulator.overlay.dram import transfer_fields
 from simulator.overlay.problem import mac_model, problem_for
 from simulator.tech import load_tech
 from workloads.errors import ConfigError, InfeasibleError
@@ -72,11 +77,128 @@ def test_factored_sums_equal_the_sums_over_every_class_combination(layer, chip, 
                           np.broadcast_to(slow.energy, shape))
     if fast.compute_floor is not None:  # the floor bounds the exact compute, every cell
         cells = np.arange(int(np.prod(shape[1:])))
-        exact = exact_compute(p, chip, lay, fast, cells)[0]
-        assert np.array_equal(exact, exact_compute(p, chip, lay, slow, cells, factored=False)[0])
+        exact = exact_compute(p, chip, lay, cells)[0]
+        assert np.array_equal(exact, exact_compute(p, chip, lay, cells, factored=False)[0])
         floor = np.broadcast_to(fast.compute_floor, shape[1:]).ravel()
         upper = np.broadcast_to(fast.compute, shape[1:]).ravel()
         assert np.all(floor <= exact) and np.all(exact <= upper)
+
+
+@st.composite
+def other_memories(draw, chip):
+    """``chip`` with every field pricing keeps a result per changed — all but
+    ``pricing.compute_fields`` (the array, the dataflow, the ports, the int8 unit, the
+    post-processor): the buffers' sizes, kinds, banks and slots, the clock, the DRAM, the
+    accumulators, the objective and the placement switches."""
+    def buffer(spec):
+        return dataclasses.replace(
+            spec, size_kib=draw(st.sampled_from([1, 2, 8, 64, 512])),
+            double_buffered=draw(st.booleans()),
+            kind=draw(st.sampled_from(list(MemoryKind))), banks=draw(st.sampled_from([1, 4])))
+
+    dram = dataclasses.replace(
+        chip.dram, type=draw(st.sampled_from(["ddr3", "lpddr4", "hbm2"])),
+        channels=draw(st.sampled_from([1, 2, 4])), width_bits=draw(st.sampled_from([8, 64])),
+        data_rate_mtps=draw(st.sampled_from([250.0, 4000.0])),
+        burst_bytes=draw(st.sampled_from([1, 64])), latency_ns=draw(st.sampled_from([0, 50])),
+        energy_pj_per_bit=draw(st.sampled_from([1.0, 20.0])))
+    return dataclasses.replace(
+        chip, clock_mhz=draw(st.sampled_from([100.0, 1000.0])),
+        input_buffer=buffer(chip.input_buffer), weight_buffer=buffer(chip.weight_buffer),
+        output_buffer=buffer(chip.output_buffer), dram=dram,
+        full_precision=draw(st.sampled_from(list(FullPrecision))),
+        accumulator_bits=draw(st.sampled_from([16, 24, 32])),
+        objective=draw(st.sampled_from(list(Objective))),
+        int8_unit_acc_bits=draw(st.sampled_from([24, 32])),
+        keep_activations=draw(st.booleans()), keep_weights=draw(st.booleans()),
+        fuse_pool=draw(st.booleans()), fuse_add=draw(st.booleans()),
+        overlap_layers=draw(st.booleans()), node_nm=draw(st.sampled_from([None, 7.0])))
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       data=st.data())
+def test_chips_equal_in_compute_fields_share_their_compute_side(layer, chip, where, data):
+    """Pricing keeps a layer's compute side per ``compute_fields``: a chip that differs in
+    every other field computes the same, uncached."""
+    other = data.draw(other_memories(chip))
+    assert pricing.compute_fields(other) == pricing.compute_fields(chip)
+    p = problem(layer, chip, where)
+    orders = SEARCH_ORDERS if not p.depthwise else (("k", "c", "p"),)
+    lay = Layout.of(p, enumerate_candidates(p, k_tile_unit(p, chip)), orders)
+    cells = np.arange(int(np.prod(lay.cands.shape)))
+    sides = []
+    for c in (chip, other):
+        pricing._COMPUTED.clear()
+        side = pricing._compute_side(p, c, lay, True)
+        sides.append((side, pricing._mac_counts(p, c, lay, side, True),
+                      exact_compute(p, c, lay, cells) if len(side.choices) > 1 else None))
+    (a, mac_a, exact_a), (b, mac_b, exact_b) = sides
+    for f in ("issue", "smallest", "whole", "tail", "floor", "post", "last_post", "choices"):
+        assert _same(getattr(a, f), getattr(b, f)), f
+    assert _same(mac_a, mac_b)
+    assert _same(exact_a, exact_b)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       data=st.data())
+def test_chips_equal_in_transfer_fields_time_transfers_alike(layer, chip, where, data):
+    """Pricing keeps a layout's DRAM transfers per ``dram.transfer_fields``: a chip with
+    other fields (the DRAM's type, latency, energy; a width and rate of the same bandwidth)
+    times them the same, uncached."""
+    other = data.draw(other_memories(chip))
+    scale = data.draw(st.sampled_from([1, 2, 4]))
+    other = dataclasses.replace(
+        other, clock_mhz=chip.clock_mhz, dram=dataclasses.replace(
+            other.dram, channels=chip.dram.channels, burst_bytes=chip.dram.burst_bytes,
+            width_bits=chip.dram.width_bits * scale,
+            data_rate_mtps=chip.dram.data_rate_mtps / scale))
+    assume(transfer_fields(other) == transfer_fields(chip))
+    p = problem(layer, chip, where)
+    lay = Layout.of(p, enumerate_candidates(p, k_tile_unit(p, chip)), SEARCH_ORDERS)
+    a = pricing._transfers(lay, chip)
+    lay.transfers.clear()
+    b = pricing._transfers(lay, other)
+    for f in dataclasses.fields(a):
+        assert _same(getattr(a, f.name), getattr(b, f.name)), f.name
+
+
+def _cold(p, chip):
+    from simulator.overlay.mapping import search
+
+    search._choose.cache_clear()
+    pricing.layout.cache_clear()
+    pricing._COMPUTED.clear()
+    try:
+        return choose_mapping(p, chip)
+    except InfeasibleError as err:
+        return str(err)
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       data=st.data())
+def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(layer, chip, where, data):
+    """The kept compute sides, exact last tiles and transfers of one chip's search give a
+    chip that shares them the same mapping and totals as a search from nothing."""
+    other = data.draw(other_memories(chip))
+    p = problem(layer, chip, where)
+    cold = _cold(p, other)
+    _cold(p, chip)  # warms every cache with ``chip``
+    try:
+        warm = choose_mapping(p, other)
+    except InfeasibleError as err:
+        warm = str(err)
+    assert warm == cold
 
 
 def test_the_orders_left_out_never_win():
