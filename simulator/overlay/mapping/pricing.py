@@ -55,6 +55,7 @@ __all__ = [
     "exact_bounds",
     "exact_compute",
     "exact_everywhere",
+    "extreme_bounds",
     "layout",
     "price_candidates",
 ]
@@ -79,10 +80,19 @@ def exact_everywhere(p: Problem, chip: Chip) -> bool:
     """Whether every tiling of ``p`` prices exactly (:func:`exact_bounds` below the limit for
     all of them) — decided without pricing any: the bounds grow with the tile count and with
     each tile size, so their value at the most tiles any tiling has (1 × 1 × 1 × 1 tiles)
-    and the largest tile of each dimension bounds every candidate's."""
-    cycles, nbytes = _bounds(p, chip, float(p.K * p.C * p.OY * p.OX * p.groups), float(p.K),
-                             float(p.C), float(p.OY), float(p.OX), float(p.words(p.C)))
+    and the largest tile of each dimension bounds every candidate's (the pixel loop runs over
+    a batch's frames: ``frames`` pixel tiles of 1 × 1 per output pixel)."""
+    cycles, nbytes = extreme_bounds(p, chip)
     return bool(cycles < EXACT_LIMIT and nbytes < EXACT_LIMIT)
+
+
+def extreme_bounds(p: Problem, chip: Chip) -> tuple[float, float]:
+    """Bounds of :func:`exact_bounds` over every tiling of ``p`` (see
+    :func:`exact_everywhere`)."""
+    f = np.float64
+    cycles, nbytes = _bounds(p, chip, f(p.K * p.C * p.OY * p.OX * p.frames * p.groups),
+                             f(p.K), f(p.C), f(p.OY), f(p.OX), f(p.words(p.C)))
+    return float(cycles), float(nbytes)
 
 
 def _bounds(p: Problem, chip: Chip, tiles: Any, tk: Any, tc: Any, toy: Any, tox: Any,
@@ -255,6 +265,18 @@ class _Transfers:
     last_skip: np.ndarray
 
 
+def _frozen(*arrays: Any) -> list[Any]:
+    """``arrays`` made read-only (values kept across searches are shared, never changed)."""
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    return list(arrays)
+
+
+#: DRAMs kept per layout before it starts again
+_TRANSFERS_LIMIT = 16
+
+
 def _transfers(lay: Layout, chip: Chip) -> _Transfers:
     """The transfers of ``lay`` on ``chip``'s DRAM, kept with the layout per
     ``dram.transfer_fields`` (a sweep's or a study's chips share a few DRAMs)."""
@@ -265,17 +287,21 @@ def _transfers(lay: Layout, chip: Chip) -> _Transfers:
     none = (_NONE, _NONE, _NONE)  # a stream kept on chip moves nothing
 
     def once(stream: Stream | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return none if stream is None else stream.traffic(chip)
+        busy, moved, n = none if stream is None else stream.traffic(chip)
+        _frozen(busy, moved, n)
+        return busy, moved, n
 
     def cycles(nbytes: np.ndarray | None) -> np.ndarray:
         return _NONE if nbytes is None else transfer(chip, nbytes)[0]
 
     first_w, first_w_moved = (transfer(chip, lay.first_w_bytes)
                               if lay.first_w_bytes is not None else (_NONE, _NONE))
+    if len(lay.transfers) >= _TRANSFERS_LIMIT:  # (a study over clocks or data rates)
+        lay.transfers.clear()
     hit = lay.transfers[key] = _Transfers(
         once(lay.weights), once(lay.inputs), once(lay.outputs), once(lay.skips),
-        once(lay.psums), cycles(lay.first_in_bytes), first_w, first_w_moved,
-        cycles(lay.last_out_bytes), cycles(lay.last_skip_bytes))
+        once(lay.psums), *_frozen(cycles(lay.first_in_bytes), first_w, first_w_moved,
+                 cycles(lay.last_out_bytes), cycles(lay.last_skip_bytes)))
     return hit
 
 
@@ -342,8 +368,12 @@ def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndar
     return np.broadcast_to(parts[0], shape), np.broadcast_to(parts[1], shape)
 
 
-def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compute:
-    """:func:`_compute_side`, kept per (``lay``, ``p``, :func:`compute_fields`)."""
+def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool, keep: bool = True
+             ) -> _Compute:
+    """:func:`_compute_side`, kept per (``lay``, ``p``, :func:`compute_fields`) unless not
+    ``keep`` (a layout made for one call)."""
+    if not keep:
+        return _compute_side(p, chip, lay, factored)
     key = (lay, p, compute_fields(chip), factored)
     hit = _COMPUTED.get(key)
     if hit is None:
@@ -382,7 +412,8 @@ def _compute_side(p: Problem, chip: Chip, lay: Layout, factored: bool) -> _Compu
         (lay.psums.count * ppu_cycles(p, chip, ks[..., :, None], pt.out_px[..., None, :])
          ).sum(axis=(-2, -1)) * p.groups
     last_post = _NONE if ppu else ppu_cycles(p, chip, lay.k_last, pt.last_out)
-    return _Compute(total * p.groups, smallest, whole, tail, floor, post, last_post, choices)
+    return _Compute(*_frozen(total * p.groups, smallest, whole, tail, floor, post, last_post,
+                             choices))
 
 
 def _mac_counts(p: Problem, chip: Chip, lay: Layout, side: _Compute, factored: bool
@@ -391,19 +422,22 @@ def _mac_counts(p: Problem, chip: Chip, lay: Layout, side: _Compute, factored: b
     if "mac" not in side.memo:
         pt = lay.cands.pixels
         (kc, ks), (cc, cs) = lay.k, lay.c
-        side.memo["mac"] = None if p.unit is Unit.PPU else mac_counts(
+        side.memo["mac"] = None if p.unit is Unit.PPU else tuple(_frozen(*mac_counts(
             p, chip, kc, ks, cc, cs, pt.count, pt.out_px, lay.cands.tc, pin=pt.in_px,
-            factored=factored)
+            factored=factored)))
     return side.memo["mac"]
 
 
 def exact_compute(p: Problem, chip: Chip, lay: Layout, cells: np.ndarray, *,
-                  factored: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  factored: bool = True, keep: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(compute cycles, rows, cols) of the candidates at flat grid positions ``cells`` with
     their last tile on its best sub-array (``cost.sub_arrays``: all V choices at once, along
-    a leading axis; the first, the usable array, among equals). Kept with the compute side:
-    a candidate is priced once per :func:`compute_fields`."""
-    side = _compute(p, chip, lay, factored)
+    a leading axis; the first, the usable array, among equals). Kept with the compute side
+    (unless not ``keep``): a candidate is priced once per :func:`compute_fields`."""
+    if not len(cells):
+        return (np.zeros(0, dtype=np.int64),) * 3
+    side = _compute(p, chip, lay, factored, keep)
     known: dict[int, tuple[int, int, int]] = side.memo.setdefault("exact", {})
     new = np.array([c for c in dict.fromkeys(cells.tolist()) if c not in known],
                    dtype=np.int64)
@@ -429,7 +463,8 @@ def exact_compute(p: Problem, chip: Chip, lay: Layout, cells: np.ndarray, *,
 
 
 def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | None = None,
-                     area_mm2: float = 0.0, factored: bool = True) -> PricedCandidates:
+                     area_mm2: float = 0.0, factored: bool = True, keep: bool = True
+                     ) -> PricedCandidates:
     """Exact totals for every candidate of ``lay`` under each of its loop orders: arrays
     that broadcast to (len(orders), *grid) (the candidates' grid of k, c and pixel tiles,
     :class:`Candidates`). With a technology table (and the chip's area, for leakage) each
@@ -440,10 +475,11 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     on k × c, an input tile on c × pixels) and broadcast from there; sums over every class
     combination of a tile's k, c and pixel classes are taken as products of per-dimension
     sums where they factor (``factored``; ``factored=False`` sums every combination, the
-    tests' reference)."""
+    tests' reference). The compute side is kept per :func:`compute_fields` unless not
+    ``keep`` (a layout made for one call)."""
     lat = chip.dram_latency_cycles
     g = p.groups
-    comp = _compute(p, chip, lay, factored)
+    comp = _compute(p, chip, lay, factored, keep)
     # the last tile on the usable array: exact unless a sub-array may beat it
     # (``exact_compute`` prices those, for the candidates that could win)
     compute, min_tile = comp.issue + comp.tail, comp.smallest

@@ -125,8 +125,8 @@ def _chosen(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates, o: in
     """The mapping and totals of order ``o``, candidate ``i``; ``last``: its compute cycles
     and the sub-array (rows, cols) of its last tile where ``priced`` took the usable array
     for it (``priced.compute_floor``); None: priced exactly."""
-    if last is None and priced.compute_floor is not None:
-        compute, rows, cols = exact_compute(p, chip, lay, np.array([i]))
+    if last is None and priced.compute_floor is not None:  # (``price``: a one-off layout)
+        compute, rows, cols = exact_compute(p, chip, lay, np.array([i]), keep=False)
         last = (int(compute[0]), int(rows[0]), int(cols[0]))
     mapping = _mapping(p, chip, lay.cands, priced, o, i, lay.orders[o])
     totals = priced.totals(o, lay.cands.cell(i))
@@ -201,4 +201,4 @@ def price(p: Problem, chip: Chip, *, tk: int, tc: int, toy: int, tox: int,
         _raise_infeasible(p, chip, needs)
     _exact(p, chip, cands, fits)
     lay = Layout.of(p, cands, (order,))
-    return _chosen(p, chip, lay, price_candidates(p, chip, lay), 0, 0, None)
+    return _chosen(p, chip, lay, price_candidates(p, chip, lay, keep=False), 0, 0, None)

@@ -7,23 +7,24 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from conftest import make_chip
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_properties import SETTINGS, chip_settings, conv_layers, placements, ppu_layers
 
+from simulator.overlay.chip import Dataflow, FoldTiming, FullPrecision, MemoryKind, Objective
 from simulator.overlay.cost import k_tile_unit
+from simulator.overlay.dram import transfer_fields
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
-from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price
+from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price, pricing
 from simulator.overlay.mapping.candidates import buffer_needs, enumerate_candidates
-from simulator.overlay.mapping import pricing
 from simulator.overlay.mapping.pricing import Layout, exact_compute, price_candidates
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS, _never_better
-from simulator.overlay.chip import FullPrecision, MemoryKind, Objective
-from simulator.overlay.dram import transfer_fields
 from simulator.overlay.problem import mac_model, problem_for
 from simulator.tech import load_tech
 from workloads.errors import ConfigError, InfeasibleError
+from workloads.formats import NumberFormat
 from workloads.layers import Add, Conv2d, Pool
 
 FIELDS = ("compute", "post", "weight_bytes", "input_bytes", "output_bytes", "psum_bytes",
@@ -115,6 +116,38 @@ def other_memories(draw, chip):
         overlap_layers=draw(st.booleans()), node_nm=draw(st.sampled_from([None, 7.0])))
 
 
+def _changed(draw, chip, field):
+    """``chip`` with ``field`` (one of what ``pricing.compute_fields`` holds) drawn anew."""
+    def pe(**kw):
+        return dataclasses.replace(chip, pe_array=dataclasses.replace(chip.pe_array, **kw))
+
+    def port(name):
+        spec = getattr(chip, name)
+        return dataclasses.replace(chip, **{name: dataclasses.replace(
+            spec, port_bits=draw(st.sampled_from([8, 16, 64, 256, 1024])))})
+
+    return {
+        "rows": lambda: pe(rows=draw(st.sampled_from([1, 2, 4, 8, 16]))),
+        "cols": lambda: pe(cols=draw(st.sampled_from([1, 2, 4, 8, 16]))),
+        "lane_bits": lambda: pe(lane_bits=draw(st.sampled_from([1, 8, 32, 64]))),
+        "fold_timing": lambda: pe(fold_timing=draw(st.sampled_from(list(FoldTiming)))),
+        "window": lambda: pe(window_kib=draw(st.sampled_from([0.0, 0.25, 4.0]))),
+        "dataflow": lambda: dataclasses.replace(
+            chip, dataflow=draw(st.sampled_from(list(Dataflow)))),
+        "input_port": lambda: port("input_buffer"),
+        "weight_port": lambda: port("weight_buffer"),
+        "output_port": lambda: port("output_buffer"),
+        "ppu_lanes": lambda: dataclasses.replace(chip, ppu_lanes=draw(st.sampled_from([1, 4, 16]))),
+        "int8_unit": lambda: dataclasses.replace(
+            chip, int8_unit_macs=draw(st.sampled_from([1, 64]))),
+        "none": lambda: chip,
+    }[field]()
+
+
+COMPUTE_FIELDS = ("none", "rows", "cols", "lane_bits", "fold_timing", "window", "dataflow",
+                  "input_port", "weight_port", "output_port", "ppu_lanes", "int8_unit")
+
+
 def _same(a, b):
     if a is None or b is None:
         return a is b
@@ -184,13 +217,15 @@ def _cold(p, chip):
         return str(err)
 
 
-@SETTINGS
+@pytest.mark.parametrize("field", COMPUTE_FIELDS)
+@settings(SETTINGS, max_examples=max(8, SETTINGS.max_examples // 4))
 @given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
        data=st.data())
-def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(layer, chip, where, data):
+def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(field, layer, chip, where, data):
     """The kept compute sides, exact last tiles and transfers of one chip's search give a
-    chip that shares them the same mapping and totals as a search from nothing."""
-    other = data.draw(other_memories(chip))
+    chip that shares some of them (or, ``field`` changed, not its compute side) the same
+    mapping and totals as a search from nothing."""
+    other = _changed(data.draw, data.draw(other_memories(chip)), field)
     p = problem(layer, chip, where)
     cold = _cold(p, other)
     _cold(p, chip)  # warms every cache with ``chip``
@@ -199,6 +234,32 @@ def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(layer, chip, where,
     except InfeasibleError as err:
         warm = str(err)
     assert warm == cold
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       frames=st.sampled_from([1, 2, 7, 64]))
+def test_the_extreme_tiling_bounds_every_candidates_overflow_bound(layer, chip, where, frames):
+    """``exact_everywhere`` decides for every candidate from the bounds' value at the most
+    tiles and the largest tile sizes: that value is never below a candidate's."""
+    p = problem(layer, chip, {**where, "frames": frames})
+    cycles, nbytes = pricing.exact_bounds(p, chip, enumerate_candidates(p, k_tile_unit(p, chip)))
+    most_cycles, most_bytes = pricing.extreme_bounds(p, chip)
+    assert cycles.max() <= most_cycles and nbytes.max() <= most_bytes
+
+
+def test_a_batch_too_large_to_count_exactly_is_infeasible():
+    """A batch whose tilings may all pass 2**53 cycles is an InfeasibleError, not a mapping
+    priced past float64's integers (the pixel loop runs over the frames)."""
+    i8, b1 = NumberFormat.parse("8"), NumberFormat.parse("1")
+    chip = make_chip(**{"clock_mhz": 10000, "dram.latency_ns": 100000, "accumulator_bits": 32,
+                        "int8_unit.macs_per_cycle": 1, "buffers.input.size_kib": 0.0625,
+                        "buffers.weight.size_kib": 0.0625, "buffers.output.size_kib": 0.0625})
+    p = problem_for(Conv2d("c", (64, 32, 32), 64, (3, 3), 1, 1, 1, i8, i8, b1), chip,
+                    frames=4096)
+    assert not pricing.exact_everywhere(p, chip)
+    with pytest.raises(InfeasibleError, match="too large for this chip to simulate exactly"):
+        choose_mapping(p, chip)
 
 
 def test_the_orders_left_out_never_win():
