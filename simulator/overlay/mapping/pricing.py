@@ -477,20 +477,95 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     sums where they factor (``factored``; ``factored=False`` sums every combination, the
     tests' reference). The compute side is kept per :func:`compute_fields` unless not
     ``keep`` (a layout made for one call)."""
+    comp = _compute(p, chip, lay, factored, keep)
+    rows, cols, _ = effective_array(p, chip)
+    t = _traffic(p, chip, lay, comp)
+    # cycles = max(the first load, the compute, the last store; the DRAM; the slots)
+    slot = np.maximum(np.maximum(ceil_div(t.hold_w, chip.weight_buffer.slots),
+                                 ceil_div(t.hold_i, chip.input_buffer.slots)),
+                      ceil_div(t.hold_o, chip.output_buffer.slots))
+    bound = np.maximum(t.busy, slot)
+    cycles = np.maximum(t.base + np.maximum(t.compute, t.floor), bound)
+    static: np.ndarray | float = 0.0
+    leak = mac = None
+    if tech is not None:
+        mac = _mac_counts(p, chip, lay, comp, factored)
+        if "actions" not in t.memo:
+            t.memo["actions"] = layer_actions(p, chip, dram_bytes=t.dram, mac=mac, **t.streams)
+        parts = energy_breakdown_pj(t.memo["actions"], chip, tech, cycles=0,
+                                    area_mm2=area_mm2, acc_bits=p.acc_bits,
+                                    model=mac_model(p, chip))
+        parts.pop("leakage")  # (added last, from each candidate's cycles)
+        static = sum(np.asarray(v, dtype=np.float64) for v in parts.values())
+        leak = partial(leakage_pj, chip, tech, area_mm2)
+    return PricedCandidates(
+        compute=t.compute, post=comp.post, occupancy=t.occupancy, transfers=t.transfers,
+        first_load=t.first_load, first_weight=t.first_weight,
+        first_weight_moved=t.first_weight_moved, last_post=comp.last_post,
+        last_store=t.last_store, slot=slot, serial=t.serial, spill=lay.spill,
+        tiles=lay.tiles, rows=np.asarray(rows), cols=np.asarray(cols), cycles=cycles,
+        base=t.base, floor=t.floor, bound=bound, energy_static=static, leak=leak, mac=mac,
+        last_tail=comp.tail,
+        compute_floor=None if comp.floor is None else comp.issue - comp.whole + comp.floor,
+        **t.streams,
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Traffic:
+    """What pricing derives from a layer's compute side and its DRAM alone — everything but
+    the buffers' slots, the energy and the ranking (:func:`_traffic`); arrays that broadcast
+    to (orders, *grid)."""
+
+    compute: np.ndarray  # with the last tile on the usable array
+    transfers: np.ndarray
+    streams: dict[str, np.ndarray]  # bytes moved by stream (``weight_bytes``, …)
+    dram: np.ndarray  # their sum
+    occupancy: np.ndarray  # the DRAM's busy cycles
+    busy: np.ndarray  # the DRAM's bound on the cycles (its busy time and a latency; 0: idle)
+    hold_w: np.ndarray  # cycles the weight, input and output slots are held
+    hold_i: np.ndarray
+    hold_o: np.ndarray
+    first_load: np.ndarray
+    first_weight: np.ndarray
+    first_weight_moved: np.ndarray
+    last_store: np.ndarray
+    base: np.ndarray  # the first load and the last store around the compute
+    floor: np.ndarray  # the post-processing beyond the last tile's
+    serial: np.ndarray
+    memo: dict[str, Any] = field(default_factory=dict)  # ``"actions"``: the action counts
+
+
+def traffic_fields(chip: Chip) -> tuple[object, ...]:
+    """The chip fields :func:`_traffic` reads beyond :func:`compute_fields`: the transfers'
+    (``dram.transfer_fields``), the access latency and the DRAM's bandwidth in cycles."""
+    return (*transfer_fields(chip), chip.dram_latency_cycles, chip.dram_bytes_per_cycle)
+
+
+#: DRAMs kept per compute side before it starts again
+_TRAFFIC_LIMIT = 16
+
+
+def _traffic(p: Problem, chip: Chip, lay: Layout, comp: _Compute) -> _Traffic:
+    """The DRAM traffic and timing bounds of every candidate on ``chip``'s DRAM, kept with
+    the compute side ``comp`` per :func:`traffic_fields` (a sweep's chips that differ only
+    in their buffers share it)."""
+    kept = comp.memo.setdefault("traffic", {})
+    key = traffic_fields(chip)
+    hit = kept.get(key)
+    if hit is not None:
+        return hit
     lat = chip.dram_latency_cycles
     g = p.groups
-    comp = _compute(p, chip, lay, factored, keep)
     # the last tile on the usable array: exact unless a sub-array may beat it
     # (``exact_compute`` prices those, for the candidates that could win)
     compute, min_tile = comp.issue + comp.tail, comp.smallest
-    rows, cols, _ = effective_array(p, chip)
     tr = _transfers(lay, chip)
     w, i_t, o_t, sk_t, s_t = tr.weights, tr.inputs, tr.outputs, tr.skips, tr.psums
     post, last_post = comp.post, comp.last_post
 
     # the first tile's loads and the last tile's post-processing and store
-    first_w, first_w_moved = tr.first_w, tr.first_w_moved
-    first_occ = tr.first_in + first_w
+    first_occ = tr.first_in + tr.first_w
     last_store = last_post + tr.last_out + lat if p.out_dram else last_post
     if lay.last_skip_bytes is not None:
         last_store = last_store + tr.last_skip + lat
@@ -515,31 +590,16 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     # busiest channel's time (the slot holds above)
     dram = sum(streams.values())
     occupancy = busy_cycles(chip, dram)
-    slot = np.maximum(np.maximum(ceil_div(hold_w, chip.weight_buffer.slots),
-                                 ceil_div(hold_i, chip.input_buffer.slots)),
-                      ceil_div(hold_o, chip.output_buffer.slots))
-    # cycles = max(the first load, the compute, the last store; the DRAM; the slots)
+    if len(kept) >= _TRAFFIC_LIMIT:
+        kept.clear()
+    busy = np.where(occupancy > 0, occupancy + lat, 0)
     base, floor = first_load + last_store, post - last_post
-    bound = np.maximum(np.where(occupancy > 0, occupancy + lat, 0), slot)
-    cycles = np.maximum(base + np.maximum(compute, floor), bound)
-    static: np.ndarray | float = 0.0
-    leak = mac = None
-    if tech is not None:
-        mac = _mac_counts(p, chip, lay, comp, factored)
-        actions = layer_actions(p, chip, dram_bytes=dram, mac=mac, **streams)
-        parts = energy_breakdown_pj(actions, chip, tech, cycles=0, area_mm2=area_mm2,
-                                    acc_bits=p.acc_bits, model=mac_model(p, chip))
-        parts.pop("leakage")  # (added last, from each candidate's cycles)
-        static = sum(np.asarray(v, dtype=np.float64) for v in parts.values())
-        leak = partial(leakage_pj, chip, tech, area_mm2)
-    return PricedCandidates(
-        compute=compute, post=post, occupancy=occupancy, transfers=transfers,
-        first_load=first_load, first_weight=first_w, first_weight_moved=first_w_moved,
-        last_post=last_post, last_store=last_store, slot=slot,
-        serial=compute + post + alone + transfers * lat, spill=lay.spill,
-        tiles=lay.tiles, rows=np.asarray(rows), cols=np.asarray(cols), cycles=cycles,
-        base=base, floor=floor, bound=bound, energy_static=static, leak=leak, mac=mac,
-        last_tail=comp.tail,
-        compute_floor=None if comp.floor is None else comp.issue - comp.whole + comp.floor,
-        **streams,
-    )
+    serial = compute + post + alone + transfers * lat
+    _frozen(compute, transfers, dram, occupancy, busy, hold_w, hold_i, hold_o, first_load,
+            last_store, base, floor, serial, *streams.values())
+    hit = kept[key] = _Traffic(
+        compute=compute, transfers=transfers, streams=streams, dram=dram, occupancy=occupancy,
+        busy=busy, hold_w=hold_w, hold_i=hold_i, hold_o=hold_o, first_load=first_load,
+        first_weight=tr.first_w, first_weight_moved=tr.first_w_moved, last_store=last_store,
+        base=base, floor=floor, serial=serial)
+    return hit

@@ -86,27 +86,18 @@ def test_factored_sums_equal_the_sums_over_every_class_combination(layer, chip, 
 
 
 @st.composite
-def other_memories(draw, chip):
-    """``chip`` with every field pricing keeps a result per changed — all but
-    ``pricing.compute_fields`` (the array, the dataflow, the ports, the int8 unit, the
-    post-processor): the buffers' sizes, kinds, banks and slots, the clock, the DRAM, the
-    accumulators, the objective and the placement switches."""
+def other_buffers(draw, chip):
+    """``chip`` with other buffers (sizes, kinds, banks, slots), objective, accumulators and
+    placement switches: fields no kept value of pricing depends on."""
     def buffer(spec):
         return dataclasses.replace(
             spec, size_kib=draw(st.sampled_from([1, 2, 8, 64, 512])),
             double_buffered=draw(st.booleans()),
             kind=draw(st.sampled_from(list(MemoryKind))), banks=draw(st.sampled_from([1, 4])))
 
-    dram = dataclasses.replace(
-        chip.dram, type=draw(st.sampled_from(["ddr3", "lpddr4", "hbm2"])),
-        channels=draw(st.sampled_from([1, 2, 4])), width_bits=draw(st.sampled_from([8, 64])),
-        data_rate_mtps=draw(st.sampled_from([250.0, 4000.0])),
-        burst_bytes=draw(st.sampled_from([1, 64])), latency_ns=draw(st.sampled_from([0, 50])),
-        energy_pj_per_bit=draw(st.sampled_from([1.0, 20.0])))
     return dataclasses.replace(
-        chip, clock_mhz=draw(st.sampled_from([100.0, 1000.0])),
-        input_buffer=buffer(chip.input_buffer), weight_buffer=buffer(chip.weight_buffer),
-        output_buffer=buffer(chip.output_buffer), dram=dram,
+        chip, input_buffer=buffer(chip.input_buffer), weight_buffer=buffer(chip.weight_buffer),
+        output_buffer=buffer(chip.output_buffer),
         full_precision=draw(st.sampled_from(list(FullPrecision))),
         accumulator_bits=draw(st.sampled_from([16, 24, 32])),
         objective=draw(st.sampled_from(list(Objective))),
@@ -116,10 +107,30 @@ def other_memories(draw, chip):
         overlap_layers=draw(st.booleans()), node_nm=draw(st.sampled_from([None, 7.0])))
 
 
+@st.composite
+def other_memories(draw, chip):
+    """``chip`` with every field but ``pricing.compute_fields`` (the array, the dataflow, the
+    ports, the int8 unit, the post-processor) changed: :func:`other_buffers`, the clock and
+    the DRAM."""
+    chip = draw(other_buffers(chip))
+    dram = dataclasses.replace(
+        chip.dram, type=draw(st.sampled_from(["ddr3", "lpddr4", "hbm2"])),
+        channels=draw(st.sampled_from([1, 2, 4])), width_bits=draw(st.sampled_from([8, 64])),
+        data_rate_mtps=draw(st.sampled_from([250.0, 4000.0])),
+        burst_bytes=draw(st.sampled_from([1, 64])), latency_ns=draw(st.sampled_from([0, 50])),
+        energy_pj_per_bit=draw(st.sampled_from([1.0, 20.0])))
+    return dataclasses.replace(chip, clock_mhz=draw(st.sampled_from([100.0, 1000.0])),
+                               dram=dram)
+
+
 def _changed(draw, chip, field):
-    """``chip`` with ``field`` (one of what ``pricing.compute_fields`` holds) drawn anew."""
+    """``chip`` with ``field`` drawn anew: one of what ``pricing.compute_fields`` or
+    ``pricing.traffic_fields`` read, or the DRAM's energy (read by neither)."""
     def pe(**kw):
         return dataclasses.replace(chip, pe_array=dataclasses.replace(chip.pe_array, **kw))
+
+    def dram(**kw):
+        return dataclasses.replace(chip, dram=dataclasses.replace(chip.dram, **kw))
 
     def port(name):
         spec = getattr(chip, name)
@@ -140,12 +151,21 @@ def _changed(draw, chip, field):
         "ppu_lanes": lambda: dataclasses.replace(chip, ppu_lanes=draw(st.sampled_from([1, 4, 16]))),
         "int8_unit": lambda: dataclasses.replace(
             chip, int8_unit_macs=draw(st.sampled_from([1, 64]))),
+        "clock": lambda: dataclasses.replace(
+            chip, clock_mhz=draw(st.sampled_from([50.0, 100.0, 1000.0]))),
+        "latency": lambda: dram(latency_ns=draw(st.sampled_from([0.0, 10.0, 500.0]))),
+        "data_rate": lambda: dram(data_rate_mtps=draw(st.sampled_from([100.0, 4000.0]))),
+        "width": lambda: dram(width_bits=draw(st.sampled_from([8, 16, 64]))),
+        "burst": lambda: dram(burst_bytes=draw(st.sampled_from([1, 8, 64]))),
+        "channels": lambda: dram(channels=draw(st.sampled_from([1, 2, 4]))),
+        "dram_energy": lambda: dram(energy_pj_per_bit=draw(st.sampled_from([1.0, 20.0]))),
         "none": lambda: chip,
     }[field]()
 
 
-COMPUTE_FIELDS = ("none", "rows", "cols", "lane_bits", "fold_timing", "window", "dataflow",
-                  "input_port", "weight_port", "output_port", "ppu_lanes", "int8_unit")
+CHIP_FIELDS = ("none", "rows", "cols", "lane_bits", "fold_timing", "window", "dataflow",
+               "input_port", "weight_port", "output_port", "ppu_lanes", "int8_unit", "clock",
+               "latency", "data_rate", "width", "burst", "channels", "dram_energy")
 
 
 def _same(a, b):
@@ -217,15 +237,15 @@ def _cold(p, chip):
         return str(err)
 
 
-@pytest.mark.parametrize("field", COMPUTE_FIELDS)
+@pytest.mark.parametrize("field", CHIP_FIELDS)
 @settings(SETTINGS, max_examples=max(8, SETTINGS.max_examples // 4))
 @given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
        data=st.data())
 def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(field, layer, chip, where, data):
-    """The kept compute sides, exact last tiles and transfers of one chip's search give a
-    chip that shares some of them (or, ``field`` changed, not its compute side) the same
-    mapping and totals as a search from nothing."""
-    other = _changed(data.draw, data.draw(other_memories(chip)), field)
+    """What one chip's search keeps (compute sides, exact last tiles, transfers, traffic)
+    gives a chip with other buffers and ``field`` changed the same mapping and totals as a
+    search from nothing."""
+    other = _changed(data.draw, data.draw(other_buffers(chip)), field)
     p = problem(layer, chip, where)
     cold = _cold(p, other)
     _cold(p, chip)  # warms every cache with ``chip``
