@@ -138,9 +138,11 @@ class Picked:
 def item(a: np.ndarray | float, index: tuple[int, ...]) -> int:
     """The element at ``index`` of what ``a`` broadcasts to (its axes aligned on the right,
     as numpy broadcasts)."""
-    a = np.asarray(a)
-    at = index[len(index) - a.ndim:] if a.ndim else ()
-    return int(a[tuple(i if n > 1 else 0 for i, n in zip(at, a.shape, strict=True))])
+    if not isinstance(a, np.ndarray) or not a.ndim:
+        return int(a)
+    shape = a.shape
+    at = index[len(index) - len(shape):]
+    return int(a.item(tuple([i if n > 1 else 0 for i, n in zip(at, shape, strict=True)])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,21 +222,27 @@ class PricedCandidates:
                       at(self.base), at(self.floor), at(self.bound),
                       static if np.ndim(static) == 0 else at(np.asarray(static)), self.leak)
 
-    def totals(self, o: int, cell: tuple[int, ...]) -> Totals:
-        """The :class:`Totals` of order ``o``, grid cell ``cell``."""
+    def totals(self, o: int, cell: tuple[int, ...], compute: int | None = None) -> Totals:
+        """The :class:`Totals` of order ``o``, grid cell ``cell``; ``compute``: its compute
+        cycles where they differ from :attr:`compute` (the last tile on a sub-array)."""
         index = (o, *cell)
 
         def at(a: np.ndarray) -> int:
             return item(a, index)
 
+        serial = at(self.serial)
+        if compute is None:
+            compute = at(self.compute)
+        else:
+            serial += compute - at(self.compute)
         return Totals(
-            compute_cycles=at(self.compute), ppu_cycles=at(self.post),
+            compute_cycles=compute, ppu_cycles=at(self.post),
             weight_bytes=at(self.weight_bytes), input_bytes=at(self.input_bytes),
             output_bytes=at(self.output_bytes), psum_bytes=at(self.psum_bytes),
             dram_occupancy=at(self.occupancy), transfers=at(self.transfers),
             first_load=at(self.first_load), last_post=at(self.last_post),
             last_store=at(self.last_store), slot_cycles=at(self.slot),
-            serial_cycles=at(self.serial), first_weight_cycles=at(self.first_weight),
+            serial_cycles=serial, first_weight_cycles=at(self.first_weight),
             first_weight_bytes=at(self.first_weight_moved),
             mac=None if self.mac is None else tuple(at(x) for x in self.mac),
         )

@@ -57,17 +57,20 @@ def choose_mapping(p: Problem, chip: Chip, tech: TechTable | None = None
 
 
 def _mapping(p: Problem, chip: Chip, c: Candidates, priced: PricedCandidates, o: int, i: int,
-             order: tuple[str, ...]) -> Mapping:
+             order: tuple[str, ...], sub_array: tuple[int, int] | None) -> Mapping:
+    """The mapping of order ``o``, candidate ``i``; ``sub_array``: its last tile's (rows,
+    cols) where not the usable array's."""
     index = (o, *c.cell(i))
     tk, tc, toy, tox = c.tiling(i)
 
     def at(a: np.ndarray) -> int:
         return item(a, index)
 
+    rows, cols = sub_array or (at(priced.rows), at(priced.cols))
     return Mapping(
         unit=p.unit.value, dataflow=chip.dataflow.value if p.unit is Unit.ARRAY else p.unit.value,
         tk=tk, tc=tc, toy=toy, tox=tox, order=order, tiles=at(priced.tiles),
-        spills_psums=bool(at(priced.spill)), rows=at(priced.rows), cols=at(priced.cols),
+        spills_psums=bool(at(priced.spill)), rows=rows, cols=cols,
     )
 
 
@@ -128,15 +131,9 @@ def _chosen(p: Problem, chip: Chip, lay: Layout, priced: PricedCandidates, o: in
     if last is None and priced.compute_floor is not None:  # (``price``: a one-off layout)
         compute, rows, cols = exact_compute(p, chip, lay, np.array([i]), keep=False)
         last = (int(compute[0]), int(rows[0]), int(cols[0]))
-    mapping = _mapping(p, chip, lay.cands, priced, o, i, lay.orders[o])
-    totals = priced.totals(o, lay.cands.cell(i))
-    if last is not None:
-        exact, rows_, cols_ = last
-        mapping = dataclasses.replace(mapping, rows=rows_, cols=cols_)
-        totals = dataclasses.replace(
-            totals, compute_cycles=exact,
-            serial_cycles=totals.serial_cycles - totals.compute_cycles + exact)
-    return mapping, totals
+    compute_, sub_array = (None, None) if last is None else (last[0], (last[1], last[2]))
+    return (_mapping(p, chip, lay.cands, priced, o, i, lay.orders[o], sub_array),
+            priced.totals(o, lay.cands.cell(i), compute_))
 
 
 def _raise_infeasible(p: Problem, chip: Chip, needs: BufferNeeds) -> None:
