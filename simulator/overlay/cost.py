@@ -160,8 +160,8 @@ def sub_arrays(p: Problem, chip: Chip) -> list[tuple[int, int]]:
         rest = {n for n in (*_halvings(size), *_halvings(fed)) if n < usable}
         return [usable, *sorted(rest, reverse=True)]
 
-    return [(r, c) for r in choices(rows, chip.pe_array.rows, fed_r)
-            for c in choices(cols, chip.pe_array.cols, fed_c)]
+    col_choices = choices(cols, chip.pe_array.cols, fed_c)
+    return [(r, c) for r in choices(rows, chip.pe_array.rows, fed_r) for c in col_choices]
 
 
 def _halvings(n: int) -> list[int]:
