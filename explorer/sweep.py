@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +46,21 @@ class SweepRun:
     seconds: float
 
 
-def grid_points(space: Space) -> Iterator[dict[str, Any]]:
-    quants = space.quant_choices()
-    names = [p.path for p in space.parameters] + [name for name, _ in quants]
-    for values in itertools.product(*(p.grid() for p in space.parameters),
-                                    *(choices for _, choices in quants)):
+def grid_points(space: Space, *, reuse: bool = False) -> Iterator[dict[str, Any]]:
+    """Every point of the space's grid. ``reuse``: in the order the chip family names
+    (``Family.reuse_order``: the quantisation and what changes the simulator's kept work
+    slowest, the buffers fastest), so consecutive points share the most of it."""
+    axes: list[tuple[str, Sequence[Any]]] = [(p.path, p.grid()) for p in space.parameters]
+    quants: list[tuple[str, Sequence[Any]]] = list(space.quant_choices())
+    if reuse:
+        from simulator.api import get_family, load_chip
+
+        order = get_family(load_chip(space.chip).family).reuse_order([n for n, _ in axes])
+        axes = quants + sorted(axes, key=lambda axis: order.index(axis[0]))
+    else:
+        axes = axes + quants
+    names = [name for name, _ in axes]
+    for values in itertools.product(*(values for _, values in axes)):
         yield dict(zip(names, values, strict=True))
 
 
@@ -85,7 +95,7 @@ def sweep(space: Space, *, storage: str | None = None, study_name: str | None = 
                        engine=engine)
     have = {_key(t.user_attrs["point"]) for t in study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE,)) if "point" in t.user_attrs}
-    todo = [p for p in grid_points(space) if _key(p) not in have]
+    todo = [p for p in grid_points(space, reuse=True) if _key(p) not in have]
     dists = distributions(space)
     start = time.perf_counter()
     bar = None

@@ -103,6 +103,12 @@ class Family(ABC):
                  else f"{spec.source} + --set" if spec.source else "--set")
         return self.spec_from_dict(data, file=where)
 
+    def reuse_order(self, paths: Sequence[str]) -> list[str]:
+        """``paths`` (chip settings a sweep varies) in the order to vary them, slowest first,
+        so that consecutive chips share the most of what the family keeps between simulations
+        (only an order: no result depends on it). Default: as given."""
+        return list(paths)
+
     def builtin_dir(self) -> Traversable | None:
         """The folder of this family's built-in chip files (``<name>.yaml``), or None."""
         return None

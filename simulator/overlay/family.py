@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.abc import Traversable
 from importlib.resources import files
@@ -97,6 +98,11 @@ def _peak(p: Problem, chip: Chip) -> int:
     return chip.ppu_lanes
 
 
+#: settings that change no kept value of the mapper (see ``OverlayFamily.reuse_order``)
+_MEMORY_PATHS = frozenset({"mapping.objective", "tech", "node.nm", "node.voltage_v",
+                           "dram.energy_pj_per_bit"})
+
+
 class OverlayFamily(Family):
     """The overlay PE-array accelerator (chip files with ``family: overlay``, the default)."""
 
@@ -110,6 +116,20 @@ class OverlayFamily(Family):
 
     def builtin_dir(self) -> Traversable:
         return files("simulator.overlay") / "chips"
+
+    def reuse_order(self, paths: Sequence[str]) -> list[str]:
+        """The mapper keeps a layer's compute side per ``pricing.compute_fields`` and its DRAM
+        traffic per ``pricing.traffic_fields`` as well: vary the settings that change neither
+        (the buffers' sizes, slots, kinds and banks, the objective, the technology, the DRAM's
+        energy) fastest, then the DRAM's and the clock, then everything else."""
+        def rank(path: str) -> int:
+            memory = path in _MEMORY_PATHS or (path.startswith("buffers.")
+                                               and not path.endswith(".port_bits"))
+            if memory:
+                return 2
+            return 1 if path.startswith("dram.") or path == "clock_mhz" else 0
+
+        return sorted(paths, key=rank)
 
     def describe(self, spec: ChipSpec) -> str:
         chip = _chip(spec)

@@ -4,6 +4,7 @@ reruns resume, and a study refuses another space."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -167,6 +168,32 @@ def test_sweep_stores_the_whole_grid_as_a_study(small_space, tmp_path, workers):
                                          for v in t.user_attrs["constraints"])
     again = sweep(space, storage=store, progress=False)
     assert again.evaluated == 0 and again.skipped == 32
+
+
+def test_a_sweep_visits_the_grid_in_the_order_that_reuses_the_most(tmp_path):
+    """The same points; the quantisation and the array slowest, the DRAM next, the buffers
+    fastest (``OverlayFamily.reuse_order``): consecutive chips share the mapper's kept work."""
+    from explorer.sweep import grid_points
+    from simulator.api import get_family
+
+    path = write_space(tmp_path, name="order", parameters={
+        "buffers.weight.size_kib": {"choices": [16, 32]},
+        "dram.channels": {"choices": [1, 2]},
+        "buffers.input.port_bits": {"choices": [64, 128]},
+        "pe_array.rows": {"choices": [4, 16]}})
+    space = load_space(path)
+    plain, reuse = list(grid_points(space)), list(grid_points(space, reuse=True))
+    key = functools.partial(json.dumps, sort_keys=True)
+    assert sorted(map(key, plain)) == sorted(map(key, reuse)) and len(reuse) == 32
+    assert list(reuse[0]) == ["quant", "buffers.input.port_bits", "pe_array.rows",
+                              "dram.channels", "buffers.weight.size_kib"]
+    assert [p["buffers.weight.size_kib"] for p in reuse[:4]] == [16, 32, 16, 32]
+    assert [p["dram.channels"] for p in reuse[:4]] == [1, 1, 2, 2]
+    assert get_family("overlay").reuse_order(
+        ["mapping.objective", "clock_mhz", "buffers.output.port_bits", "tech",
+         "buffers.output.double_buffered", "dram.latency_ns", "dram.energy_pj_per_bit"]) == [
+        "buffers.output.port_bits", "clock_mhz", "dram.latency_ns", "mapping.objective",
+        "tech", "buffers.output.double_buffered", "dram.energy_pj_per_bit"]
 
 
 def test_per_layer_quantisation_choices(tmp_path):

@@ -13,6 +13,7 @@ shortcut gives the same totals; tests/simulator/overlay/test_search.py checks it
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -56,6 +57,7 @@ __all__ = [
     "exact_compute",
     "exact_everywhere",
     "extreme_bounds",
+    "forget",
     "layout",
     "price_candidates",
 ]
@@ -351,8 +353,29 @@ def compute_fields(chip: Chip) -> tuple[object, ...]:
 #: compute sides by (layout, problem, compute_fields, factored); a sweep's chips that differ
 #: only in their buffers or DRAM price their compute once. A layout is a key by identity
 #: (kept alive by its entry).
-_COMPUTED: dict[tuple[object, ...], _Compute] = {}
-_COMPUTED_LIMIT = 2048
+_COMPUTED: OrderedDict[tuple[object, ...], _Compute] = OrderedDict()
+#: bytes of the arrays kept with the compute sides (their traffic the most: arrays over loop
+#: orders × candidates), and how many sides; past either, the least recently used sides go.
+#: A sweep in ``Family.reuse_order`` reuses a few dozen sides at a time; random chips share
+#: little, so a smaller store costs them nothing.
+KEPT_BUDGET = 64 * 2**20
+KEPT_SIDES = 4096
+_kept_bytes = [0]
+
+
+def forget() -> None:
+    """Drop every kept compute side (and its traffic): a cold start, for tests and timing."""
+    _COMPUTED.clear()
+    _kept_bytes[0] = 0
+
+
+def _kept(side: _Compute, *arrays: Any) -> None:
+    """Count ``arrays`` (those owning their memory) kept with ``side`` against
+    :data:`KEPT_BUDGET` (when ``side`` is kept)."""
+    if "bytes" in side.memo:
+        n = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray) and a.flags.owndata)
+        side.memo["bytes"] += n
+        _kept_bytes[0] += n
 
 
 def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray,
@@ -376,10 +399,14 @@ def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool, keep: bool = T
         return _compute_side(p, chip, lay, factored)
     key = (lay, p, compute_fields(chip), factored)
     hit = _COMPUTED.get(key)
-    if hit is None:
-        if len(_COMPUTED) >= _COMPUTED_LIMIT:
-            _COMPUTED.clear()
-        hit = _COMPUTED[key] = _compute_side(p, chip, lay, factored)
+    if hit is not None:
+        _COMPUTED.move_to_end(key)
+        return hit
+    while _COMPUTED and (_kept_bytes[0] > KEPT_BUDGET or len(_COMPUTED) >= KEPT_SIDES):
+        _kept_bytes[0] -= _COMPUTED.popitem(last=False)[1].memo["bytes"]
+    hit = _COMPUTED[key] = _compute_side(p, chip, lay, factored)
+    hit.memo["bytes"] = 0
+    _kept(hit, hit.issue, hit.smallest, hit.whole, hit.tail, hit.floor, hit.post)
     return hit
 
 
@@ -425,6 +452,7 @@ def _mac_counts(p: Problem, chip: Chip, lay: Layout, side: _Compute, factored: b
         side.memo["mac"] = None if p.unit is Unit.PPU else tuple(_frozen(*mac_counts(
             p, chip, kc, ks, cc, cs, pt.count, pt.out_px, lay.cands.tc, pin=pt.in_px,
             factored=factored)))
+        _kept(side, *(side.memo["mac"] or ()))
     return side.memo["mac"]
 
 
@@ -595,8 +623,9 @@ def _traffic(p: Problem, chip: Chip, lay: Layout, comp: _Compute) -> _Traffic:
     busy = np.where(occupancy > 0, occupancy + lat, 0)
     base, floor = first_load + last_store, post - last_post
     serial = compute + post + alone + transfers * lat
-    _frozen(compute, transfers, dram, occupancy, busy, hold_w, hold_i, hold_o, first_load,
-            last_store, base, floor, serial, *streams.values())
+    arrays = _frozen(compute, transfers, dram, occupancy, busy, hold_w, hold_i, hold_o,
+                     first_load, last_store, base, floor, serial, *streams.values())
+    _kept(comp, *arrays)
     hit = kept[key] = _Traffic(
         compute=compute, transfers=transfers, streams=streams, dram=dram, occupancy=occupancy,
         busy=busy, hold_w=hold_w, hold_i=hold_i, hold_o=hold_o, first_load=first_load,

@@ -21,7 +21,7 @@ from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price, pricin
 from simulator.overlay.mapping.candidates import buffer_needs, enumerate_candidates
 from simulator.overlay.mapping.pricing import Layout, exact_compute, price_candidates
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS, _never_better
-from simulator.overlay.problem import mac_model, problem_for
+from simulator.overlay.problem import Unit, mac_model, problem_for
 from simulator.tech import load_tech
 from workloads.errors import ConfigError, InfeasibleError
 from workloads.formats import NumberFormat
@@ -190,7 +190,7 @@ def test_chips_equal_in_compute_fields_share_their_compute_side(layer, chip, whe
     cells = np.arange(int(np.prod(lay.cands.shape)))
     sides = []
     for c in (chip, other):
-        pricing._COMPUTED.clear()
+        pricing.forget()
         side = pricing._compute_side(p, c, lay, True)
         sides.append((side, pricing._mac_counts(p, c, lay, side, True),
                       exact_compute(p, c, lay, cells) if len(side.choices) > 1 else None))
@@ -230,7 +230,7 @@ def _cold(p, chip):
 
     search._choose.cache_clear()
     pricing.layout.cache_clear()
-    pricing._COMPUTED.clear()
+    pricing.forget()
     try:
         return choose_mapping(p, chip)
     except InfeasibleError as err:
@@ -254,6 +254,60 @@ def test_a_search_after_a_similar_chip_chooses_as_a_cold_one(field, layer, chip,
     except InfeasibleError as err:
         warm = str(err)
     assert warm == cold
+    if not isinstance(cold, str):  # (the MAC counts, which the energy reads, too)
+        assert warm[1].mac == cold[1].mac
+
+
+def test_an_int8_layer_after_a_chip_with_another_int8_unit_chooses_as_a_cold_one():
+    """The int8 unit's rate is one of ``compute_fields``: an 8-bit layer on it is priced
+    anew for a chip with another (hypothesis rarely draws such a layer)."""
+    i8, b1 = NumberFormat.parse("8"), NumberFormat.parse("1")
+    layer = Conv2d("c", (3, 16, 16), 32, (3, 3), 1, 1, 1, i8, i8, b1)
+    base = {"full_precision": "int8_unit", "accumulator_bits": 32,
+            "mapping.objective": "energy"}
+    fast = make_chip(**base, **{"int8_unit.macs_per_cycle": 64})
+    slow = make_chip(**base, **{"int8_unit.macs_per_cycle": 2})
+    p = problem_for(layer, fast)
+    assert p.unit is Unit.INT8
+    cold = _cold(p, slow)
+    _cold(p, fast)
+    warm = choose_mapping(p, slow)
+    assert warm == cold and warm[1].mac == cold[1].mac
+    assert warm[1].compute_cycles > choose_mapping(p, fast)[1].compute_cycles
+
+
+@SETTINGS
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       data=st.data())
+def test_chips_equal_in_traffic_fields_share_their_traffic(layer, chip, where, data):
+    """A layer's traffic is kept per ``traffic_fields``: a chip with a faster clock, a DRAM
+    as much faster and a latency as much shorter (the same cycles), another DRAM type and
+    energy, and other buffers computes the same traffic, uncached."""
+    scale = data.draw(st.sampled_from([2, 4]))
+    other = dataclasses.replace(
+        data.draw(other_buffers(chip)), clock_mhz=chip.clock_mhz * scale,
+        dram=dataclasses.replace(
+            chip.dram, type=data.draw(st.sampled_from(["ddr3", "lpddr4", "hbm2"])),
+            energy_pj_per_bit=data.draw(st.sampled_from([1.0, 20.0])),
+            data_rate_mtps=chip.dram.data_rate_mtps * scale,
+            latency_ns=chip.dram.latency_ns / scale))
+    assume(pricing.traffic_fields(other) == pricing.traffic_fields(chip))
+    p = problem(layer, chip, where)
+    orders = SEARCH_ORDERS if not p.depthwise else (("k", "c", "p"),)
+    lay = Layout.of(p, enumerate_candidates(p, k_tile_unit(p, chip)), orders)
+    traffic = []
+    for c in (chip, other):
+        pricing.forget()
+        side = pricing._compute_side(p, c, lay, True)
+        lay.transfers.clear()
+        traffic.append(pricing._traffic(p, c, lay, side))
+    a, b = traffic
+    for f in dataclasses.fields(a):
+        if f.name == "streams":
+            assert a.streams.keys() == b.streams.keys()
+            assert all(_same(a.streams[k], b.streams[k]) for k in a.streams)
+        elif f.name != "memo":
+            assert _same(getattr(a, f.name), getattr(b, f.name)), f.name
 
 
 @SETTINGS
