@@ -7,8 +7,11 @@ The candidates form a grid (k tiles × c tiles × pixel tilings): each total is 
 part of the grid it depends on and broadcast, sums over every class combination are products
 of per-dimension sums where they factor (``cost.array_cycle_sums``, ``energy._Factors``),
 what no chip field changes is kept per problem (:func:`layout`), and the order-dependent parts
-(fetch multiplicities, spills) come from :mod:`.reuse`. docs/simulator.md explains why each
-shortcut gives the same totals; tests/simulator/overlay/test_search.py checks it.
+(fetch multiplicities, spills) come from :mod:`.reuse`. What some chip fields decide is kept
+per exactly those fields: a layer's compute side per :func:`compute_fields`, its transfers per
+``dram.transfer_fields`` and its traffic per :func:`traffic_fields` (least recently used,
+within :data:`KEPT_BUDGET`). docs/simulator.md explains why each shortcut gives the same
+totals; tests/simulator/overlay/test_search.py checks it.
 """
 
 from __future__ import annotations
@@ -335,7 +338,9 @@ class _Compute:
     choices: np.ndarray  # (V, 2): the sub-arrays (rows, cols) a last tile may use
     #: what is computed when first asked for: ``"mac"``, the MAC counts
     #: (:func:`_mac_counts`); ``"exact"``, each candidate's exact compute
-    #: (:func:`exact_compute`) by flat grid position
+    #: (:func:`exact_compute`) by flat grid position; ``"traffic"``, the traffic per
+    #: :func:`traffic_fields` (:func:`_traffic`); and ``"bytes"``, what a kept side holds
+    #: (:func:`_kept`)
     memo: dict[str, Any] = field(default_factory=dict)
 
 
