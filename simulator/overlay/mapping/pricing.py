@@ -48,7 +48,7 @@ from simulator.overlay.energy import (
     mac_counts,
 )
 from simulator.overlay.mapping.candidates import Candidates, enumerate_candidates
-from simulator.overlay.mapping.records import PricedCandidates
+from simulator.overlay.mapping.records import PricedCandidates, cycles_of, on_grid
 from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
 from simulator.overlay.problem import Problem, Unit, mac_model
 from simulator.tech import TechTable
@@ -475,10 +475,8 @@ def exact_compute(p: Problem, chip: Chip, lay: Layout, cells: np.ndarray, *,
     new = np.array([c for c in dict.fromkeys(cells.tolist()) if c not in known],
                    dtype=np.int64)
     if len(new):
-        grid = lay.cands.shape
-
         def at(a: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(a, grid).reshape(-1)[new]
+            return on_grid(a, lay.cands.shape, new)
 
         choices = side.choices
         whole, tail = _last_tile(p, chip, at(lay.k_last), at(lay.c_last),
@@ -518,7 +516,7 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
                                  ceil_div(t.hold_i, chip.input_buffer.slots)),
                       ceil_div(t.hold_o, chip.output_buffer.slots))
     bound = np.maximum(t.busy, slot)
-    cycles = np.maximum(t.base + np.maximum(t.compute, t.floor), bound)
+    cycles = cycles_of(t.base, t.compute, t.floor, bound)
     static: np.ndarray | float = 0.0
     leak = mac = None
     if tech is not None:

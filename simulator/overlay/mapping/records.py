@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Mapping", "Picked", "PricedCandidates", "Totals", "item"]
+__all__ = ["Mapping", "Picked", "PricedCandidates", "Totals", "cycles_of", "energy_of", "item",
+           "on_grid"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,23 @@ class Totals:
         return max(terms, key=lambda k: terms[k])
 
 
+def on_grid(a: Any, grid: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
+    """What ``a`` broadcasts to on the candidates' ``grid``, at flat positions ``flat``."""
+    return np.broadcast_to(a, grid).reshape(-1)[flat]
+
+
+def cycles_of(base: Any, compute: Any, floor: Any, bound: Any) -> Any:
+    """A candidate's analytical cycles: the first load and the last store around the compute
+    (or the post-processing of all but the last tile, if longer), or the DRAM's or the
+    slots' bound (see :meth:`Totals.lower_bound`); vectorised."""
+    return np.maximum(base + np.maximum(compute, floor), bound)
+
+
+def energy_of(static: Any, leak: Callable[[Any], Any] | None, cycles: Any) -> Any:
+    """The energy (pJ) of ``static`` pJ plus leakage over ``cycles``; vectorised."""
+    return static if leak is None else static + leak(cycles)
+
+
 @dataclass(frozen=True, slots=True)
 class Picked:
     """What ranking needs of some candidates (:meth:`PricedCandidates.pick`), every order:
@@ -120,11 +138,11 @@ class Picked:
 
     def cycles_at(self, compute: np.ndarray) -> np.ndarray:
         """The cycles of every order for compute cycles ``compute`` (one per candidate)."""
-        return np.maximum(self.base + np.maximum(compute, self.floor), self.bound)
+        return cycles_of(self.base, compute, self.floor, self.bound)
 
     def energy_at(self, cycles: np.ndarray) -> np.ndarray | float:
         """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
-        return self.static if self.leak is None else self.static + self.leak(cycles)
+        return energy_of(self.static, self.leak, cycles)
 
     def keep(self, which: np.ndarray) -> Picked:
         """Only the candidates at positions ``which``."""
@@ -172,7 +190,7 @@ class PricedCandidates:
     tiles: np.ndarray
     rows: np.ndarray  # the sub-array each candidate's last tile runs on
     cols: np.ndarray
-    cycles: np.ndarray  # = cycles_at(compute)
+    cycles: np.ndarray  # = cycles_of(base, compute, floor, bound)
     #: cycles = max(base + max(compute, floor), bound): the first load and the last store
     #: around the compute (or the post-processing), or the DRAM's or the slots' bound
     base: np.ndarray
@@ -193,20 +211,12 @@ class PricedCandidates:
 
     @property
     def energy(self) -> np.ndarray | float:
-        return self.energy_at(self.cycles)
-
-    def cycles_at(self, compute: np.ndarray) -> np.ndarray:
-        """The cycles of every order and candidate for compute cycles ``compute``."""
-        return np.maximum(self.base + np.maximum(compute, self.floor), self.bound)
-
-    def energy_at(self, cycles: np.ndarray) -> np.ndarray | float:
-        """The energy (pJ) at ``cycles`` (see :meth:`cycles_at`)."""
-        return self.energy_static if self.leak is None else self.energy_static + self.leak(cycles)
+        """Every candidate's energy (pJ) at its :attr:`cycles`."""
+        return energy_of(self.energy_static, self.leak, self.cycles)
 
     def on_grid(self, a: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """``a`` (without an orders axis) of the candidates at flat grid positions ``flat``."""
-        grid = np.shape(self.cycles)[1:]
-        return np.broadcast_to(a, grid).reshape(-1)[flat]
+        return on_grid(a, np.shape(self.cycles)[1:], flat)
 
     def pick(self, flat: np.ndarray, *, dram: bool = False) -> Picked:
         """What ranking needs of the candidates at flat grid positions ``flat``; ``dram``:
