@@ -34,6 +34,7 @@ from simulator.overlay.cost import (
     output_tile_bytes,
     ppu_cycles,
     psum_tile_bytes,
+    psums_outside_pes,
     skip_tile_bytes,
     sub_arrays,
     tile_compute_cycles,
@@ -47,7 +48,12 @@ from simulator.overlay.energy import (
     leakage_pj,
     mac_counts,
 )
-from simulator.overlay.mapping.candidates import Candidates, enumerate_candidates
+from simulator.overlay.mapping.candidates import (
+    BufferNeeds,
+    Candidates,
+    buffer_needs,
+    enumerate_candidates,
+)
 from simulator.overlay.mapping.records import PricedCandidates, cycles_of, on_grid
 from simulator.overlay.mapping.reuse import fetch_multiplicity, spills_for
 from simulator.overlay.problem import Problem, Unit, mac_model
@@ -86,9 +92,19 @@ def exact_everywhere(p: Problem, chip: Chip) -> bool:
     all of them) — decided without pricing any: the bounds grow with the tile count and with
     each tile size, so their value at the most tiles any tiling has (1 × 1 × 1 × 1 tiles)
     and the largest tile of each dimension bounds every candidate's (the pixel loop runs over
-    a batch's frames: ``frames`` pixel tiles of 1 × 1 per output pixel)."""
-    cycles, nbytes = extreme_bounds(p, chip)
-    return bool(cycles < EXACT_LIMIT and nbytes < EXACT_LIMIT)
+    a batch's frames: ``frames`` pixel tiles of 1 × 1 per output pixel). Kept per ``p`` and
+    the chip fields the bounds read (among :func:`compute_fields` and :func:`traffic_fields`)."""
+    key = (p, compute_fields(chip), traffic_fields(chip))
+    hit = _EVERYWHERE.get(key)
+    if hit is None:
+        if len(_EVERYWHERE) >= KEPT_SIDES:
+            _EVERYWHERE.clear()
+        cycles, nbytes = extreme_bounds(p, chip)
+        hit = _EVERYWHERE[key] = bool(cycles < EXACT_LIMIT and nbytes < EXACT_LIMIT)
+    return hit
+
+
+_EVERYWHERE: dict[tuple[object, ...], bool] = {}
 
 
 def extreme_bounds(p: Problem, chip: Chip) -> tuple[float, float]:
@@ -206,6 +222,18 @@ class Layout:
     unique: tuple[tuple[np.ndarray, np.ndarray], ...]
     #: the transfers' times per DRAM (:func:`_transfers`)
     transfers: dict[tuple[object, ...], _Transfers] = field(default_factory=dict)
+    #: the candidates' buffer needs, by whether partial sums leave the PEs (:meth:`needs`)
+    _needs: dict[bool, BufferNeeds] = field(default_factory=dict)
+
+    def needs(self, p: Problem, chip: Chip) -> BufferNeeds:
+        """``candidates.buffer_needs`` of the candidates (``p``: the layout's problem), kept
+        per the one chip property it reads (``cost.psums_outside_pes``)."""
+        key = psums_outside_pes(p, chip)
+        hit = self._needs.get(key)
+        if hit is None:
+            hit = self._needs[key] = buffer_needs(p, chip, self.cands)
+            _frozen(hit.input, hit.weight, hit.output)
+        return hit
 
     @classmethod
     def of(cls, p: Problem, cands: Candidates, orders: tuple[tuple[str, ...], ...]) -> Layout:
@@ -371,6 +399,7 @@ _kept_bytes = [0]
 def forget() -> None:
     """Drop every kept compute side (and its traffic): a cold start, for tests and timing."""
     _COMPUTED.clear()
+    _EVERYWHERE.clear()
     _kept_bytes[0] = 0
 
 
@@ -511,12 +540,7 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     comp = _compute(p, chip, lay, factored, keep)
     rows, cols, _ = effective_array(p, chip)
     t = _traffic(p, chip, lay, comp)
-    # cycles = max(the first load, the compute, the last store; the DRAM; the slots)
-    slot = np.maximum(np.maximum(ceil_div(t.hold_w, chip.weight_buffer.slots),
-                                 ceil_div(t.hold_i, chip.input_buffer.slots)),
-                      ceil_div(t.hold_o, chip.output_buffer.slots))
-    bound = np.maximum(t.busy, slot)
-    cycles = cycles_of(t.base, t.compute, t.floor, bound)
+    slot, bound, cycles = _timed(t, chip, comp)
     static: np.ndarray | float = 0.0
     leak = mac = None
     if tech is not None:
@@ -542,6 +566,29 @@ def price_candidates(p: Problem, chip: Chip, lay: Layout, *, tech: TechTable | N
     )
 
 
+def _slots_of(chip: Chip) -> tuple[int, int, int]:
+    return (chip.weight_buffer.slots, chip.input_buffer.slots, chip.output_buffer.slots)
+
+
+def _timed(t: _Traffic, chip: Chip, comp: _Compute
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slot, bound, cycles) of every candidate: its buffers' slot bound, that or the DRAM's,
+    and its analytical cycles — what the traffic ``t`` and the buffers' slot counts decide,
+    kept with ``t`` per slot counts (a sweep's chips that differ in buffer sizes share it)."""
+    key = ("timed", _slots_of(chip))
+    hit = t.memo.get(key)
+    if hit is None:
+        w, i, o = key[1]
+        # cycles = max(the first load, the compute, the last store; the DRAM; the slots)
+        slot = np.maximum(np.maximum(ceil_div(t.hold_w, w), ceil_div(t.hold_i, i)),
+                          ceil_div(t.hold_o, o))
+        bound = np.maximum(t.busy, slot)
+        hit = t.memo[key] = tuple(_frozen(slot, bound, cycles_of(t.base, t.compute, t.floor,
+                                                                 bound)))
+        _kept(comp, *hit)
+    return hit
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class _Traffic:
     """What pricing derives from a layer's compute side and its DRAM alone — everything but
@@ -564,7 +611,8 @@ class _Traffic:
     base: np.ndarray  # the first load and the last store around the compute
     floor: np.ndarray  # the post-processing beyond the last tile's
     serial: np.ndarray
-    memo: dict[str, Any] = field(default_factory=dict)  # ``"actions"``: the action counts
+    #: ``"actions"``: the action counts; ``("timed", slot counts)``: :func:`_timed`
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
 def traffic_fields(chip: Chip) -> tuple[object, ...]:

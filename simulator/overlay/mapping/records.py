@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Mapping", "Picked", "PricedCandidates", "Totals", "cycles_of", "energy_of", "item",
-           "on_grid"]
+__all__ = ["Mapping", "Picked", "PricedCandidates", "Totals", "cycles_of", "energy_of", "gather",
+           "item", "on_grid"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,35 @@ class Totals:
 
 def on_grid(a: Any, grid: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
     """What ``a`` broadcasts to on the candidates' ``grid``, at flat positions ``flat``."""
-    return np.broadcast_to(a, grid).reshape(-1)[flat]
+    return gather((1, *grid), flat)(a)[0]
+
+
+def gather(full: tuple[int, ...], flat: np.ndarray) -> Callable[[Any], np.ndarray]:
+    """A function of an array that broadcasts to ``full`` = (orders, *grid) giving what it
+    broadcasts to at flat grid positions ``flat``, every order: shape (orders, len(flat)) —
+    read from the array's own elements (its position of each cell computed once per shape),
+    never from a copy of it broadcast."""
+    coords = np.unravel_index(flat, full[1:])
+    at_shape: dict[tuple[int, ...], np.ndarray] = {}
+    out = (full[0], len(flat))
+
+    def at(a: Any) -> np.ndarray:
+        a = np.asarray(a)
+        orders = a.shape[0] if a.ndim == len(full) else 1
+        grid = a.shape[1:] if a.ndim == len(full) else (1,) * (len(full) - 1 - a.ndim) + a.shape
+        lin = at_shape.get(grid)
+        if lin is None:  # the cells' positions in a row-major array of shape ``grid``
+            lin = np.zeros(len(flat), dtype=np.intp)
+            stride = 1
+            for axis in range(len(grid) - 1, -1, -1):
+                if grid[axis] > 1:
+                    lin = lin + coords[axis] * stride
+                stride *= grid[axis]
+            at_shape[grid] = lin
+        picked = a.reshape(orders, -1)[:, lin]
+        return picked if orders == full[0] else np.broadcast_to(picked, out)
+
+    return at
 
 
 def cycles_of(base: Any, compute: Any, floor: Any, bound: Any) -> Any:
@@ -158,9 +186,13 @@ def item(a: np.ndarray | float, index: tuple[int, ...]) -> int:
     as numpy broadcasts)."""
     if not isinstance(a, np.ndarray) or not a.ndim:
         return int(a)
-    shape = a.shape
+    return int(a.item(_index_in(a.shape, index)))
+
+
+def _index_in(shape: tuple[int, ...], index: tuple[int, ...]) -> tuple[int, ...]:
+    """Where ``index`` of what an array of ``shape`` broadcasts to lies in the array."""
     at = index[len(index) - len(shape):]
-    return int(a.item(tuple([i if n > 1 else 0 for i, n in zip(at, shape, strict=True)])))
+    return tuple([i if n > 1 else 0 for i, n in zip(at, shape, strict=True)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +254,7 @@ class PricedCandidates:
         """What ranking needs of the candidates at flat grid positions ``flat``; ``dram``:
         their DRAM bytes too."""
         full = np.shape(self.cycles)
-        index: Any = (slice(None), *np.unravel_index(flat, full[1:]))
-
-        def at(a: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(a, full)[index]
+        at = gather(full, flat)
 
         static = self.energy_static
         return Picked(at(self.tiles), at(self.cycles), at(self.dram_bytes) if dram else None,
@@ -236,9 +265,15 @@ class PricedCandidates:
         """The :class:`Totals` of order ``o``, grid cell ``cell``; ``compute``: its compute
         cycles where they differ from :attr:`compute` (the last tile on a sub-array)."""
         index = (o, *cell)
+        at_shape: dict[tuple[int, ...], tuple[int, ...]] = {}
 
-        def at(a: np.ndarray) -> int:
-            return item(a, index)
+        def at(a: np.ndarray) -> int:  # (``item``, its index worked out once per shape)
+            if not isinstance(a, np.ndarray) or not a.ndim:
+                return int(a)
+            where = at_shape.get(a.shape)
+            if where is None:
+                where = at_shape[a.shape] = _index_in(a.shape, index)
+            return int(a.item(where))
 
         serial = at(self.serial)
         if compute is None:

@@ -84,7 +84,7 @@ def _choose(p: Problem, chip: Chip, tech: TechTable | None) -> tuple[Mapping, To
     orders = SEARCH_ORDERS if not p.depthwise else (("k", "c", "p"),)
     lay = layout(p, k_tile_unit(p, chip), orders)
     cands = lay.cands
-    needs = buffer_needs(p, chip, cands)
+    needs = lay.needs(p, chip)
     fits = np.broadcast_to(needs.fits(chip), cands.shape)
     if not fits.any():
         _raise_infeasible(p, chip, needs)

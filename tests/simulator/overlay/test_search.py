@@ -17,7 +17,7 @@ from simulator.overlay.chip import Dataflow, FoldTiming, FullPrecision, MemoryKi
 from simulator.overlay.cost import k_tile_unit
 from simulator.overlay.dram import transfer_fields
 from simulator.overlay.energy import area_breakdown_mm2, count_actions, energy_breakdown_pj
-from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price, pricing
+from simulator.overlay.mapping import LOOP_ORDERS, choose_mapping, price, pricing, records
 from simulator.overlay.mapping.candidates import buffer_needs, enumerate_candidates
 from simulator.overlay.mapping.pricing import Layout, exact_compute, price_candidates
 from simulator.overlay.mapping.reuse import SEARCH_ORDERS, _never_better
@@ -225,6 +225,37 @@ def test_chips_equal_in_transfer_fields_time_transfers_alike(layer, chip, where,
         assert _same(getattr(a, f.name), getattr(b, f.name)), f.name
 
 
+@pytest.mark.parametrize("field", CHIP_FIELDS)
+@settings(SETTINGS, max_examples=max(8, SETTINGS.max_examples // 4))
+@given(layer=st.one_of(conv_layers(), ppu_layers()), chip=any_chip(), where=placements,
+       data=st.data())
+def test_values_kept_for_one_chip_are_those_of_the_next_computed_anew(field, layer, chip,
+                                                                       where, data):
+    """The small values the search keeps across chips — a layout's buffer needs, whether a
+    problem prices exactly everywhere, the slot bound and cycles per slot counts — are, after
+    another chip's search, what computing them afresh gives for a chip with other buffers
+    and ``field`` changed."""
+    other = _changed(data.draw, data.draw(other_buffers(chip)), field)
+    p = problem(layer, chip, where)
+    orders = SEARCH_ORDERS if not p.depthwise else (("k", "c", "p"),)
+    lay = Layout.of(p, enumerate_candidates(p, k_tile_unit(p, chip)), orders)
+    pricing.forget()
+    lay.needs(p, chip)
+    pricing.exact_everywhere(p, chip)
+    warm = price_candidates(p, chip, lay), price_candidates(p, other, lay)
+    needs = lay.needs(p, other)
+    fresh = buffer_needs(p, other, lay.cands)
+    for name in ("input", "weight", "output"):
+        assert _same(getattr(needs, name), getattr(fresh, name)), name
+    cycles, nbytes = pricing.extreme_bounds(p, other)
+    assert pricing.exact_everywhere(p, other) == (cycles < pricing.EXACT_LIMIT
+                                                  and nbytes < pricing.EXACT_LIMIT)
+    pricing.forget()
+    cold = price_candidates(p, other, Layout.of(p, lay.cands, orders))
+    for name in ("slot", "bound", "cycles"):
+        assert _same(getattr(warm[1], name), getattr(cold, name)), name
+
+
 def _cold(p, chip):
     from simulator.overlay.mapping import search
 
@@ -334,6 +365,53 @@ def test_a_batch_too_large_to_count_exactly_is_infeasible():
     assert not pricing.exact_everywhere(p, chip)
     with pytest.raises(InfeasibleError, match="too large for this chip to simulate exactly"):
         choose_mapping(p, chip)
+
+
+@pytest.mark.parametrize(("frames", "field", "value"), [
+    (16, "int8_unit.macs_per_cycle", 1024),  # one of compute_fields
+    (4, "dram.data_rate_mtps", 10),  # one of traffic_fields
+])
+def test_whether_a_problem_prices_exactly_is_kept_per_the_fields_it_reads(frames, field, value):
+    """``exact_everywhere`` is kept per the problem, ``compute_fields`` and ``traffic_fields``:
+    one field of either changes the answer, and asking after the other chip does not."""
+    i8, b1 = NumberFormat.parse("8"), NumberFormat.parse("1")
+    base = {"clock_mhz": 10000, "dram.latency_ns": 100000, "accumulator_bits": 32,
+            "int8_unit.macs_per_cycle": 1, "buffers.input.size_kib": 0.0625,
+            "buffers.weight.size_kib": 0.0625, "buffers.output.size_kib": 0.0625}
+    a, b = make_chip(**base), make_chip(**{**base, field: value})
+    p = problem_for(Conv2d("c", (64, 32, 32), 64, (3, 3), 1, 1, 1, i8, i8, b1), a,
+                    frames=frames)
+    fresh = {}
+    for chip in (a, b):
+        cycles, nbytes = pricing.extreme_bounds(p, chip)
+        fresh[chip] = bool(cycles < pricing.EXACT_LIMIT and nbytes < pricing.EXACT_LIMIT)
+    assert fresh[a] != fresh[b]
+    for first, then in ((a, b), (b, a)):
+        pricing.forget()
+        assert pricing.exact_everywhere(p, first) == fresh[first]
+        assert pricing.exact_everywhere(p, then) == fresh[then]
+
+
+@SETTINGS
+@given(grid=st.tuples(*[st.integers(1, 5)] * 3), orders=st.integers(1, 4), data=st.data())
+def test_gathering_candidates_reads_what_broadcasting_gives(grid, orders, data):
+    """``records.gather`` (and ``on_grid``) read an array at grid cells from its own elements:
+    the same as broadcasting it to (orders, *grid) and indexing, for every axis of size one
+    or full, with or without the orders axis, and of fewer dimensions."""
+    full = (orders, *grid)
+    ndim = data.draw(st.integers(0, 4))
+    shape = tuple(data.draw(st.sampled_from([1, n])) for n in full[len(full) - ndim:])
+    a = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape) * 7 - 3
+    if data.draw(st.booleans()) and a.ndim:  # a view that is not contiguous
+        a = np.broadcast_to(a, full[len(full) - a.ndim:])
+    flat = np.array(data.draw(st.lists(st.integers(0, int(np.prod(grid)) - 1), max_size=9)),
+                    dtype=np.int64)
+    expected = np.broadcast_to(a, full)[(slice(None), *np.unravel_index(flat, grid))]
+    got = records.gather(full, flat)(a)
+    assert got.shape == expected.shape and np.array_equal(got, expected)
+    if a.ndim < len(full):
+        assert np.array_equal(records.on_grid(a, grid, flat),
+                              np.broadcast_to(a, grid).reshape(-1)[flat])
 
 
 def test_the_orders_left_out_never_win():
