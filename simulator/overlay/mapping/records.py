@@ -132,7 +132,7 @@ def gather(full: tuple[int, ...], flat: np.ndarray) -> Callable[[Any], np.ndarra
                     lin = lin + coords[axis] * stride
                 stride *= grid[axis]
             at_shape[grid] = lin
-        picked = a.reshape(orders, -1)[:, lin]
+        picked = a.reshape(orders, -1).take(lin, axis=1)
         return picked if orders == full[0] else np.broadcast_to(picked, out)
 
     return at
