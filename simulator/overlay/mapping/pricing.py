@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -224,6 +224,9 @@ class Layout:
     transfers: dict[tuple[object, ...], _Transfers] = field(default_factory=dict)
     #: the candidates' buffer needs, by whether partial sums leave the PEs (:meth:`needs`)
     _needs: dict[bool, BufferNeeds] = field(default_factory=dict)
+    #: bytes of its arrays and of what it holds (transfers, needs) while :func:`layout`
+    #: keeps it (else 0)
+    held: list[int] = field(default_factory=lambda: [0])
 
     def needs(self, p: Problem, chip: Chip) -> BufferNeeds:
         """``candidates.buffer_needs`` of the candidates (``p``: the layout's problem), kept
@@ -232,8 +235,15 @@ class Layout:
         hit = self._needs.get(key)
         if hit is None:
             hit = self._needs[key] = buffer_needs(p, chip, self.cands)
-            _frozen(hit.input, hit.weight, hit.output)
+            self.hold(_nbytes(_frozen(hit.input, hit.weight, hit.output)))
         return hit
+
+    def hold(self, n: int) -> None:
+        """Count ``n`` more bytes (fewer, if negative) kept with the layout, while
+        :func:`layout` keeps it."""
+        if self.held[0]:
+            self.held[0] += n
+            _layout_bytes[0] += n
 
     @classmethod
     def of(cls, p: Problem, cands: Candidates, orders: tuple[tuple[str, ...], ...]) -> Layout:
@@ -330,11 +340,13 @@ def _transfers(lay: Layout, chip: Chip) -> _Transfers:
     first_w, first_w_moved = (transfer(chip, lay.first_w_bytes)
                               if lay.first_w_bytes is not None else (_NONE, _NONE))
     if len(lay.transfers) >= _TRANSFERS_LIMIT:  # (a study over clocks or data rates)
+        lay.hold(-_nbytes(lay.transfers))
         lay.transfers.clear()
     hit = lay.transfers[key] = _Transfers(
         once(lay.weights), once(lay.inputs), once(lay.outputs), once(lay.skips),
         once(lay.psums), *_frozen(cycles(lay.first_in_bytes), first_w, first_w_moved,
                  cycles(lay.last_out_bytes), cycles(lay.last_skip_bytes)))
+    lay.hold(_nbytes(hit))
     return hit
 
 
@@ -343,11 +355,48 @@ def _distinct(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, where.reshape(sizes.shape)
 
 
-@lru_cache(maxsize=512)
+#: layouts by (problem, ``k_unit``, orders), least recently used first. A study's chips
+#: share them (the problem and the array's columns decide one), so many are kept: past
+#: :data:`LAYOUT_BUDGET` bytes of their arrays and transfers, the least recently used go.
+_LAYOUTS: OrderedDict[tuple[object, ...], Layout] = OrderedDict()
+LAYOUT_BUDGET = 96 * 2**20
+_layout_bytes = [0]
+
+
 def layout(p: Problem, k_unit: int, orders: tuple[tuple[str, ...], ...]) -> Layout:
     """The :class:`Layout` of ``p``'s candidate grid (:func:`enumerate_candidates`, whose
-    only chip input is the array's preferred output-channel tile ``k_unit``)."""
-    return Layout.of(p, enumerate_candidates(p, k_unit), orders)
+    only chip input is the array's preferred output-channel tile ``k_unit``), kept."""
+    key = (p, k_unit, orders)
+    hit = _LAYOUTS.get(key)
+    if hit is not None:
+        _LAYOUTS.move_to_end(key)
+        return hit
+    hit = Layout.of(p, enumerate_candidates(p, k_unit), orders)
+    hit.held[0] = _nbytes(hit)
+    _layout_bytes[0] += hit.held[0]
+    while _LAYOUTS and _layout_bytes[0] > LAYOUT_BUDGET:
+        _let_go(_LAYOUTS.popitem(last=False)[1])
+    _LAYOUTS[key] = hit
+    return hit
+
+
+def _let_go(lay: Layout) -> None:
+    """``lay`` is no longer kept (a compute side may still use it: nothing counted then)."""
+    _layout_bytes[0] -= lay.held[0]
+    lay.held[0] = 0
+
+
+def _nbytes(obj: Any) -> int:
+    """Bytes of the arrays (owning their memory) in ``obj``: a record of arrays, of tuples
+    or dictionaries of arrays or of such records."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes if obj.flags.owndata else 0
+    if isinstance(obj, tuple | list):
+        return sum(_nbytes(x) for x in obj)
+    if isinstance(obj, dict):
+        return sum(_nbytes(x) for x in obj.values())
+    slots = getattr(type(obj), "__slots__", ())
+    return sum(_nbytes(getattr(obj, name)) for name in slots if name != "held")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -397,10 +446,13 @@ _kept_bytes = [0]
 
 
 def forget() -> None:
-    """Drop every kept compute side (and its traffic): a cold start, for tests and timing."""
+    """Drop every kept layout and compute side (and its traffic): a cold start, for tests and
+    timing."""
     _COMPUTED.clear()
     _EVERYWHERE.clear()
     _kept_bytes[0] = 0
+    while _LAYOUTS:
+        _let_go(_LAYOUTS.popitem()[1])
 
 
 def _kept(side: _Compute, *arrays: Any) -> None:

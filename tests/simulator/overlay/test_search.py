@@ -260,7 +260,6 @@ def _cold(p, chip):
     from simulator.overlay.mapping import search
 
     search._choose.cache_clear()
-    pricing.layout.cache_clear()
     pricing.forget()
     try:
         return choose_mapping(p, chip)
@@ -365,6 +364,55 @@ def test_a_batch_too_large_to_count_exactly_is_infeasible():
     assert not pricing.exact_everywhere(p, chip)
     with pytest.raises(InfeasibleError, match="too large for this chip to simulate exactly"):
         choose_mapping(p, chip)
+
+
+def test_kept_layouts_stay_within_their_budget_and_change_no_choice(monkeypatch):
+    """Layouts are kept least recently used within ``LAYOUT_BUDGET``: what is counted is what
+    the kept layouts hold (their arrays, transfers and needs), a new layout lets the oldest
+    go until the rest fit, and a search with a small store chooses as with a large one."""
+    from simulator.overlay.mapping import search
+
+    b1 = NumberFormat.parse("1")
+    layers = [Conv2d(f"c{i}", (c, h, h), k, (3, 3), 1, 1, 1, b1, b1, b1)
+              for i, (c, h, k) in enumerate([(16, 8, 32), (32, 16, 64), (64, 8, 64),
+                                             (8, 32, 16), (48, 12, 24)])]
+    chips = [make_chip(**{"pe_array.cols": cols, "dram.channels": ch})
+             for cols in (4, 8) for ch in (1, 2)]
+
+    def choices():
+        out = []
+        for chip in chips:
+            for layer in layers:
+                search._choose.cache_clear()
+                out.append(choose_mapping(problem_for(layer, chip), chip))
+                held = sum(pricing._nbytes(lay) for lay in pricing._LAYOUTS.values())
+                assert pricing._layout_bytes[0] == held
+                assert all(lay.held[0] == pricing._nbytes(lay)
+                           for lay in pricing._LAYOUTS.values())
+        return out
+
+    pricing.forget()
+    wide = choices()
+    many = len(pricing._LAYOUTS)
+    sizes = sorted(lay.held[0] for lay in pricing._LAYOUTS.values())
+    assert many == len(layers) * 2  # (a layout per problem and column count)
+    lay = pricing.layout(problem_for(layers[0], chips[0]), 4, SEARCH_ORDERS)
+    for rate in range(1, 2 + pricing._TRANSFERS_LIMIT):  # (more DRAMs than a layout keeps)
+        pricing._transfers(lay, make_chip(**{"dram.data_rate_mtps": 100.0 * rate}))
+        assert lay.held[0] == pricing._nbytes(lay)
+        assert pricing._layout_bytes[0] == sum(pricing._nbytes(x)
+                                               for x in pricing._LAYOUTS.values())
+    pricing.forget()
+    assert pricing._layout_bytes[0] == 0 and lay.held[0] == 0
+    monkeypatch.setattr(pricing, "LAYOUT_BUDGET", sizes[-1] + sizes[0])
+    narrow = choices()
+    assert len(pricing._LAYOUTS) < many
+    assert wide == narrow
+    for layer in layers:  # each new layout lets the oldest go until the rest fit
+        pricing.layout(problem_for(layer, chips[0], frames=2), 4, SEARCH_ORDERS)
+        assert (pricing._layout_bytes[0] <= pricing.LAYOUT_BUDGET
+                or len(pricing._LAYOUTS) == 1)
+    pricing.forget()
 
 
 @pytest.mark.parametrize(("frames", "field", "value"), [
