@@ -9,7 +9,8 @@ point, which is left out of the count), under callgrind, and prints the differen
 and the ratio of the two trees:
 
 * ``explore``: the simulator alone on the points a random sampler picks from the default
-  space (``explore_speed.py``'s points: a new chip every point, caches cold at the start);
+  space (``explore_speed.py``'s points: a new chip every point, caches cold at the start;
+  both runs draw all the points first, so the sampler is not counted);
 * ``sweep``: the first points of ``bnnsim sweep``'s grid (the default space with two row and
   two column values) in its reuse order, where chips share kept work.
 
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # the point loop, run in a child process whose ``sys.path`` starts with the tree measured
 _LOOP = r"""
-import os, sys, tempfile
+import inspect, os, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, os.path.join(sys.argv[1], "benchmarks"))
 os.environ["BNNSIM_NO_PROGRESS"] = "1"
@@ -44,21 +45,22 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 from explore_speed import _space
 from explorer.space import load_space
 from explorer.evaluate import Evaluator
-what, network, start, n = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-folder = Path(tempfile.mkdtemp())
+what, network = sys.argv[2], sys.argv[3]
+start, n, drawn = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+folder = Path(sys.argv[7])
 if what == "sweep":
     from explorer.sweep import grid_points
     space = load_space(_space(folder, network, side=2))
-    try:
+    if "reuse" in inspect.signature(grid_points).parameters:
         points = list(grid_points(space, reuse=True))
-    except TypeError:  # (a revision before the sweep's reuse order)
+    else:  # (a revision before the sweep's reuse order)
         points = list(grid_points(space))
 else:
     from explorer.study import _suggest
     space = load_space(_space(folder, network))
     study = optuna.create_study(directions=["minimize"] * len(space.objectives),
                                 sampler=optuna.samplers.RandomSampler(seed=0))
-    points = [_suggest(study.ask(), space) for _ in range(start + n + 1)]
+    points = [_suggest(study.ask(), space) for _ in range(start + drawn + 1)]
 evaluate = Evaluator(space, engine="analytical")
 evaluate(points[start])
 for p in points[start + 1:start + 1 + n]:
@@ -66,17 +68,20 @@ for p in points[start + 1:start + 1 + n]:
 """
 
 
-def _instructions(tree: Path, what: str, network: str, start: int, n: int) -> int:
-    """Instructions callgrind counts for the loop over ``n`` points in ``tree``."""
+def _instructions(tree: Path, what: str, network: str, start: int, n: int, drawn: int) -> int:
+    """Instructions callgrind counts for the loop over ``n`` of ``drawn`` points in ``tree``
+    (run from ``tree``, so that its packages come first)."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         "-c", _LOOP, str(tree), what, network, str(start), str(n)],
-        env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    with tempfile.TemporaryDirectory() as folder:
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             "-c", _LOOP, str(tree), what, network, str(start), str(n), str(drawn), folder],
+            env=env, capture_output=True, text=True, cwd=tree)
     found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
     if out.returncode or not found:
-        raise SystemExit(f"explore_instructions: the run in {tree} failed: "
-                         f"{(out.stderr.strip().splitlines() or ['no output'])[-1]}")
+        said = [line for line in out.stderr.splitlines() if not line.startswith("==")]
+        raise SystemExit(f"explore_instructions: the run in {tree} failed:\n"
+                         + "\n".join(said[-12:] or ["(no output)"]))
     return int(found.group(1))
 
 
@@ -88,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=24)
     parser.add_argument("--start", type=int, default=0, help="skip this many points first")
     args = parser.parse_args(argv)
+    if args.points < 1 or args.start < 0:
+        parser.error("--points must be at least 1 and --start at least 0")
     for tool in ("valgrind", "git"):
         if shutil.which(tool) is None:
             print(f"explore_instructions: needs {tool}, which is not installed",
@@ -104,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             per_point = {}
             for label, tree in ((args.rev, old), ("working tree", ROOT)):
-                base = _instructions(tree, args.what, args.network, args.start, 0)
-                total = _instructions(tree, args.what, args.network, args.start, args.points)
+                base = _instructions(tree, args.what, args.network, args.start, 0,
+                                     args.points)
+                total = _instructions(tree, args.what, args.network, args.start, args.points,
+                                      args.points)
                 per_point[label] = (total - base) / args.points
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",

@@ -6,12 +6,15 @@ the classes of :mod:`.candidates`, so the exact sums over all tiles are sums ove
 The candidates form a grid (k tiles × c tiles × pixel tilings): each total is computed on the
 part of the grid it depends on and broadcast, sums over every class combination are products
 of per-dimension sums where they factor (``cost.array_cycle_sums``, ``energy._Factors``),
-what no chip field changes is kept per problem (:func:`layout`), and the order-dependent parts
-(fetch multiplicities, spills) come from :mod:`.reuse`. What some chip fields decide is kept
-per exactly those fields: a layer's compute side per :func:`compute_fields`, its transfers per
-``dram.transfer_fields`` and its traffic per :func:`traffic_fields` (least recently used,
-within :data:`KEPT_BUDGET`). docs/simulator.md explains why each shortcut gives the same
-totals; tests/simulator/overlay/test_search.py checks it.
+what no chip field but the array's column count changes is kept per problem and that count
+(:func:`layout`, least recently used within :data:`LAYOUT_BUDGET`), and the order-dependent
+parts (fetch multiplicities, spills) come from :mod:`.reuse`. What some chip fields decide is
+kept per those fields: the candidates' buffer needs per whether partial sums leave the PEs;
+a layer's compute side per :func:`compute_fields`, its transfers per
+``dram.transfer_fields``, its traffic per :func:`traffic_fields` and its slot bound per the
+buffers' slot counts (least recently used, within :data:`KEPT_BUDGET`); whether a problem
+prices exactly everywhere per both field groups. docs/simulator.md explains why each
+shortcut gives the same totals; tests/simulator/overlay/test_search.py checks it.
 """
 
 from __future__ import annotations
@@ -97,14 +100,16 @@ def exact_everywhere(p: Problem, chip: Chip) -> bool:
     key = (p, compute_fields(chip), traffic_fields(chip))
     hit = _EVERYWHERE.get(key)
     if hit is None:
-        if len(_EVERYWHERE) >= KEPT_SIDES:
+        if len(_EVERYWHERE) >= _EVERYWHERE_LIMIT:
             _EVERYWHERE.clear()
         cycles, nbytes = extreme_bounds(p, chip)
         hit = _EVERYWHERE[key] = bool(cycles < EXACT_LIMIT and nbytes < EXACT_LIMIT)
     return hit
 
 
+#: :func:`exact_everywhere`'s answers, and how many before it starts again
 _EVERYWHERE: dict[tuple[object, ...], bool] = {}
+_EVERYWHERE_LIMIT = 4096
 
 
 def extreme_bounds(p: Problem, chip: Chip) -> tuple[float, float]:
@@ -357,7 +362,8 @@ def _distinct(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 #: layouts by (problem, ``k_unit``, orders), least recently used first. A study's chips
 #: share them (the problem and the array's columns decide one), so many are kept: past
-#: :data:`LAYOUT_BUDGET` bytes of their arrays and transfers, the least recently used go.
+#: :data:`LAYOUT_BUDGET` bytes of their arrays, transfers and buffer needs, the least
+#: recently used go (a compute side still using one keeps it alive, uncounted).
 _LAYOUTS: OrderedDict[tuple[object, ...], Layout] = OrderedDict()
 LAYOUT_BUDGET = 96 * 2**20
 _layout_bytes = [0]
@@ -388,15 +394,28 @@ def _let_go(lay: Layout) -> None:
 
 def _nbytes(obj: Any) -> int:
     """Bytes of the arrays (owning their memory) in ``obj``: a record of arrays, of tuples
-    or dictionaries of arrays or of such records."""
-    if isinstance(obj, np.ndarray):
-        return obj.nbytes if obj.flags.owndata else 0
-    if isinstance(obj, tuple | list):
-        return sum(_nbytes(x) for x in obj)
-    if isinstance(obj, dict):
-        return sum(_nbytes(x) for x in obj.values())
-    slots = getattr(type(obj), "__slots__", ())
-    return sum(_nbytes(getattr(obj, name)) for name in slots if name != "held")
+    or dictionaries of arrays or of such records (a layout's ``held`` count left out)."""
+    total = 0
+    todo = [obj]
+    while todo:
+        x = todo.pop()
+        kind = type(x)
+        if kind is np.ndarray:
+            total += x.nbytes if x.base is None else 0
+        elif kind is tuple or kind is list:
+            todo.extend(x)
+        elif kind is dict:
+            todo.extend(x.values())
+        else:
+            names = _SLOTS.get(kind)
+            if names is None:
+                names = _SLOTS[kind] = tuple(n for n in getattr(kind, "__slots__", ())
+                                             if n != "held")
+            todo.extend([getattr(x, n) for n in names])
+    return total
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}  # (a record type's fields that may hold arrays)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -448,6 +467,8 @@ _kept_bytes = [0]
 def forget() -> None:
     """Drop every kept layout and compute side (and its traffic): a cold start, for tests and
     timing."""
+    for side in _COMPUTED.values():
+        side.memo.pop("bytes")
     _COMPUTED.clear()
     _EVERYWHERE.clear()
     _kept_bytes[0] = 0
@@ -455,13 +476,24 @@ def forget() -> None:
         _let_go(_LAYOUTS.popitem()[1])
 
 
-def _kept(side: _Compute, *arrays: Any) -> None:
+def _kept(side: _Compute, *arrays: Any) -> int:
     """Count ``arrays`` (those owning their memory) kept with ``side`` against
-    :data:`KEPT_BUDGET` (when ``side`` is kept)."""
+    :data:`KEPT_BUDGET` (when ``side`` is kept); their bytes."""
+    n = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray) and a.flags.owndata)
     if "bytes" in side.memo:
-        n = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray) and a.flags.owndata)
         side.memo["bytes"] += n
         _kept_bytes[0] += n
+    return n
+
+
+def _let_go_traffic(side: _Compute) -> None:
+    """Drop the traffic kept with ``side`` (and what is kept with each) from its count."""
+    kept = side.memo.get("traffic", {})
+    if "bytes" in side.memo:
+        n = sum(t.memo.get("bytes", 0) for t in kept.values())
+        side.memo["bytes"] -= n
+        _kept_bytes[0] -= n
+    kept.clear()
 
 
 def _last_tile(p: Problem, chip: Chip, k: np.ndarray, c: np.ndarray, px: np.ndarray,
@@ -489,7 +521,7 @@ def _compute(p: Problem, chip: Chip, lay: Layout, factored: bool, keep: bool = T
         _COMPUTED.move_to_end(key)
         return hit
     while _COMPUTED and (_kept_bytes[0] > KEPT_BUDGET or len(_COMPUTED) >= KEPT_SIDES):
-        _kept_bytes[0] -= _COMPUTED.popitem(last=False)[1].memo["bytes"]
+        _kept_bytes[0] -= _COMPUTED.popitem(last=False)[1].memo.pop("bytes")  # (not kept)
     hit = _COMPUTED[key] = _compute_side(p, chip, lay, factored)
     hit.memo["bytes"] = 0
     _kept(hit, hit.issue, hit.smallest, hit.whole, hit.tail, hit.floor, hit.post)
@@ -637,7 +669,7 @@ def _timed(t: _Traffic, chip: Chip, comp: _Compute
         bound = np.maximum(t.busy, slot)
         hit = t.memo[key] = tuple(_frozen(slot, bound, cycles_of(t.base, t.compute, t.floor,
                                                                  bound)))
-        _kept(comp, *hit)
+        t.memo["bytes"] = t.memo.get("bytes", 0) + _kept(comp, *hit)
     return hit
 
 
@@ -663,7 +695,8 @@ class _Traffic:
     base: np.ndarray  # the first load and the last store around the compute
     floor: np.ndarray  # the post-processing beyond the last tile's
     serial: np.ndarray
-    #: ``"actions"``: the action counts; ``("timed", slot counts)``: :func:`_timed`
+    #: ``"actions"``: the action counts; ``("timed", slot counts)``: :func:`_timed`;
+    #: ``"bytes"``: what it and they add to its compute side's count (:func:`_kept`)
     memo: dict[Any, Any] = field(default_factory=dict)
 
 
@@ -722,16 +755,17 @@ def _traffic(p: Problem, chip: Chip, lay: Layout, comp: _Compute) -> _Traffic:
     dram = sum(streams.values())
     occupancy = busy_cycles(chip, dram)
     if len(kept) >= _TRAFFIC_LIMIT:
-        kept.clear()
+        _let_go_traffic(comp)
     busy = np.where(occupancy > 0, occupancy + lat, 0)
     base, floor = first_load + last_store, post - last_post
     serial = compute + post + alone + transfers * lat
     arrays = _frozen(compute, transfers, dram, occupancy, busy, hold_w, hold_i, hold_o,
                      first_load, last_store, base, floor, serial, *streams.values())
-    _kept(comp, *arrays)
+    counted = _kept(comp, *arrays)
     hit = kept[key] = _Traffic(
         compute=compute, transfers=transfers, streams=streams, dram=dram, occupancy=occupancy,
         busy=busy, hold_w=hold_w, hold_i=hold_i, hold_o=hold_o, first_load=first_load,
         first_weight=tr.first_w, first_weight_moved=tr.first_w_moved, last_store=last_store,
         base=base, floor=floor, serial=serial)
+    hit.memo["bytes"] = counted  # (let go with it: ``_let_go_traffic``)
     return hit

@@ -112,9 +112,10 @@ def on_grid(a: Any, grid: tuple[int, ...], flat: np.ndarray) -> np.ndarray:
 
 def gather(full: tuple[int, ...], flat: np.ndarray) -> Callable[[Any], np.ndarray]:
     """A function of an array that broadcasts to ``full`` = (orders, *grid) giving what it
-    broadcasts to at flat grid positions ``flat``, every order: shape (orders, len(flat)) —
-    read from the array's own elements (its position of each cell computed once per shape),
-    never from a copy of it broadcast."""
+    broadcasts to at flat grid positions ``flat``, every order: shape (orders, len(flat)),
+    read-only where the array has no orders axis — read from the array's own elements (the
+    cells' positions in it computed once per shape), without broadcasting it over the grid.
+    ``ValueError`` for an array that does not broadcast to ``full``."""
     coords = np.unravel_index(flat, full[1:])
     at_shape: dict[tuple[int, ...], np.ndarray] = {}
     out = (full[0], len(flat))
@@ -124,7 +125,11 @@ def gather(full: tuple[int, ...], flat: np.ndarray) -> Callable[[Any], np.ndarra
         orders = a.shape[0] if a.ndim == len(full) else 1
         grid = a.shape[1:] if a.ndim == len(full) else (1,) * (len(full) - 1 - a.ndim) + a.shape
         lin = at_shape.get(grid)
-        if lin is None:  # the cells' positions in a row-major array of shape ``grid``
+        if lin is None or orders not in (1, full[0]):
+            if a.ndim > len(full) or orders not in (1, full[0]) or any(
+                    n not in (1, m) for n, m in zip(grid, full[1:], strict=True)):
+                raise ValueError(f"an array of shape {a.shape} does not broadcast to {full}")
+            # the cells' positions in a row-major array of shape ``grid``
             lin = np.zeros(len(flat), dtype=np.intp)
             stride = 1
             for axis in range(len(grid) - 1, -1, -1):

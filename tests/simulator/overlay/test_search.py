@@ -415,20 +415,45 @@ def test_kept_layouts_stay_within_their_budget_and_change_no_choice(monkeypatch)
     pricing.forget()
 
 
-@pytest.mark.parametrize(("frames", "field", "value"), [
-    (16, "int8_unit.macs_per_cycle", 1024),  # one of compute_fields
-    (4, "dram.data_rate_mtps", 10),  # one of traffic_fields
+def test_kept_sides_count_what_they_hold_when_their_traffic_starts_again():
+    """A compute side keeps the traffic of at most ``_TRAFFIC_LIMIT`` DRAMs: the next one
+    lets the others go, and their bytes leave its count and the store's with them."""
+    b1 = NumberFormat.parse("1")
+    layer = Conv2d("c", (32, 16, 16), 64, (3, 3), 1, 1, 1, b1, b1, b1)
+    chips = [make_chip(**{"dram.data_rate_mtps": 100.0 * r})
+             for r in range(1, 2 + pricing._TRAFFIC_LIMIT)]
+    p = problem_for(layer, chips[0])
+    pricing.forget()
+    counts = []
+    for chip in chips:
+        price_candidates(p, chip, pricing.layout(p, k_tile_unit(p, chip), SEARCH_ORDERS))
+        (side,) = pricing._COMPUTED.values()
+        counts.append(side.memo["bytes"])
+        assert pricing._kept_bytes[0] == side.memo["bytes"]
+    assert counts[-1] == counts[0] < counts[-2]  # (one DRAM's traffic again)
+    pricing.forget()
+    assert pricing._kept_bytes[0] == 0 and "bytes" not in side.memo
+
+
+@pytest.mark.parametrize(("frames", "changes"), [
+    (16, {"int8_unit.macs_per_cycle": 1024}),  # one of compute_fields
+    (4, {"dram.data_rate_mtps": 10}),  # of traffic_fields: the bandwidth,
+    (7, {"dram.latency_ns": 0}),  # the latency
+    (7, {"dram.latency_ns": 0, "dram.burst_bytes": 65536}),  # and the burst
 ])
-def test_whether_a_problem_prices_exactly_is_kept_per_the_fields_it_reads(frames, field, value):
+def test_whether_a_problem_prices_exactly_is_kept_per_the_fields_it_reads(frames, changes):
     """``exact_everywhere`` is kept per the problem, ``compute_fields`` and ``traffic_fields``:
     one field of either changes the answer, and asking after the other chip does not."""
     i8, b1 = NumberFormat.parse("8"), NumberFormat.parse("1")
     base = {"clock_mhz": 10000, "dram.latency_ns": 100000, "accumulator_bits": 32,
             "int8_unit.macs_per_cycle": 1, "buffers.input.size_kib": 0.0625,
             "buffers.weight.size_kib": 0.0625, "buffers.output.size_kib": 0.0625}
-    a, b = make_chip(**base), make_chip(**{**base, field: value})
-    p = problem_for(Conv2d("c", (64, 32, 32), 64, (3, 3), 1, 1, 1, i8, i8, b1), a,
-                    frames=frames)
+    if "dram.burst_bytes" in changes:  # (the other chip: the same but for the burst)
+        base.update({"dram.latency_ns": 0, "dram.burst_bytes": 32})
+    a, b = make_chip(**base), make_chip(**{**base, **changes})
+    layer = (Conv2d("c", (64, 32, 32), 64, (3, 3), 1, 1, 1, i8, i8, b1) if frames != 7
+             else Conv2d("c", (65, 32, 35), 60, (3, 3), 1, 1, 1, i8, i8, b1))
+    p = problem_for(layer, a, frames=frames)
     fresh = {}
     for chip in (a, b):
         cycles, nbytes = pricing.extreme_bounds(p, chip)
@@ -460,6 +485,10 @@ def test_gathering_candidates_reads_what_broadcasting_gives(grid, orders, data):
     if a.ndim < len(full):
         assert np.array_equal(records.on_grid(a, grid, flat),
                               np.broadcast_to(a, grid).reshape(-1)[flat])
+    wrong = data.draw(st.sampled_from([(*full[:-1], full[-1] + 1), (orders + 1, *grid),
+                                       (2, *full)]))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        records.gather(full, flat)(np.zeros(wrong, dtype=np.int64))
 
 
 def test_the_orders_left_out_never_win():
