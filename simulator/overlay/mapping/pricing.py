@@ -479,7 +479,7 @@ def forget() -> None:
 def _kept(side: _Compute, *arrays: Any) -> int:
     """Count ``arrays`` (those owning their memory) kept with ``side`` against
     :data:`KEPT_BUDGET` (when ``side`` is kept); their bytes."""
-    n = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray) and a.flags.owndata)
+    n = _nbytes(arrays)
     if "bytes" in side.memo:
         side.memo["bytes"] += n
         _kept_bytes[0] += n
